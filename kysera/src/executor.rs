@@ -1,0 +1,859 @@
+//! The executor: a connection pool (or a transaction) plus the ordered plugin chain.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::FutureExt;
+use sea_query_sqlx::SqlxValues;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::redact_url;
+use crate::plugin::{PluginChain, QueryContext};
+use crate::query::{
+    ConflictAction, Delete, Filter, Insert, Lowered, Query, Returning, Select, Update, Value, col,
+    lower, lower_count, lower_exists,
+};
+use crate::{Error, FromRow, Plugin, Result, Row};
+
+/// The SQL dialect of a connection, chosen at run time from the URL or the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+    /// SQLite.
+    Sqlite,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL",
+            Dialect::Sqlite => "SQLite",
+        })
+    }
+}
+
+impl Dialect {
+    /// The dialect a connection URL names: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`.
+    ///
+    /// ```
+    /// use kysera::Dialect;
+    /// assert_eq!(Dialect::from_url("postgres://localhost/app").unwrap(), Dialect::Postgres);
+    /// assert_eq!(Dialect::from_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
+    /// assert!(Dialect::from_url("oracle://x").is_err());
+    /// ```
+    pub fn from_url(url: &str) -> Result<Dialect> {
+        let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "mysql" | "mariadb" => Ok(Dialect::MySql),
+            _ => Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: "the scheme must be sqlite:, postgres:, postgresql:, mysql: or mariadb:"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// A connection pool for one of the three databases.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Pool {
+    /// A SQLite pool.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL pool.
+    Postgres(PgPool),
+    /// A MySQL / MariaDB pool.
+    MySql(MySqlPool),
+}
+
+impl Pool {
+    /// The dialect of this pool.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// Closes every connection (waiting for those in use to be returned).
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+            Pool::MySql(p) => p.close().await,
+        }
+    }
+}
+
+impl From<SqlitePool> for Pool {
+    fn from(p: SqlitePool) -> Self {
+        Pool::Sqlite(p)
+    }
+}
+impl From<PgPool> for Pool {
+    fn from(p: PgPool) -> Self {
+        Pool::Postgres(p)
+    }
+}
+impl From<MySqlPool> for Pool {
+    fn from(p: MySqlPool) -> Self {
+        Pool::MySql(p)
+    }
+}
+
+/// Connects to `url` and returns an executor with no plugins.
+///
+/// The dialect comes from the URL scheme (see [`Dialect::from_url`]). An in-memory SQLite
+/// database (`sqlite::memory:`) lives in one connection, so its pool holds exactly one connection
+/// that is never recycled; a SQLite file is created if it does not exist.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> kysera::Result<()> {
+/// let db = kysera::connect("sqlite::memory:").await?;
+/// assert_eq!(db.dialect(), kysera::Dialect::Sqlite);
+/// assert!(matches!(
+///     kysera::connect("nosuchdb://x").await,
+///     Err(kysera::Error::InvalidUrl { .. })
+/// ));
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<Executor> {
+    let invalid = |e: sqlx::Error| Error::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    };
+    let unreachable = |e: sqlx::Error| Error::Connection {
+        url: redact_url(url),
+        source: e,
+    };
+    let pool = match Dialect::from_url(url)? {
+        Dialect::Sqlite => {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(invalid)?
+                .create_if_missing(true);
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool_opts = if memory {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+            } else {
+                SqlitePoolOptions::new()
+            };
+            Pool::Sqlite(pool_opts.connect_with(opts).await.map_err(unreachable)?)
+        }
+        Dialect::Postgres => {
+            let opts = PgConnectOptions::from_str(url).map_err(invalid)?;
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .map_err(unreachable)?,
+            )
+        }
+        Dialect::MySql => {
+            let parse_url = match url.strip_prefix("mariadb:") {
+                Some(rest) => format!("mysql:{rest}"),
+                None => url.to_string(),
+            };
+            let opts = MySqlConnectOptions::from_str(&parse_url).map_err(invalid)?;
+            Pool::MySql(
+                MySqlPoolOptions::new()
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .map_err(unreachable)?,
+            )
+        }
+    };
+    Ok(Executor::new(pool))
+}
+
+/// The connection a transaction holds.
+enum TxConn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+/// One level of a (possibly nested) transaction.
+struct TxHandle {
+    /// Shared by every level of the same transaction; `None` once the outermost level ended.
+    conn: Arc<Mutex<Option<TxConn>>>,
+    /// 1 for the outermost transaction, n > 1 for the (n-1)th nested savepoint.
+    depth: u32,
+    /// Cleared when this level commits or rolls back.
+    open: AtomicBool,
+}
+
+/// Where a query goes: the pool, or the connection of a transaction (locked for the query).
+enum Target<'a> {
+    Pool(&'a Pool),
+    Tx(MutexGuard<'a, Option<TxConn>>),
+}
+
+/// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
+/// matching [`Row`] constructor.
+macro_rules! on_target {
+    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {
+        match $target {
+            Target::Pool(Pool::Sqlite($c)) => {
+                let $wrap = Row::Sqlite;
+                $body
+            }
+            Target::Pool(Pool::Postgres($c)) => {
+                let $wrap = Row::Postgres;
+                $body
+            }
+            Target::Pool(Pool::MySql($c)) => {
+                let $wrap = Row::MySql;
+                $body
+            }
+            Target::Tx(mut guard) => match guard.as_mut() {
+                Some(TxConn::Sqlite(tx)) => {
+                    let $c = &mut **tx;
+                    let $wrap = Row::Sqlite;
+                    $body
+                }
+                Some(TxConn::Postgres(tx)) => {
+                    let $c = &mut **tx;
+                    let $wrap = Row::Postgres;
+                    $body
+                }
+                Some(TxConn::MySql(tx)) => {
+                    let $c = &mut **tx;
+                    let $wrap = Row::MySql;
+                    $body
+                }
+                None => Err(Error::TransactionClosed),
+            },
+        }
+    };
+}
+
+fn sqlx_query<DB: sqlx::Database>(l: Lowered) -> sqlx::query::Query<'static, DB, SqlxValues>
+where
+    SqlxValues: sqlx::IntoArguments<DB>,
+{
+    tracing::debug!(target: "kysera::query", sql = %l.sql, params = l.values.0.len(), "query");
+    sqlx::query_with(AssertSqlSafe(l.sql), SqlxValues(l.values))
+}
+
+/// A database handle with an ordered chain of plugins: every query it runs passes through the
+/// plugins' interceptors first.
+///
+/// An `Executor` is cheap to clone (the pool and plugins are shared). The executor handed to a
+/// [`transaction`](Executor::transaction) closure is an `Executor` too, bound to that
+/// transaction, so code written against `&Executor` (DAL functions, repositories) runs the same
+/// inside and outside transactions, with the same plugins.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> kysera::Result<()> {
+/// use kysera::query::{col, Insert, Select};
+///
+/// let db = kysera::connect("sqlite::memory:").await?;
+/// db.raw().execute_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)", vec![]).await?;
+/// db.execute(Insert::into("users").set("email", "a@example.com")).await?;
+/// let n = db.count(Select::from("users").filter(col("email").like("%@example.com"))).await?;
+/// assert_eq!(n, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    pool: Pool,
+    chain: Arc<PluginChain>,
+    tx: Option<Arc<TxHandle>>,
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("dialect", &self.dialect())
+            .field("plugins", &*self.chain)
+            .field("transaction_depth", &self.tx.as_ref().map(|t| t.depth))
+            .finish()
+    }
+}
+
+impl Executor {
+    /// An executor over an existing pool, with no plugins.
+    pub fn new(pool: impl Into<Pool>) -> Self {
+        Executor {
+            pool: pool.into(),
+            chain: Arc::new(PluginChain::default()),
+            tx: None,
+        }
+    }
+
+    /// A new executor over the same pool with `plugins` as its chain (replacing any it had).
+    ///
+    /// The plugins are validated and ordered here: a duplicate name, a missing dependency, a
+    /// conflict or a dependency cycle is an [`Error::PluginConfig`]. Order: dependencies first,
+    /// then higher [`priority`](Plugin::priority), then name.
+    pub fn with_plugins(&self, plugins: Vec<Arc<dyn Plugin>>) -> Result<Executor> {
+        Ok(Executor {
+            pool: self.pool.clone(),
+            chain: Arc::new(PluginChain::new(plugins)?),
+            tx: self.tx.clone(),
+        })
+    }
+
+    /// The plugins, in the order they run.
+    pub fn plugins(&self) -> &[Arc<dyn Plugin>] {
+        &self.chain.plugins
+    }
+
+    /// The database dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.pool.dialect()
+    }
+
+    /// The underlying pool (shared, not a transaction's connection).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Whether this executor is bound to a transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Direct access that **bypasses every plugin**: queries run exactly as given, and raw SQL
+    /// can be sent. Use it for migrations, maintenance, and queries that must see what the
+    /// plugins hide; it stays inside the transaction if this executor is in one.
+    pub fn raw(&self) -> Raw<'_> {
+        Raw { exec: self }
+    }
+
+    fn context(&self) -> QueryContext {
+        QueryContext {
+            dialect: self.dialect(),
+            in_transaction: self.tx.is_some(),
+        }
+    }
+
+    fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
+        let mut query = query.into();
+        if !self.chain.interceptors.is_empty() {
+            self.chain.intercept(&mut query, &self.context())?;
+        }
+        Ok(query)
+    }
+
+    async fn target(&self) -> Result<Target<'_>> {
+        match &self.tx {
+            None => Ok(Target::Pool(&self.pool)),
+            Some(h) => {
+                if !h.open.load(Ordering::Acquire) {
+                    return Err(Error::TransactionClosed);
+                }
+                Ok(Target::Tx(h.conn.lock().await))
+            }
+        }
+    }
+
+    /// The SQL and parameters `query` becomes on this database, after the plugins have run.
+    ///
+    /// On MySQL, RETURNING is not part of the SQL (it is emulated with extra statements).
+    pub fn to_sql(&self, query: impl Into<Query>) -> Result<(String, Vec<Value>)> {
+        let l = lower(&self.intercept(query)?, self.dialect())?;
+        Ok((l.sql, l.values.0))
+    }
+
+    /// Runs a query through the plugins and returns its rows (for INSERT / UPDATE / DELETE,
+    /// the rows named by its RETURNING; none without one).
+    pub async fn fetch_all(&self, query: impl Into<Query>) -> Result<Vec<Row>> {
+        self.fetch_all_unchecked(self.intercept(query)?).await
+    }
+
+    /// Like [`fetch_all`](Self::fetch_all), decoding each row into `T`.
+    pub async fn fetch_all_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<Vec<T>> {
+        self.fetch_all(query).await?.iter().map(Row::decode).collect()
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub async fn fetch_optional(&self, query: impl Into<Query>) -> Result<Option<Row>> {
+        self.fetch_optional_unchecked(self.intercept(query)?).await
+    }
+
+    /// Like [`fetch_optional`](Self::fetch_optional), decoding the row into `T`.
+    pub async fn fetch_optional_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<Option<T>> {
+        self.fetch_optional(query).await?.as_ref().map(Row::decode).transpose()
+    }
+
+    /// Runs a query and returns its first row; no row is [`Error::NotFound`].
+    pub async fn fetch_one(&self, query: impl Into<Query>) -> Result<Row> {
+        let query = self.intercept(query)?;
+        let table = query.table().to_string();
+        self.fetch_optional_unchecked(query)
+            .await?
+            .ok_or_else(|| Error::NotFound(Some(format!("no matching row in `{table}`"))))
+    }
+
+    /// Like [`fetch_one`](Self::fetch_one), decoding the row into `T`.
+    pub async fn fetch_one_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<T> {
+        self.fetch_one(query).await?.decode()
+    }
+
+    /// Runs a query and returns the number of rows it affected (for a SELECT, the rows returned).
+    pub async fn execute(&self, query: impl Into<Query>) -> Result<u64> {
+        self.execute_unchecked(self.intercept(query)?).await
+    }
+
+    /// The number of rows `select` would return (its ORDER BY ignored, its LIMIT/OFFSET kept).
+    pub async fn count(&self, select: Select) -> Result<i64> {
+        let Query::Select(select) = self.intercept(select)? else {
+            return Err(Error::InvalidQuery("a plugin turned a SELECT into another statement".into()));
+        };
+        let l = lower_count(&select, self.dialect())?;
+        let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_one(c)
+            .await
+            .map(wrap)
+            .map_err(Error::from))?;
+        row.get::<i64>(0)
+    }
+
+    /// Whether `select` returns at least one row.
+    pub async fn exists(&self, select: Select) -> Result<bool> {
+        let Query::Select(select) = self.intercept(select)? else {
+            return Err(Error::InvalidQuery("a plugin turned a SELECT into another statement".into()));
+        };
+        let l = lower_exists(&select, self.dialect())?;
+        on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
+            .fetch_optional(c)
+            .await
+            .map(|r| r.is_some())
+            .map_err(Error::from))
+    }
+
+    async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
+        if self.dialect() == Dialect::MySql && !matches!(query.returning(), Returning::None) {
+            if let Some(rows) = self.mysql_returning(&query).await? {
+                return Ok(rows);
+            }
+        }
+        let l = lower(&query, self.dialect())?;
+        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(wrap).collect())
+            .map_err(Error::from))
+    }
+
+    async fn fetch_optional_unchecked(&self, query: Query) -> Result<Option<Row>> {
+        if !matches!(query, Query::Select(_)) {
+            return Ok(self.fetch_all_unchecked(query).await?.into_iter().next());
+        }
+        let l = lower(&query, self.dialect())?;
+        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_optional(c)
+            .await
+            .map(|r| r.map(wrap))
+            .map_err(Error::from))
+    }
+
+    async fn execute_unchecked(&self, query: Query) -> Result<u64> {
+        let l = lower(&query, self.dialect())?;
+        if let Query::Select(_) = query {
+            return on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
+                .fetch_all(c)
+                .await
+                .map(|r| r.len() as u64)
+                .map_err(Error::from));
+        }
+        on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(Error::from))
+    }
+
+    /// Emulates RETURNING on MySQL. `None` when the query is not a data-changing one.
+    async fn mysql_returning(&self, query: &Query) -> Result<Option<Vec<Row>>> {
+        if matches!(query, Query::Select(_)) {
+            return Ok(None);
+        }
+        let rows = match self.target().await? {
+            Target::Tx(mut guard) => match guard.as_mut() {
+                Some(TxConn::MySql(tx)) => mysql_emulate(tx, query).await?,
+                _ => return Err(Error::TransactionClosed),
+            },
+            Target::Pool(Pool::MySql(pool)) => {
+                // The statements must see one consistent state: run them in a transaction.
+                let mut tx = pool.begin().await?;
+                let rows = mysql_emulate(&mut tx, query).await?;
+                tx.commit().await?;
+                rows
+            }
+            Target::Pool(_) => return Ok(None),
+        };
+        Ok(Some(rows))
+    }
+
+    /// Runs `f` in a transaction and commits if it returns `Ok`, rolls back if it returns `Err`
+    /// or panics (the panic then continues).
+    ///
+    /// `f` receives an `Executor` bound to the transaction, with the same plugins. Calling
+    /// `transaction` on that executor nests a savepoint: the inner work can fail and roll back
+    /// alone while the outer transaction goes on. A clone of the transaction executor kept past
+    /// the closure returns [`Error::TransactionClosed`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> kysera::Result<()> {
+    /// use kysera::query::{Insert, Select};
+    /// let db = kysera::connect("sqlite::memory:").await?;
+    /// db.raw().execute_sql("CREATE TABLE t (x INTEGER)", vec![]).await?;
+    ///
+    /// let failed: kysera::Result<()> = db
+    ///     .transaction(async |tx| {
+    ///         tx.execute(Insert::into("t").set("x", 1)).await?;
+    ///         Err(kysera::Error::InvalidQuery("changed my mind".into()))
+    ///     })
+    ///     .await;
+    /// assert!(failed.is_err());
+    /// assert_eq!(db.count(Select::from("t")).await?, 0); // rolled back
+    ///
+    /// db.transaction(async |tx| tx.execute(Insert::into("t").set("x", 2)).await)
+    ///     .await?;
+    /// assert_eq!(db.count(Select::from("t")).await?, 1); // committed
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<F, Fut, T, E>(&self, f: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Executor) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let handle = Arc::new(self.begin().await?);
+        let tx_exec = Executor {
+            pool: self.pool.clone(),
+            chain: self.chain.clone(),
+            tx: Some(handle.clone()),
+        };
+        let outcome = AssertUnwindSafe(f(tx_exec)).catch_unwind().await;
+        match outcome {
+            Ok(Ok(value)) => {
+                finish(&handle, true).await?;
+                Ok(value)
+            }
+            Ok(Err(e)) => {
+                if let Err(rollback) = finish(&handle, false).await {
+                    tracing::warn!(target: "kysera::transaction", error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+            Err(panic) => {
+                if let Err(rollback) = finish(&handle, false).await {
+                    tracing::warn!(target: "kysera::transaction", error = %rollback, "rollback after panic failed");
+                }
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    async fn begin(&self) -> Result<TxHandle> {
+        match &self.tx {
+            None => {
+                let conn = match &self.pool {
+                    Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
+                    Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
+                    Pool::MySql(p) => TxConn::MySql(p.begin().await?),
+                };
+                Ok(TxHandle {
+                    conn: Arc::new(Mutex::new(Some(conn))),
+                    depth: 1,
+                    open: AtomicBool::new(true),
+                })
+            }
+            Some(parent) => {
+                let depth = parent.depth + 1;
+                let child = TxHandle {
+                    conn: parent.conn.clone(),
+                    depth,
+                    open: AtomicBool::new(true),
+                };
+                savepoint(&child, "SAVEPOINT").await?;
+                Ok(child)
+            }
+        }
+    }
+}
+
+fn savepoint_name(depth: u32) -> String {
+    format!("kysera_sp_{depth}")
+}
+
+async fn savepoint(h: &TxHandle, verb: &str) -> Result<()> {
+    let sql = format!("{verb} {}", savepoint_name(h.depth));
+    let mut guard = h.conn.lock().await;
+    let run = |sql: String| sqlx::raw_sql(AssertSqlSafe(sql));
+    match guard.as_mut() {
+        Some(TxConn::Sqlite(tx)) => run(sql).execute(&mut **tx).await.map(drop),
+        Some(TxConn::Postgres(tx)) => run(sql).execute(&mut **tx).await.map(drop),
+        Some(TxConn::MySql(tx)) => run(sql).execute(&mut **tx).await.map(drop),
+        None => return Err(Error::TransactionClosed),
+    }
+    .map_err(Error::from)
+}
+
+/// Commits or rolls back one level of a transaction and closes its handle.
+async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
+    h.open.store(false, Ordering::Release);
+    if h.depth > 1 {
+        if commit {
+            return savepoint(h, "RELEASE SAVEPOINT").await;
+        }
+        savepoint(h, "ROLLBACK TO SAVEPOINT").await?;
+        return savepoint(h, "RELEASE SAVEPOINT").await;
+    }
+    let conn = h.conn.lock().await.take().ok_or(Error::TransactionClosed)?;
+    let result = match (conn, commit) {
+        (TxConn::Sqlite(tx), true) => tx.commit().await,
+        (TxConn::Sqlite(tx), false) => tx.rollback().await,
+        (TxConn::Postgres(tx), true) => tx.commit().await,
+        (TxConn::Postgres(tx), false) => tx.rollback().await,
+        (TxConn::MySql(tx), true) => tx.commit().await,
+        (TxConn::MySql(tx), false) => tx.rollback().await,
+    };
+    result.map_err(Error::from)
+}
+
+/// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
+fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
+    let ty = row.column(i).type_info().name().to_ascii_uppercase();
+    let err = |e: sqlx::Error| Error::Decode {
+        column: row.column(i).name().to_string(),
+        source: e,
+    };
+    Ok(if ty.contains("UNSIGNED") {
+        Value::BigUnsigned(row.try_get::<Option<u64>, _>(i).map_err(err)?)
+    } else if ty.contains("INT") || ty == "YEAR" {
+        Value::BigInt(row.try_get::<Option<i64>, _>(i).map_err(err)?)
+    } else if ty.contains("BINARY") || ty.contains("BLOB") {
+        Value::Bytes(row.try_get::<Option<Vec<u8>>, _>(i).map_err(err)?)
+    } else if ty == "DATETIME" || ty == "TIMESTAMP" {
+        Value::ChronoDateTime(row.try_get::<Option<chrono::NaiveDateTime>, _>(i).map_err(err)?)
+    } else if ty == "DATE" {
+        Value::ChronoDate(row.try_get::<Option<chrono::NaiveDate>, _>(i).map_err(err)?)
+    } else {
+        Value::String(row.try_get::<Option<String>, _>(i).map_err(err)?)
+    })
+}
+
+/// `col1 = v1 AND col2 = v2 …`
+fn key_filter(cols: &[String], values: impl IntoIterator<Item = Value>) -> Filter {
+    Filter::And(cols.iter().zip(values).map(|(c, v)| col(c).eq(v)).collect())
+}
+
+fn returning_select(table: &str, returning: &Returning, key: Filter) -> Select {
+    let mut s = Select::from(table).filter(key);
+    if let Returning::Columns(cols) = returning {
+        s = s.columns(cols.iter().map(|c| col(c)));
+    }
+    s
+}
+
+async fn mysql_fetch(conn: &mut MySqlConnection, q: impl Into<Query>, suffix: &str) -> Result<Vec<Row>> {
+    let mut l = lower(&q.into(), Dialect::MySql)?;
+    l.sql.push_str(suffix);
+    Ok(sqlx_query(l)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(Row::MySql)
+        .collect())
+}
+
+fn needs_key(what: &str, table: &str) -> Error {
+    Error::Unsupported {
+        dialect: Dialect::MySql,
+        what: format!(
+            "RETURNING from {what} `{table}` without a declared primary key (MySQL has no RETURNING; Kysera reads the rows back by key)"
+        ),
+    }
+}
+
+/// RETURNING on MySQL: the statement, then a read of the affected rows by key, on one connection
+/// inside a transaction.
+async fn mysql_emulate(conn: &mut MySqlConnection, query: &Query) -> Result<Vec<Row>> {
+    match query {
+        Query::Insert(ins) => mysql_insert_returning(conn, ins).await,
+        Query::Update(upd) => mysql_update_returning(conn, upd).await,
+        Query::Delete(del) => {
+            let before = Select {
+                filter: del.filter.clone(),
+                ..returning_select(&del.table, &del.returning, Filter::And(vec![]))
+            };
+            let rows = mysql_fetch(conn, before, " FOR UPDATE").await?;
+            let plain = Delete {
+                returning: Returning::None,
+                ..del.clone()
+            };
+            sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+                .execute(&mut *conn)
+                .await?;
+            Ok(rows)
+        }
+        Query::Select(_) => Ok(Vec::new()),
+    }
+}
+
+async fn mysql_insert_returning(conn: &mut MySqlConnection, ins: &Insert) -> Result<Vec<Row>> {
+    let mut out = Vec::with_capacity(ins.rows.len());
+    for (n, row) in ins.rows.iter().enumerate() {
+        let single = Insert {
+            rows: vec![row.clone()],
+            returning: Returning::None,
+            ..ins.clone()
+        };
+        let done = sqlx_query(lower(&single.into(), Dialect::MySql)?)
+            .execute(&mut *conn)
+            .await?;
+        let given = |cols: &[String]| -> Option<Vec<Value>> {
+            cols.iter().map(|c| ins.value(n, c).cloned()).collect()
+        };
+        let key = match &ins.on_conflict {
+            Some(oc) if !oc.columns.is_empty() => {
+                if done.rows_affected() == 0 && oc.action == ConflictAction::DoNothing {
+                    continue; // skipped, as ON CONFLICT DO NOTHING RETURNING skips it
+                }
+                let vals = given(&oc.columns).ok_or_else(|| {
+                    Error::InvalidQuery(format!(
+                        "INSERT INTO `{}`: the conflict columns must all be given",
+                        ins.table
+                    ))
+                })?;
+                key_filter(&oc.columns, vals)
+            }
+            Some(_) if done.rows_affected() == 0 => continue,
+            _ if ins.primary_key.is_empty() => return Err(needs_key("an insert into", &ins.table)),
+            _ => match given(&ins.primary_key) {
+                Some(vals) => key_filter(&ins.primary_key, vals),
+                None if ins.primary_key.len() == 1 => {
+                    key_filter(&ins.primary_key, [Value::BigUnsigned(Some(done.last_insert_id()))])
+                }
+                None => {
+                    return Err(Error::InvalidQuery(format!(
+                        "INSERT INTO `{}`: every column of the composite primary key must be given",
+                        ins.table
+                    )));
+                }
+            },
+        };
+        out.extend(mysql_fetch(conn, returning_select(&ins.table, &ins.returning, key), "").await?);
+    }
+    Ok(out)
+}
+
+async fn mysql_update_returning(conn: &mut MySqlConnection, upd: &Update) -> Result<Vec<Row>> {
+    if upd.primary_key.is_empty() {
+        return Err(needs_key("an update of", &upd.table));
+    }
+    let pk = &upd.primary_key;
+    let keys_select = Select {
+        filter: upd.filter.clone(),
+        ..Select::from(&upd.table).columns(pk.iter().map(|c| col(c)))
+    };
+    let mut keys = Vec::new();
+    for row in mysql_fetch(conn, keys_select, " FOR UPDATE").await? {
+        let Row::MySql(r) = &row else { continue };
+        let mut key = Vec::with_capacity(pk.len());
+        for (i, c) in pk.iter().enumerate() {
+            // A key column the update changes is found under its new value.
+            key.push(match upd.values.iter().find(|(vc, _)| vc == c) {
+                Some((_, v)) => v.clone(),
+                None => mysql_value(r, i)?,
+            });
+        }
+        keys.push(key);
+    }
+    let plain = Update {
+        returning: Returning::None,
+        ..upd.clone()
+    };
+    sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+        .execute(&mut *conn)
+        .await?;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let any = Filter::Or(keys.into_iter().map(|k| key_filter(pk, k)).collect());
+    mysql_fetch(conn, returning_select(&upd.table, &upd.returning, any), "").await
+}
+
+/// Direct access that bypasses every plugin; see [`Executor::raw`].
+#[derive(Debug, Clone, Copy)]
+pub struct Raw<'a> {
+    exec: &'a Executor,
+}
+
+impl Raw<'_> {
+    /// Runs an IR query without plugins and returns its rows.
+    pub async fn fetch_all(&self, query: impl Into<Query>) -> Result<Vec<Row>> {
+        self.exec.fetch_all_unchecked(query.into()).await
+    }
+
+    /// Runs an IR query without plugins and returns the rows affected.
+    pub async fn execute(&self, query: impl Into<Query>) -> Result<u64> {
+        self.exec.execute_unchecked(query.into()).await
+    }
+
+    /// Runs SQL text with bound `values` and returns the rows affected. Placeholders are the
+    /// database's own: `$1, $2` on PostgreSQL, `?` on MySQL and SQLite. With no values the text
+    /// may hold several statements.
+    pub async fn execute_sql(&self, sql: &str, values: Vec<Value>) -> Result<u64> {
+        if values.is_empty() {
+            let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
+            return on_target!(self.exec.target().await?, |c, _wrap| q
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(Error::from));
+        }
+        let l = Lowered {
+            sql: sql.to_string(),
+            values: sea_query::Values(values),
+        };
+        on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(Error::from))
+    }
+
+    /// Runs SQL text with bound `values` and returns its rows (placeholders as in
+    /// [`execute_sql`](Self::execute_sql)).
+    pub async fn fetch_all_sql(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>> {
+        let l = Lowered {
+            sql: sql.to_string(),
+            values: sea_query::Values(values),
+        };
+        on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(wrap).collect())
+            .map_err(Error::from))
+    }
+}

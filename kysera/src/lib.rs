@@ -1,0 +1,55 @@
+//! # Kysera
+//!
+//! A compile-time, macro-driven data access toolkit over [sqlx]: typed repositories, a query IR
+//! that plugins (query interceptors) can inspect and rewrite, and transactions that carry the
+//! plugins, on PostgreSQL, MySQL/MariaDB and SQLite, with the database chosen at run time.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> kysera::Result<()> {
+//! use kysera::query::{col, Insert, Order, Select};
+//!
+//! let db = kysera::connect("sqlite::memory:").await?;
+//! db.raw()
+//!     .execute_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", vec![])
+//!     .await?;
+//! db.execute(Insert::into("users").columns(["name"]).values(["ada"]).values(["grace"])).await?;
+//!
+//! let names: Vec<String> = db
+//!     .fetch_all(Select::from("users").column(col("name")).order_by(col("name"), Order::Asc))
+//!     .await?
+//!     .iter()
+//!     .map(|row| row.get("name"))
+//!     .collect::<kysera::Result<_>>()?;
+//! assert_eq!(names, ["ada", "grace"]);
+//! # Ok(()) }
+//! ```
+//!
+//! The layers:
+//! - [`Executor`]: a pool (or a transaction) plus an ordered chain of [`Plugin`]s whose
+//!   interceptors see every query; [`Executor::raw`] is the explicit way around them.
+//! - [`query`]: the IR every query takes (select, insert, update, delete), lowered to SQL by
+//!   sea-query for the connected database, with values always bound and identifiers quoted.
+//! - [`Error`]: one error type; unique, foreign-key, not-null and check violations are
+//!   classified on all three databases.
+#![warn(missing_docs)]
+
+pub mod error;
+mod executor;
+mod plugin;
+pub mod query;
+mod row;
+
+pub use error::{ConstraintViolation, Error, Result};
+pub use executor::{Dialect, Executor, Pool, Raw, connect};
+pub use plugin::{Plugin, QueryContext};
+pub use query::Value;
+pub use row::{Decodable, FromRow, Row, RowIndex};
+
+/// The sqlx version Kysera runs on, for `#[derive(sqlx::FromRow)]` and pool types.
+pub use sqlx;
+
+/// The traits most programs need.
+pub mod prelude {
+    pub use crate::{FromRow, Plugin};
+}

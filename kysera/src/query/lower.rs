@@ -1,0 +1,481 @@
+//! Lowering of the IR to sea-query statements for one dialect.
+//!
+//! Everything that sea-query would panic on (a FULL OUTER JOIN on MySQL, an unsigned value too
+//! large for PostgreSQL/SQLite parameters, a ragged insert) is refused here with an error.
+
+use sea_query::{
+    Alias, Asterisk, Condition, ExprTrait, Func, IntoCondition, JoinType, MysqlQueryBuilder,
+    OnConflict as SqOnConflict, PostgresQueryBuilder, Query as Sq, QueryStatementWriter,
+    SqliteQueryBuilder, Values,
+};
+
+use super::{
+    AggFn, CmpOp, ColumnRef, ConflictAction, Delete, Expr, Filter, Insert, JoinKind, Order, Query,
+    Returning, Select, Update, Value,
+};
+use crate::{Dialect, Error, Result};
+
+/// SQL text and its bound values, ready for the driver.
+#[derive(Debug, Clone)]
+pub(crate) struct Lowered {
+    pub sql: String,
+    pub values: Values,
+}
+
+fn iden(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+fn column(c: &ColumnRef) -> sea_query::Expr {
+    match &c.table {
+        Some(t) => sea_query::Expr::col((iden(t), iden(&c.column))),
+        None => sea_query::Expr::col(iden(&c.column)),
+    }
+}
+
+fn expr(e: &Expr) -> sea_query::Expr {
+    match e {
+        Expr::Column(c) => column(c),
+        Expr::Value(v) => sea_query::Expr::val(v.clone()),
+        Expr::CountAll => Func::count(sea_query::Expr::col(Asterisk)).into(),
+        Expr::Aggregate(f, c) => {
+            let c = column(c);
+            match f {
+                AggFn::Count => c.count(),
+                AggFn::CountDistinct => c.count_distinct(),
+                AggFn::Sum => c.sum(),
+                AggFn::Avg => c.avg(),
+                AggFn::Min => c.min(),
+                AggFn::Max => c.max(),
+            }
+        }
+    }
+}
+
+fn constant(truth: bool) -> Condition {
+    Condition::all().add(sea_query::Expr::cust(if truth { "1 = 1" } else { "1 = 0" }))
+}
+
+fn condition(f: &Filter) -> Condition {
+    match f {
+        Filter::Compare { left, op, right } => {
+            let (l, r) = (expr(left), expr(right));
+            let e = match op {
+                CmpOp::Eq => l.eq(r),
+                CmpOp::Ne => l.ne(r),
+                CmpOp::Lt => l.lt(r),
+                CmpOp::Lte => l.lte(r),
+                CmpOp::Gt => l.gt(r),
+                CmpOp::Gte => l.gte(r),
+            };
+            e.into_condition()
+        }
+        Filter::In {
+            values, negated, ..
+        } if values.is_empty() => constant(*negated),
+        Filter::In {
+            expr: e,
+            values,
+            negated,
+        } => {
+            let vals = values.iter().cloned();
+            if *negated {
+                expr(e).is_not_in(vals).into_condition()
+            } else {
+                expr(e).is_in(vals).into_condition()
+            }
+        }
+        Filter::Like {
+            expr: e,
+            pattern,
+            negated,
+        } => {
+            if *negated {
+                expr(e).not_like(pattern.as_str()).into_condition()
+            } else {
+                expr(e).like(pattern.as_str()).into_condition()
+            }
+        }
+        Filter::IsNull { expr: e, negated } => {
+            if *negated {
+                expr(e).is_not_null().into_condition()
+            } else {
+                expr(e).is_null().into_condition()
+            }
+        }
+        Filter::And(v) if v.is_empty() => constant(true),
+        Filter::Or(v) if v.is_empty() => constant(false),
+        Filter::And(v) => v.iter().fold(Condition::all(), |c, f| c.add(condition(f))),
+        Filter::Or(v) => v.iter().fold(Condition::any(), |c, f| c.add(condition(f))),
+        Filter::Not(f) => Condition::all().add(condition(f)).not(),
+    }
+}
+
+fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> {
+    let (sql, values) = match dialect {
+        Dialect::Postgres => stmt.build_any(&PostgresQueryBuilder),
+        Dialect::MySql => stmt.build_any(&MysqlQueryBuilder),
+        Dialect::Sqlite => stmt.build_any(&SqliteQueryBuilder),
+    };
+    if dialect != Dialect::MySql {
+        // The PostgreSQL and SQLite binders convert u64 to i64 and would panic past i64::MAX.
+        for v in &values.0 {
+            if let Value::BigUnsigned(Some(n)) = v {
+                if i64::try_from(*n).is_err() {
+                    return Err(Error::InvalidQuery(format!(
+                        "the value {n} does not fit a signed 64-bit parameter on {dialect}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(Lowered { sql, values })
+}
+
+/// Lowers the select into a sea-query statement.
+fn select_statement(s: &Select, dialect: Dialect) -> Result<sea_query::SelectStatement> {
+    let mut q = Sq::select();
+    match &s.table.alias {
+        Some(a) => q.from_as(iden(&s.table.name), iden(a)),
+        None => q.from(iden(&s.table.name)),
+    };
+    if s.distinct {
+        q.distinct();
+    }
+    if s.columns.is_empty() {
+        q.column(Asterisk);
+    }
+    for item in &s.columns {
+        match &item.alias {
+            Some(a) => q.expr_as(expr(&item.expr), iden(a)),
+            None => q.expr(expr(&item.expr)),
+        };
+    }
+    for j in &s.joins {
+        let kind = match j.kind {
+            JoinKind::Inner => JoinType::InnerJoin,
+            JoinKind::Left => JoinType::LeftJoin,
+            JoinKind::Right => JoinType::RightJoin,
+            JoinKind::Full if dialect == Dialect::MySql => {
+                return Err(Error::Unsupported {
+                    dialect,
+                    what: "FULL OUTER JOIN".into(),
+                });
+            }
+            JoinKind::Full => JoinType::FullOuterJoin,
+        };
+        let on = condition(&j.on);
+        match &j.table.alias {
+            Some(a) => q.join_as(kind, iden(&j.table.name), iden(a), on),
+            None => q.join(kind, iden(&j.table.name), on),
+        };
+    }
+    if let Some(f) = &s.filter {
+        q.cond_where(condition(f));
+    }
+    if !s.group_by.is_empty() {
+        q.add_group_by(s.group_by.iter().map(expr));
+    }
+    if let Some(h) = &s.having {
+        q.cond_having(condition(h));
+    }
+    for o in &s.order_by {
+        let order = match o.order {
+            Order::Asc => sea_query::Order::Asc,
+            Order::Desc => sea_query::Order::Desc,
+        };
+        q.order_by_expr(expr(&o.expr), order);
+    }
+    let max = i64::MAX as u64;
+    for (name, n) in [("LIMIT", s.limit), ("OFFSET", s.offset)] {
+        if n.is_some_and(|n| n > max) {
+            return Err(Error::InvalidQuery(format!("{name} larger than {max}")));
+        }
+    }
+    match (s.limit, s.offset) {
+        (Some(l), _) => {
+            q.limit(l);
+        }
+        // MySQL and SQLite accept OFFSET only after a LIMIT.
+        (None, Some(_)) if dialect != Dialect::Postgres => {
+            q.limit(max);
+        }
+        _ => {}
+    }
+    if let Some(o) = s.offset {
+        q.offset(o);
+    }
+    Ok(q)
+}
+
+fn returning(r: &Returning, dialect: Dialect) -> Option<sea_query::ReturningClause> {
+    // MySQL has no RETURNING: the executor emulates it.
+    if dialect == Dialect::MySql {
+        return None;
+    }
+    match r {
+        Returning::None => None,
+        Returning::All => Some(Sq::returning().all()),
+        Returning::Columns(cols) => Some(Sq::returning().columns(cols.iter().map(|c| iden(c)))),
+    }
+}
+
+fn insert(i: &Insert, dialect: Dialect) -> Result<Lowered> {
+    if i.rows.is_empty() {
+        return Err(Error::InvalidQuery(format!(
+            "INSERT INTO `{}` has no rows",
+            i.table
+        )));
+    }
+    let mut q = Sq::insert();
+    q.into_table(iden(&i.table));
+    if i.columns.is_empty() {
+        if i.rows.iter().any(|r| !r.is_empty()) {
+            return Err(Error::InvalidQuery(format!(
+                "INSERT INTO `{}` has values but no columns",
+                i.table
+            )));
+        }
+        let n = u32::try_from(i.rows.len())
+            .map_err(|_| Error::InvalidQuery("too many rows in one INSERT".into()))?;
+        q.or_default_values_many(n);
+    } else {
+        q.columns(i.columns.iter().map(|c| iden(c)));
+        for (n, row) in i.rows.iter().enumerate() {
+            if row.len() != i.columns.len() {
+                return Err(Error::InvalidQuery(format!(
+                    "INSERT INTO `{}`: row {n} has {} values for {} columns",
+                    i.table,
+                    row.len(),
+                    i.columns.len()
+                )));
+            }
+            q.values(row.iter().map(|v| sea_query::Expr::val(v.clone())))
+                .map_err(|e| Error::InvalidQuery(e.to_string()))?;
+        }
+    }
+    if let Some(c) = &i.on_conflict {
+        let mut oc = if c.columns.is_empty() {
+            SqOnConflict::new()
+        } else {
+            SqOnConflict::columns(c.columns.iter().map(|c| iden(c)))
+        };
+        match &c.action {
+            ConflictAction::DoNothing if dialect == Dialect::MySql => {
+                // `ON DUPLICATE KEY UPDATE c = c` (never INSERT IGNORE, which also hides other errors)
+                let cols = if c.columns.is_empty() {
+                    i.columns.first().into_iter().cloned().collect()
+                } else {
+                    c.columns.clone()
+                };
+                oc.do_nothing_on(cols.iter().map(|c| iden(c)));
+            }
+            ConflictAction::DoNothing => {
+                oc.do_nothing();
+            }
+            ConflictAction::Update(cols) if cols.is_empty() => {
+                return Err(Error::InvalidQuery(
+                    "ON CONFLICT DO UPDATE needs at least one column to update".into(),
+                ));
+            }
+            ConflictAction::Update(cols) => {
+                if dialect != Dialect::MySql && c.columns.is_empty() {
+                    return Err(Error::InvalidQuery(
+                        "ON CONFLICT DO UPDATE needs the conflicting columns".into(),
+                    ));
+                }
+                oc.update_columns(cols.iter().map(|c| iden(c)));
+            }
+        }
+        q.on_conflict(oc);
+    }
+    if let Some(r) = returning(&i.returning, dialect) {
+        q.returning(r);
+    }
+    build(&q, dialect)
+}
+
+fn update(u: &Update, dialect: Dialect) -> Result<Lowered> {
+    if u.values.is_empty() {
+        return Err(Error::InvalidQuery(format!(
+            "UPDATE `{}` sets no columns",
+            u.table
+        )));
+    }
+    let mut q = Sq::update();
+    q.table(iden(&u.table));
+    q.values(
+        u.values
+            .iter()
+            .map(|(c, v)| (iden(c), sea_query::Expr::val(v.clone()))),
+    );
+    if let Some(f) = &u.filter {
+        q.cond_where(condition(f));
+    }
+    if let Some(r) = returning(&u.returning, dialect) {
+        q.returning(r);
+    }
+    build(&q, dialect)
+}
+
+fn delete(d: &Delete, dialect: Dialect) -> Result<Lowered> {
+    let mut q = Sq::delete();
+    q.from_table(iden(&d.table));
+    if let Some(f) = &d.filter {
+        q.cond_where(condition(f));
+    }
+    if let Some(r) = returning(&d.returning, dialect) {
+        q.returning(r);
+    }
+    build(&q, dialect)
+}
+
+/// Lowers any query for `dialect` (RETURNING is left out on MySQL, where the executor emulates it).
+pub(crate) fn lower(q: &Query, dialect: Dialect) -> Result<Lowered> {
+    match q {
+        Query::Select(s) => build(&select_statement(s, dialect)?, dialect),
+        Query::Insert(i) => insert(i, dialect),
+        Query::Update(u) => update(u, dialect),
+        Query::Delete(d) => delete(d, dialect),
+    }
+}
+
+/// `SELECT COUNT(*)` of the rows `s` would return (its ORDER BY dropped).
+pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
+    let mut inner = s.clone();
+    inner.order_by.clear();
+    let needs_subquery = inner.distinct
+        || !inner.group_by.is_empty()
+        || inner.limit.is_some()
+        || inner.offset.is_some();
+    if !needs_subquery {
+        inner.columns.clear();
+        inner.columns.push(super::SelectItem {
+            expr: Expr::CountAll,
+            alias: Some("count".into()),
+        });
+        return build(&select_statement(&inner, dialect)?, dialect);
+    }
+    if inner.columns.is_empty() && !inner.group_by.is_empty() {
+        inner.columns = inner
+            .group_by
+            .iter()
+            .map(|e| super::SelectItem {
+                expr: e.clone(),
+                alias: None,
+            })
+            .collect();
+    }
+    let mut outer = Sq::select();
+    outer
+        .expr_as(
+            sea_query::Expr::from(Func::count(sea_query::Expr::col(Asterisk))),
+            iden("count"),
+        )
+        .from_subquery(select_statement(&inner, dialect)?, iden("kysera_count"));
+    build(&outer, dialect)
+}
+
+/// `SELECT 1 … LIMIT 1`: whether `s` returns any row.
+pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Lowered> {
+    let mut inner = s.clone();
+    inner.order_by.clear();
+    if inner.group_by.is_empty() && !inner.distinct {
+        inner.columns = vec![super::SelectItem {
+            expr: Expr::Value(Value::Int(Some(1))),
+            alias: Some("one".into()),
+        }];
+    }
+    inner.limit = Some(1);
+    inner.offset = inner.offset.filter(|o| *o > 0);
+    build(&select_statement(&inner, dialect)?, dialect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{Insert, Select, col};
+
+    fn sql(q: impl Into<Query>, d: Dialect) -> String {
+        lower(&q.into(), d).unwrap().sql
+    }
+
+    #[test]
+    fn selects_quote_identifiers_and_bind_values() {
+        let q = Select::from("users")
+            .alias("u")
+            .columns([col("u.id")])
+            .inner_join("orgs", "o", col("o.id").eq_col(col("u.org_id")))
+            .filter(col("u.name").eq("x'; DROP TABLE users; --"))
+            .order_by(col("u.id"), Order::Desc)
+            .limit(5)
+            .offset(10);
+        let l = lower(&q.clone().into(), Dialect::Postgres).unwrap();
+        assert_eq!(
+            l.sql,
+            r#"SELECT "u"."id" FROM "users" AS "u" INNER JOIN "orgs" AS "o" ON "o"."id" = "u"."org_id" WHERE "u"."name" = $1 ORDER BY "u"."id" DESC LIMIT $2 OFFSET $3"#
+        );
+        assert_eq!(l.values.0.len(), 3);
+        assert!(sql(q, Dialect::MySql).starts_with("SELECT `u`.`id` FROM `users` AS `u`"));
+    }
+
+    #[test]
+    fn identifiers_with_quotes_are_escaped() {
+        let s = sql(Select::from("we\"ird"), Dialect::Postgres);
+        assert_eq!(s, r#"SELECT * FROM "we""ird""#);
+    }
+
+    #[test]
+    fn offset_without_limit_gets_a_limit_where_required() {
+        let q = Select::from("t").offset(3);
+        assert!(!sql(q.clone(), Dialect::Postgres).contains("LIMIT"));
+        assert!(sql(q.clone(), Dialect::Sqlite).contains("LIMIT"));
+        assert!(sql(q, Dialect::MySql).contains("LIMIT"));
+    }
+
+    #[test]
+    fn empty_in_lists_are_constants() {
+        let s = sql(Select::from("t").filter(col("a").is_in(Vec::<i32>::new())), Dialect::Sqlite);
+        assert!(s.ends_with("WHERE 1 = 0"), "{s}");
+        let s = sql(Select::from("t").filter(col("a").not_in(Vec::<i32>::new())), Dialect::Sqlite);
+        assert!(s.ends_with("WHERE 1 = 1"), "{s}");
+    }
+
+    #[test]
+    fn refusals_instead_of_panics() {
+        let full = Select::from("a").join(JoinKind::Full, "b", "", col("a.id").eq_col(col("b.id")));
+        assert!(matches!(
+            lower(&full.clone().into(), Dialect::MySql),
+            Err(Error::Unsupported { .. })
+        ));
+        assert!(lower(&full.into(), Dialect::Postgres).is_ok());
+        let ragged = Insert::into("t").columns(["a", "b"]).values([1]);
+        assert!(matches!(lower(&ragged.into(), Dialect::Sqlite), Err(Error::InvalidQuery(_))));
+        let huge = Select::from("t").filter(col("a").eq(u64::MAX));
+        assert!(matches!(lower(&huge.clone().into(), Dialect::Postgres), Err(Error::InvalidQuery(_))));
+        assert!(lower(&huge.into(), Dialect::MySql).is_ok());
+        assert!(lower(&Select::from("t").limit(u64::MAX).into(), Dialect::Sqlite).is_err());
+        assert!(lower(&Update::table("t").into(), Dialect::Sqlite).is_err());
+    }
+
+    #[test]
+    fn mysql_conflicts_and_returning() {
+        let q = Insert::into("t")
+            .columns(["id", "a"])
+            .values([Value::from(1), Value::from(2)])
+            .on_conflict_do_nothing(["id"])
+            .returning_all();
+        let my = sql(q.clone(), Dialect::MySql);
+        assert!(my.ends_with("ON DUPLICATE KEY UPDATE `id` = `id`"), "{my}");
+        let pg = sql(q, Dialect::Postgres);
+        assert!(pg.ends_with(r#"ON CONFLICT ("id") DO NOTHING RETURNING *"#), "{pg}");
+    }
+
+    #[test]
+    fn count_wraps_grouped_queries() {
+        let plain = lower_count(&Select::from("t").order_by(col("a"), Order::Asc), Dialect::Sqlite).unwrap();
+        assert_eq!(plain.sql, r#"SELECT COUNT(*) AS "count" FROM "t""#);
+        let grouped = lower_count(&Select::from("t").group_by(col("a")), Dialect::Sqlite).unwrap();
+        assert!(grouped.sql.contains("FROM (SELECT"), "{}", grouped.sql);
+    }
+}
