@@ -448,8 +448,10 @@ impl Executor {
     }
 
     async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
-        if self.dialect() == Dialect::MySql && !matches!(query.returning(), Returning::None) {
-            if let Some(rows) = self.mysql_returning(&query).await? {
+        if self.dialect() == Dialect::MySql
+            && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(&query))
+        {
+            if let Some((rows, _)) = self.mysql_emulated(&query).await? {
                 return Ok(rows);
             }
         }
@@ -474,6 +476,11 @@ impl Executor {
     }
 
     async fn execute_unchecked(&self, query: Query) -> Result<u64> {
+        if self.dialect() == Dialect::MySql && mysql_checks_conflicts(&query) {
+            if let Some((_, n)) = self.mysql_emulated(&query).await? {
+                return Ok(n);
+            }
+        }
         let l = lower(&query, self.dialect())?;
         if let Query::Select(_) = query {
             return on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
@@ -489,8 +496,9 @@ impl Executor {
             .map_err(Error::from))
     }
 
-    /// Emulates RETURNING on MySQL. `None` when the query is not a data-changing one.
-    async fn mysql_returning(&self, query: &Query) -> Result<Option<Vec<Row>>> {
+    /// Emulates RETURNING (and exact DO NOTHING counts) on MySQL: the rows and the number of
+    /// rows affected. `None` when the query is not a data-changing one.
+    async fn mysql_emulated(&self, query: &Query) -> Result<Option<(Vec<Row>, u64)>> {
         if matches!(query, Query::Select(_)) {
             return Ok(None);
         }
@@ -695,11 +703,19 @@ fn needs_key(what: &str, table: &str) -> Error {
     }
 }
 
+/// Whether an insert has `ON CONFLICT (cols) DO NOTHING`, which MySQL cannot report exactly:
+/// sqlx connects with `CLIENT_FOUND_ROWS`, so a skipped duplicate counts as one affected row.
+/// Kysera checks the conflict key itself instead (see [`mysql_insert`]).
+fn mysql_checks_conflicts(query: &Query) -> bool {
+    matches!(query, Query::Insert(Insert { on_conflict: Some(oc), .. })
+        if oc.action == ConflictAction::DoNothing && !oc.columns.is_empty())
+}
+
 /// RETURNING on MySQL: the statement, then a read of the affected rows by key, on one connection
-/// inside a transaction.
-async fn mysql_emulate(conn: &mut MySqlConnection, query: &Query) -> Result<Vec<Row>> {
+/// inside a transaction. Returns the rows and the number of rows affected.
+async fn mysql_emulate(conn: &mut MySqlConnection, query: &Query) -> Result<(Vec<Row>, u64)> {
     match query {
-        Query::Insert(ins) => mysql_insert_returning(conn, ins).await,
+        Query::Insert(ins) => mysql_insert(conn, ins).await,
         Query::Update(upd) => mysql_update_returning(conn, upd).await,
         Query::Delete(del) => {
             let before = Select {
@@ -711,18 +727,46 @@ async fn mysql_emulate(conn: &mut MySqlConnection, query: &Query) -> Result<Vec<
                 returning: Returning::None,
                 ..del.clone()
             };
-            sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+            let n = sqlx_query(lower(&plain.into(), Dialect::MySql)?)
                 .execute(&mut *conn)
-                .await?;
-            Ok(rows)
+                .await?
+                .rows_affected();
+            Ok((rows, n))
         }
-        Query::Select(_) => Ok(Vec::new()),
+        Query::Select(_) => Ok((Vec::new(), 0)),
     }
 }
 
-async fn mysql_insert_returning(conn: &mut MySqlConnection, ins: &Insert) -> Result<Vec<Row>> {
-    let mut out = Vec::with_capacity(ins.rows.len());
+/// Inserts row by row. With `ON CONFLICT (cols) DO NOTHING`, a row whose conflict key is
+/// already present (checked under `FOR UPDATE`) is skipped, as PostgreSQL and SQLite skip it.
+/// With RETURNING, each inserted row is read back by its conflict key, its given primary key, or
+/// `LAST_INSERT_ID()` for a single auto-increment key.
+async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<Row>, u64)> {
+    let want_rows = ins.returning != Returning::None;
+    let mut out = Vec::with_capacity(if want_rows { ins.rows.len() } else { 0 });
+    let mut inserted = 0;
     for (n, row) in ins.rows.iter().enumerate() {
+        let given = |cols: &[String]| -> Option<Vec<Value>> {
+            cols.iter().map(|c| ins.value(n, c).cloned()).collect()
+        };
+        let conflict_key = match &ins.on_conflict {
+            Some(oc) if !oc.columns.is_empty() => {
+                let vals = given(&oc.columns).ok_or_else(|| {
+                    Error::InvalidQuery(format!(
+                        "INSERT INTO `{}`: the conflict columns must all be given",
+                        ins.table
+                    ))
+                })?;
+                Some((key_filter(&oc.columns, vals), oc.action == ConflictAction::DoNothing))
+            }
+            _ => None,
+        };
+        if let Some((key, true)) = &conflict_key {
+            let probe = Select::from(&ins.table).filter(key.clone()).limit(1);
+            if !mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty() {
+                continue;
+            }
+        }
         let single = Insert {
             rows: vec![row.clone()],
             returning: Returning::None,
@@ -731,25 +775,17 @@ async fn mysql_insert_returning(conn: &mut MySqlConnection, ins: &Insert) -> Res
         let done = sqlx_query(lower(&single.into(), Dialect::MySql)?)
             .execute(&mut *conn)
             .await?;
-        let given = |cols: &[String]| -> Option<Vec<Value>> {
-            cols.iter().map(|c| ins.value(n, c).cloned()).collect()
-        };
-        let key = match &ins.on_conflict {
-            Some(oc) if !oc.columns.is_empty() => {
-                if done.rows_affected() == 0 && oc.action == ConflictAction::DoNothing {
-                    continue; // skipped, as ON CONFLICT DO NOTHING RETURNING skips it
-                }
-                let vals = given(&oc.columns).ok_or_else(|| {
-                    Error::InvalidQuery(format!(
-                        "INSERT INTO `{}`: the conflict columns must all be given",
-                        ins.table
-                    ))
-                })?;
-                key_filter(&oc.columns, vals)
+        inserted += done.rows_affected().min(1);
+        if !want_rows {
+            continue;
+        }
+        let key = match conflict_key {
+            Some((key, _)) => key,
+            None if ins.on_conflict.is_some() && done.rows_affected() == 0 => continue,
+            None if ins.primary_key.is_empty() => {
+                return Err(needs_key("an insert into", &ins.table));
             }
-            Some(_) if done.rows_affected() == 0 => continue,
-            _ if ins.primary_key.is_empty() => return Err(needs_key("an insert into", &ins.table)),
-            _ => match given(&ins.primary_key) {
+            None => match given(&ins.primary_key) {
                 Some(vals) => key_filter(&ins.primary_key, vals),
                 None if ins.primary_key.len() == 1 => {
                     key_filter(&ins.primary_key, [Value::BigUnsigned(Some(done.last_insert_id()))])
@@ -764,10 +800,10 @@ async fn mysql_insert_returning(conn: &mut MySqlConnection, ins: &Insert) -> Res
         };
         out.extend(mysql_fetch(conn, returning_select(&ins.table, &ins.returning, key), "").await?);
     }
-    Ok(out)
+    Ok((out, inserted))
 }
 
-async fn mysql_update_returning(conn: &mut MySqlConnection, upd: &Update) -> Result<Vec<Row>> {
+async fn mysql_update_returning(conn: &mut MySqlConnection, upd: &Update) -> Result<(Vec<Row>, u64)> {
     if upd.primary_key.is_empty() {
         return Err(needs_key("an update of", &upd.table));
     }
@@ -793,14 +829,16 @@ async fn mysql_update_returning(conn: &mut MySqlConnection, upd: &Update) -> Res
         returning: Returning::None,
         ..upd.clone()
     };
-    sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+    let n = sqlx_query(lower(&plain.into(), Dialect::MySql)?)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     if keys.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), n));
     }
     let any = Filter::Or(keys.into_iter().map(|k| key_filter(pk, k)).collect());
-    mysql_fetch(conn, returning_select(&upd.table, &upd.returning, any), "").await
+    let rows = mysql_fetch(conn, returning_select(&upd.table, &upd.returning, any), "").await?;
+    Ok((rows, n))
 }
 
 /// Direct access that bypasses every plugin; see [`Executor::raw`].
