@@ -255,7 +255,11 @@ pub fn classify(err: sqlx::Error) -> Error {
         match kind {
             Some(Kind::Unique) => {
                 // "Duplicate entry 'x' for key 'users.email'" (MySQL 8) or "… for key 'email'"
-                if let Some(key) = message.rsplit("for key '").next().filter(|_| message.contains("for key '")) {
+                if let Some(key) = message
+                    .rsplit("for key '")
+                    .next()
+                    .filter(|_| message.contains("for key '"))
+                {
                     let key = key.trim_end_matches('\'');
                     let key = key.rsplit('.').next().unwrap_or(key);
                     v.constraint = Some(key.to_string());
@@ -270,10 +274,10 @@ pub fn classify(err: sqlx::Error) -> Error {
                     v.columns = split_columns(cols, '`');
                 }
                 // the child table is the second name of "(`db`.`child`, …"
-                if let Some(start) = message.find("`.`").map(|p| p + 3) {
-                    if let Some(end) = message[start..].find('`') {
-                        v.table = Some(message[start..start + end].to_string());
-                    }
+                if let Some(start) = message.find("`.`").map(|p| p + 3)
+                    && let Some(end) = message[start..].find('`')
+                {
+                    v.table = Some(message[start..start + end].to_string());
                 }
             }
             Some(Kind::NotNull) => {
@@ -299,9 +303,10 @@ pub fn classify(err: sqlx::Error) -> Error {
             None => {}
         }
         kind
-    } else if let Some(code) = db.code().filter(|_| {
-        db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-    }) {
+    } else if let Some(code) = db
+        .code()
+        .filter(|_| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
+    {
         let kind = sqlite_kind(&code);
         // "UNIQUE constraint failed: users.email, users.org" / "NOT NULL constraint failed: t.c"
         // "CHECK constraint failed: name_len"

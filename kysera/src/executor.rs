@@ -55,7 +55,11 @@ impl Dialect {
     /// assert!(Dialect::from_url("oracle://x").is_err());
     /// ```
     pub fn from_url(url: &str) -> Result<Dialect> {
-        let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match scheme.as_str() {
             "sqlite" => Ok(Dialect::Sqlite),
             "postgres" | "postgresql" => Ok(Dialect::Postgres),
@@ -388,7 +392,11 @@ impl Executor {
 
     /// Like [`fetch_all`](Self::fetch_all), decoding each row into `T`.
     pub async fn fetch_all_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<Vec<T>> {
-        self.fetch_all(query).await?.iter().map(Row::decode).collect()
+        self.fetch_all(query)
+            .await?
+            .iter()
+            .map(Row::decode)
+            .collect()
     }
 
     /// Runs a query and returns its first row, if any.
@@ -397,8 +405,15 @@ impl Executor {
     }
 
     /// Like [`fetch_optional`](Self::fetch_optional), decoding the row into `T`.
-    pub async fn fetch_optional_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<Option<T>> {
-        self.fetch_optional(query).await?.as_ref().map(Row::decode).transpose()
+    pub async fn fetch_optional_as<T: FromRow>(
+        &self,
+        query: impl Into<Query>,
+    ) -> Result<Option<T>> {
+        self.fetch_optional(query)
+            .await?
+            .as_ref()
+            .map(Row::decode)
+            .transpose()
     }
 
     /// Runs a query and returns its first row; no row is [`Error::NotFound`].
@@ -423,7 +438,9 @@ impl Executor {
     /// The number of rows `select` would return (its ORDER BY ignored, its LIMIT/OFFSET kept).
     pub async fn count(&self, select: Select) -> Result<i64> {
         let Query::Select(select) = self.intercept(select)? else {
-            return Err(Error::InvalidQuery("a plugin turned a SELECT into another statement".into()));
+            return Err(Error::InvalidQuery(
+                "a plugin turned a SELECT into another statement".into(),
+            ));
         };
         let l = lower_count(&select, self.dialect())?;
         let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
@@ -437,7 +454,9 @@ impl Executor {
     /// Whether `select` returns at least one row.
     pub async fn exists(&self, select: Select) -> Result<bool> {
         let Query::Select(select) = self.intercept(select)? else {
-            return Err(Error::InvalidQuery("a plugin turned a SELECT into another statement".into()));
+            return Err(Error::InvalidQuery(
+                "a plugin turned a SELECT into another statement".into(),
+            ));
         };
         let l = lower_exists(&select, self.dialect())?;
         on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
@@ -450,10 +469,9 @@ impl Executor {
     async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
         if self.dialect() == Dialect::MySql
             && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(&query))
+            && let Some((rows, _)) = self.mysql_emulated(&query).await?
         {
-            if let Some((rows, _)) = self.mysql_emulated(&query).await? {
-                return Ok(rows);
-            }
+            return Ok(rows);
         }
         let l = lower(&query, self.dialect())?;
         on_target!(self.target().await?, |c, wrap| sqlx_query(l)
@@ -476,10 +494,11 @@ impl Executor {
     }
 
     async fn execute_unchecked(&self, query: Query) -> Result<u64> {
-        if self.dialect() == Dialect::MySql && mysql_checks_conflicts(&query) {
-            if let Some((_, n)) = self.mysql_emulated(&query).await? {
-                return Ok(n);
-            }
+        if self.dialect() == Dialect::MySql
+            && mysql_checks_conflicts(&query)
+            && let Some((_, n)) = self.mysql_emulated(&query).await?
+        {
+            return Ok(n);
         }
         let l = lower(&query, self.dialect())?;
         if let Query::Select(_) = query {
@@ -662,9 +681,15 @@ fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
     } else if ty.contains("BINARY") || ty.contains("BLOB") {
         Value::Bytes(row.try_get::<Option<Vec<u8>>, _>(i).map_err(err)?)
     } else if ty == "DATETIME" || ty == "TIMESTAMP" {
-        Value::ChronoDateTime(row.try_get::<Option<chrono::NaiveDateTime>, _>(i).map_err(err)?)
+        Value::ChronoDateTime(
+            row.try_get::<Option<chrono::NaiveDateTime>, _>(i)
+                .map_err(err)?,
+        )
     } else if ty == "DATE" {
-        Value::ChronoDate(row.try_get::<Option<chrono::NaiveDate>, _>(i).map_err(err)?)
+        Value::ChronoDate(
+            row.try_get::<Option<chrono::NaiveDate>, _>(i)
+                .map_err(err)?,
+        )
     } else {
         Value::String(row.try_get::<Option<String>, _>(i).map_err(err)?)
     })
@@ -683,7 +708,11 @@ fn returning_select(table: &str, returning: &Returning, key: Filter) -> Select {
     s
 }
 
-async fn mysql_fetch(conn: &mut MySqlConnection, q: impl Into<Query>, suffix: &str) -> Result<Vec<Row>> {
+async fn mysql_fetch(
+    conn: &mut MySqlConnection,
+    q: impl Into<Query>,
+    suffix: &str,
+) -> Result<Vec<Row>> {
     let mut l = lower(&q.into(), Dialect::MySql)?;
     l.sql.push_str(suffix);
     Ok(sqlx_query(l)
@@ -757,7 +786,10 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
                         ins.table
                     ))
                 })?;
-                Some((key_filter(&oc.columns, vals), oc.action == ConflictAction::DoNothing))
+                Some((
+                    key_filter(&oc.columns, vals),
+                    oc.action == ConflictAction::DoNothing,
+                ))
             }
             _ => None,
         };
@@ -787,9 +819,10 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
             }
             None => match given(&ins.primary_key) {
                 Some(vals) => key_filter(&ins.primary_key, vals),
-                None if ins.primary_key.len() == 1 => {
-                    key_filter(&ins.primary_key, [Value::BigUnsigned(Some(done.last_insert_id()))])
-                }
+                None if ins.primary_key.len() == 1 => key_filter(
+                    &ins.primary_key,
+                    [Value::BigUnsigned(Some(done.last_insert_id()))],
+                ),
                 None => {
                     return Err(Error::InvalidQuery(format!(
                         "INSERT INTO `{}`: every column of the composite primary key must be given",
@@ -803,7 +836,10 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
     Ok((out, inserted))
 }
 
-async fn mysql_update_returning(conn: &mut MySqlConnection, upd: &Update) -> Result<(Vec<Row>, u64)> {
+async fn mysql_update_returning(
+    conn: &mut MySqlConnection,
+    upd: &Update,
+) -> Result<(Vec<Row>, u64)> {
     if upd.primary_key.is_empty() {
         return Err(needs_key("an update of", &upd.table));
     }

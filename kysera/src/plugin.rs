@@ -224,7 +224,8 @@ mod tests {
 
     #[test]
     fn dependency_beats_priority() {
-        let chain = PluginChain::new(vec![p("late", 100, &["early"]), p("early", -5, &[])]).unwrap();
+        let chain =
+            PluginChain::new(vec![p("late", 100, &["early"]), p("early", -5, &[])]).unwrap();
         assert_eq!(names(&chain), ["early", "late"]);
     }
 
@@ -232,18 +233,29 @@ mod tests {
     fn refuses_bad_configurations() {
         let msg = |r: Result<PluginChain>| match r {
             Err(Error::PluginConfig(m)) => m,
-            other => panic!("expected a plugin config error, got {:?}", other.map(|c| names(&c).join(","))),
+            other => panic!(
+                "expected a plugin config error, got {:?}",
+                other.map(|c| names(&c).join(","))
+            ),
         };
         assert!(msg(PluginChain::new(vec![p("a", 0, &[]), p("a", 1, &[])])).contains("twice"));
         assert!(msg(PluginChain::new(vec![p("a", 0, &["b"])])).contains("depends on `b`"));
-        assert!(msg(PluginChain::new(vec![p("a", 0, &["b"]), p("b", 0, &["a"]), p("c", 0, &[])]))
-            .contains("cycle among: a, b"));
+        assert!(
+            msg(PluginChain::new(vec![
+                p("a", 0, &["b"]),
+                p("b", 0, &["a"]),
+                p("c", 0, &[])
+            ]))
+            .contains("cycle among: a, b")
+        );
         let conflicting: Arc<dyn Plugin> = Arc::new(P {
             name: "x",
             priority: 0,
             deps: &[],
             conflicts: &["y"],
         });
-        assert!(msg(PluginChain::new(vec![conflicting, p("y", 0, &[])])).contains("conflicts with `y`"));
+        assert!(
+            msg(PluginChain::new(vec![conflicting, p("y", 0, &[])])).contains("conflicts with `y`")
+        );
     }
 }

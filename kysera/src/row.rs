@@ -32,11 +32,13 @@ impl<T> Decodable for T where
 {
 }
 
-/// A struct that can be built from a row of every supported database; `#[derive(sqlx::FromRow)]`
-/// gives it (through the re-export [`kysera::sqlx`](crate::sqlx)).
+/// A struct that can be built from a row of every supported database.
+///
+/// `#[derive(sqlx::FromRow)]` gives it; that derive names `::sqlx`, so the crate using it needs
+/// `sqlx` as a direct dependency (the same version as [`kysera::sqlx`](crate::sqlx)).
 ///
 /// ```
-/// #[derive(kysera::sqlx::FromRow)]
+/// #[derive(sqlx::FromRow)]
 /// struct User {
 ///     id: i64,
 ///     email: String,
@@ -89,12 +91,12 @@ pub enum Row {
 
 fn decode_err(index: &impl std::fmt::Debug, e: sqlx::Error) -> Error {
     match e {
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) | sqlx::Error::ColumnIndexOutOfBounds { .. } => {
-            Error::Decode {
-                column: format!("{index:?}"),
-                source: e,
-            }
-        }
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. } => Error::Decode {
+            column: format!("{index:?}"),
+            source: e,
+        },
         other => Error::from(other),
     }
 }

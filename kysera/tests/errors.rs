@@ -45,49 +45,81 @@ async fn constraint_violations_are_classified() {
     for db in common::databases().await {
         let d = db.dialect();
         let (parent, child) = schema(&db).await;
-        let ok = db.execute(Insert::into(&parent).set("code", "A").set("qty", 1i64)).await;
+        let ok = db
+            .execute(Insert::into(&parent).set("code", "A").set("qty", 1i64))
+            .await;
         assert_eq!(ok.unwrap(), 1, "{d}");
-        let pid: i64 = db.fetch_one(Select::from(&parent)).await.unwrap().get("id").unwrap();
+        let pid: i64 = db
+            .fetch_one(Select::from(&parent))
+            .await
+            .unwrap()
+            .get("id")
+            .unwrap();
 
         // Unique, with the column (PostgreSQL, SQLite) or the key name (MySQL).
-        let res = db.execute(Insert::into(&parent).set("code", "A").set("qty", 2i64)).await;
+        let res = db
+            .execute(Insert::into(&parent).set("code", "A").set("qty", 2i64))
+            .await;
         let v = expect(&res, d, "unique", |e| match e {
             Error::UniqueViolation(v) => Some(v),
             _ => None,
         });
         match d {
-            Dialect::MySql => assert_eq!(v.constraint.as_deref(), Some(format!("{parent}_code_key").as_str()), "{v:?}"),
+            Dialect::MySql => assert_eq!(
+                v.constraint.as_deref(),
+                Some(format!("{parent}_code_key").as_str()),
+                "{v:?}"
+            ),
             _ => {
                 assert_eq!(v.columns, ["code"], "{d}: {v:?}");
                 assert_eq!(v.table.as_deref(), Some(parent.as_str()), "{d}: {v:?}");
             }
         }
         if d == Dialect::Postgres {
-            assert_eq!(v.constraint.as_deref(), Some(format!("{parent}_code_key").as_str()));
+            assert_eq!(
+                v.constraint.as_deref(),
+                Some(format!("{parent}_code_key").as_str())
+            );
         }
 
         // Foreign key: a child with no parent, and deleting a parent with children.
-        let res = db.execute(Insert::into(&child).set("parent_id", 424242i64)).await;
+        let res = db
+            .execute(Insert::into(&child).set("parent_id", 424242i64))
+            .await;
         let v = expect(&res, d, "foreign key", |e| match e {
             Error::ForeignKeyViolation(v) => Some(v),
             _ => None,
         });
         if d != Dialect::Sqlite {
-            assert_eq!(v.constraint.as_deref(), Some(format!("{child}_fk").as_str()), "{d}: {v:?}");
+            assert_eq!(
+                v.constraint.as_deref(),
+                Some(format!("{child}_fk").as_str()),
+                "{d}: {v:?}"
+            );
             assert_eq!(v.table.as_deref(), Some(child.as_str()), "{d}: {v:?}");
         }
         if d == Dialect::MySql {
             assert_eq!(v.columns, ["parent_id"], "{v:?}");
         }
-        db.execute(Insert::into(&child).set("parent_id", pid)).await.unwrap();
-        let res = db.execute(Delete::from(&parent).filter(col("id").eq(pid))).await;
+        db.execute(Insert::into(&child).set("parent_id", pid))
+            .await
+            .unwrap();
+        let res = db
+            .execute(Delete::from(&parent).filter(col("id").eq(pid)))
+            .await;
         expect(&res, d, "foreign key on delete", |e| match e {
             Error::ForeignKeyViolation(v) => Some(v),
             _ => None,
         });
 
         // Not null, with the column.
-        let res = db.execute(Insert::into(&parent).set("code", None::<String>).set("qty", 1i64)).await;
+        let res = db
+            .execute(
+                Insert::into(&parent)
+                    .set("code", None::<String>)
+                    .set("qty", 1i64),
+            )
+            .await;
         let v = expect(&res, d, "not null", |e| match e {
             Error::NotNullViolation(v) => Some(v),
             _ => None,
@@ -95,16 +127,25 @@ async fn constraint_violations_are_classified() {
         assert_eq!(v.columns, ["code"], "{d}: {v:?}");
 
         // Check, with the constraint name (SQLite reports it too since 3.x).
-        let res = db.execute(Insert::into(&parent).set("code", "B").set("qty", -1i64)).await;
+        let res = db
+            .execute(Insert::into(&parent).set("code", "B").set("qty", -1i64))
+            .await;
         let v = expect(&res, d, "check", |e| match e {
             Error::CheckViolation(v) => Some(v),
             _ => None,
         });
-        assert_eq!(v.constraint.as_deref(), Some(format!("{parent}_qty_check").as_str()), "{d}: {v:?}");
+        assert_eq!(
+            v.constraint.as_deref(),
+            Some(format!("{parent}_qty_check").as_str()),
+            "{d}: {v:?}"
+        );
         assert!(!v.message.is_empty());
 
         // Anything else stays a plain database error.
-        let res = db.raw().execute_sql("SELECT * FROM no_such_table_kysera", vec![]).await;
+        let res = db
+            .raw()
+            .execute_sql("SELECT * FROM no_such_table_kysera", vec![])
+            .await;
         assert!(matches!(res, Err(Error::Database(_))), "{d}: {res:?}");
         common::drop_tables(&db, &[&child, &parent]).await;
     }

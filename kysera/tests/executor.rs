@@ -85,7 +85,12 @@ async fn scoped_scenario(db: &Executor, t: &str) {
         .map(|r| r.get("name").unwrap())
         .collect();
     assert!(names.iter().all(|n| n.starts_with('A')), "{d}: {names:?}");
-    assert!(!db.exists(Select::from(t).filter(col("name").eq("B1"))).await.unwrap(), "{d}");
+    assert!(
+        !db.exists(Select::from(t).filter(col("name").eq("B1")))
+            .await
+            .unwrap(),
+        "{d}"
+    );
     // Joined under an alias, the filter follows the alias.
     let self_join = Select::from(t)
         .alias("x")
@@ -93,10 +98,27 @@ async fn scoped_scenario(db: &Executor, t: &str) {
         .filter(col("y.name").eq("B1"));
     assert!(db.fetch_all(self_join).await.unwrap().is_empty(), "{d}");
     // Writes only reach the scope.
-    assert_eq!(db.execute(Update::table(t).set("age", 5i64)).await.unwrap(), 2, "{d}");
-    assert_eq!(db.execute(Delete::from(t).filter(col("name").eq("B1"))).await.unwrap(), 0, "{d}");
+    assert_eq!(
+        db.execute(Update::table(t).set("age", 5i64)).await.unwrap(),
+        2,
+        "{d}"
+    );
+    assert_eq!(
+        db.execute(Delete::from(t).filter(col("name").eq("B1")))
+            .await
+            .unwrap(),
+        0,
+        "{d}"
+    );
     // Inserts get the org set, whatever they said.
-    db.execute(Insert::into(t).set("email", "new@x").set("name", "N").set("org", "b")).await.unwrap();
+    db.execute(
+        Insert::into(t)
+            .set("email", "new@x")
+            .set("name", "N")
+            .set("org", "b"),
+    )
+    .await
+    .unwrap();
     assert_eq!(db.count(Select::from(t)).await.unwrap(), 3, "{d}");
     // The plugin refuses, with its name.
     match db.execute(Delete::from(t)).await {
@@ -123,7 +145,10 @@ async fn interceptor_filters_inside_and_outside_transactions() {
                 })
                 .await
                 .unwrap();
-                assert!(plugin.in_tx.load(Ordering::SeqCst) >= 9, "{d}: plugin not applied in tx");
+                assert!(
+                    plugin.in_tx.load(Ordering::SeqCst) >= 9,
+                    "{d}: plugin not applied in tx"
+                );
             } else {
                 scoped_scenario(&db, &t).await;
                 assert_eq!(plugin.in_tx.load(Ordering::SeqCst), 0);
@@ -138,7 +163,13 @@ async fn interceptor_filters_inside_and_outside_transactions() {
                 .unwrap();
             let got: Vec<(String, String, Option<i64>)> = rows
                 .iter()
-                .map(|r| (r.get("name").unwrap(), r.get("org").unwrap(), r.get("age").unwrap()))
+                .map(|r| {
+                    (
+                        r.get("name").unwrap(),
+                        r.get("org").unwrap(),
+                        r.get("age").unwrap(),
+                    )
+                })
                 .collect();
             assert_eq!(
                 got,
@@ -174,7 +205,10 @@ async fn plugin_validation_reaches_the_executor() {
     let err = db
         .with_plugins(vec![Arc::new(Named("audit", vec!["rls".into()]))])
         .unwrap_err();
-    assert!(matches!(err, Error::PluginConfig(ref m) if m.contains("`rls`")), "{err}");
+    assert!(
+        matches!(err, Error::PluginConfig(ref m) if m.contains("`rls`")),
+        "{err}"
+    );
     let err = db
         .with_plugins(vec![
             Arc::new(Named("a", vec!["b".into()])),
@@ -183,7 +217,10 @@ async fn plugin_validation_reaches_the_executor() {
         .unwrap_err();
     assert!(err.to_string().contains("cycle"), "{err}");
     let ok = db
-        .with_plugins(vec![Arc::new(Named("audit", vec!["rls".into()])), Arc::new(Named("rls", vec![]))])
+        .with_plugins(vec![
+            Arc::new(Named("audit", vec!["rls".into()])),
+            Arc::new(Named("rls", vec![])),
+        ])
         .unwrap();
     let order: Vec<&str> = ok.plugins().iter().map(|p| p.name()).collect();
     assert_eq!(order, ["rls", "audit"]);
@@ -194,8 +231,13 @@ async fn transactions_commit_rollback_panic_and_savepoints() {
     for db in common::databases().await {
         let d = db.dialect();
         let t = common::users_table(&db).await;
-        let count = |db: Executor, t: String| async move { db.count(Select::from(&t)).await.unwrap() };
-        let add = |email: &str| Insert::into(&t).set("email", email.to_string()).set("name", "n");
+        let count =
+            |db: Executor, t: String| async move { db.count(Select::from(&t)).await.unwrap() };
+        let add = |email: &str| {
+            Insert::into(&t)
+                .set("email", email.to_string())
+                .set("name", "n")
+        };
 
         // Commit on Ok.
         let (q1, q2) = (add("c1@x"), add("c2@x"));
@@ -237,7 +279,10 @@ async fn transactions_commit_rollback_panic_and_savepoints() {
                 tx.execute(q2).await // duplicate email
             })
             .await;
-        assert!(matches!(res, Err(Error::UniqueViolation(_))), "{d}: {res:?}");
+        assert!(
+            matches!(res, Err(Error::UniqueViolation(_))),
+            "{d}: {res:?}"
+        );
         assert_eq!(count(db.clone(), t.clone()).await, 2, "{d}");
 
         // Rollback on panic; the panic continues to the caller.
@@ -255,7 +300,11 @@ async fn transactions_commit_rollback_panic_and_savepoints() {
         })
         .await;
         assert!(joined.unwrap_err().is_panic());
-        assert_eq!(count(db.clone(), t.clone()).await, 2, "{d}: rolled back after panic");
+        assert_eq!(
+            count(db.clone(), t.clone()).await,
+            2,
+            "{d}: rolled back after panic"
+        );
 
         // Nested: the inner savepoint rolls back alone; the outer commits.
         let (outer_q, inner_q, inner_ok) = (add("o1@x"), add("i1@x"), add("i2@x"));
@@ -269,14 +318,19 @@ async fn transactions_commit_rollback_panic_and_savepoints() {
                 })
                 .await;
             assert!(inner.is_err());
-            tx.transaction(async move |sp| sp.execute(inner_ok).await.map(drop)).await?;
+            tx.transaction(async move |sp| sp.execute(inner_ok).await.map(drop))
+                .await?;
             assert_eq!(tx.count(Select::from(&t2)).await?, 4);
             Ok::<_, kysera::Error>(())
         })
         .await
         .unwrap();
         let emails: Vec<String> = db
-            .fetch_all(Select::from(&t).column(col("email")).order_by(col("email"), kysera::query::Order::Asc))
+            .fetch_all(
+                Select::from(&t)
+                    .column(col("email"))
+                    .order_by(col("email"), kysera::query::Order::Asc),
+            )
             .await
             .unwrap()
             .iter()
@@ -285,7 +339,10 @@ async fn transactions_commit_rollback_panic_and_savepoints() {
         assert_eq!(emails, ["c1@x", "c2@x", "i2@x", "o1@x"], "{d}");
 
         // A transaction executor kept past its closure is closed, not silently auto-committing.
-        let leaked = db.transaction(async |tx| Ok::<_, kysera::Error>(tx)).await.unwrap();
+        let leaked = db
+            .transaction(async |tx| Ok::<_, kysera::Error>(tx))
+            .await
+            .unwrap();
         let res = leaked.execute(add("late@x")).await;
         assert!(matches!(res, Err(Error::TransactionClosed)), "{d}: {res:?}");
         common::drop_tables(&db, &[&t]).await;
@@ -294,7 +351,9 @@ async fn transactions_commit_rollback_panic_and_savepoints() {
 
 #[tokio::test]
 async fn connect_errors_are_clear() {
-    let err = kysera::connect("oracle://scott:tiger@db/x").await.unwrap_err();
+    let err = kysera::connect("oracle://scott:tiger@db/x")
+        .await
+        .unwrap_err();
     match &err {
         Error::InvalidUrl { url, .. } => assert!(!url.contains("tiger"), "password leaked: {url}"),
         other => panic!("{other:?}"),
@@ -312,7 +371,9 @@ async fn connect_errors_are_clear() {
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
     let err = kysera::connect("postgres://[bad").await.unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
-    let err = kysera::connect("sqlite:/nonexistent-dir/x/y.db").await.unwrap_err();
+    let err = kysera::connect("sqlite:/nonexistent-dir/x/y.db")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
 }
 
@@ -325,9 +386,28 @@ async fn existing_pool_and_raw_sql() {
         .unwrap();
     let db = Executor::new(pool);
     assert_eq!(db.dialect(), kysera::Dialect::Sqlite);
-    db.raw().execute_sql("CREATE TABLE t (x INTEGER); CREATE TABLE u (y INTEGER)", vec![]).await.unwrap();
-    assert_eq!(db.raw().execute_sql("INSERT INTO t (x) VALUES (?), (?)", vec![1.into(), 2.into()]).await.unwrap(), 2);
-    let rows = db.raw().fetch_all_sql("SELECT x FROM t WHERE x > ?", vec![1.into()]).await.unwrap();
+    db.raw()
+        .execute_sql(
+            "CREATE TABLE t (x INTEGER); CREATE TABLE u (y INTEGER)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        db.raw()
+            .execute_sql(
+                "INSERT INTO t (x) VALUES (?), (?)",
+                vec![1.into(), 2.into()]
+            )
+            .await
+            .unwrap(),
+        2
+    );
+    let rows = db
+        .raw()
+        .fetch_all_sql("SELECT x FROM t WHERE x > ?", vec![1.into()])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<i64>("x").unwrap(), 2);
 }

@@ -6,7 +6,7 @@ mod common;
 use kysera::query::{Insert, Order, Returning, Select, Update, Value, col, count_all};
 use kysera::{Dialect, Executor};
 
-#[derive(Debug, PartialEq, kysera::sqlx::FromRow)]
+#[derive(Debug, PartialEq, sqlx::FromRow)]
 struct User {
     id: i64,
     email: String,
@@ -49,12 +49,20 @@ async fn select_filters_order_limit() {
             .unwrap();
         assert_eq!(names(&adults), ["Ada", "Di", "Ed"], "{d}");
 
-        let f = col("org").eq("a").and(col("active").eq(true)).or(col("age").is_null());
-        let got: Vec<User> = db.fetch_all_as(by_name(Select::from(&t).filter(f))).await.unwrap();
+        let f = col("org")
+            .eq("a")
+            .and(col("active").eq(true))
+            .or(col("age").is_null());
+        let got: Vec<User> = db
+            .fetch_all_as(by_name(Select::from(&t).filter(f)))
+            .await
+            .unwrap();
         assert_eq!(names(&got), ["Ada", "Bob", "Cy"], "{d}");
 
         let got: Vec<User> = db
-            .fetch_all_as(by_name(Select::from(&t).filter(!col("email").like("%@x.io"))))
+            .fetch_all_as(by_name(
+                Select::from(&t).filter(!col("email").like("%@x.io")),
+            ))
             .await
             .unwrap();
         assert_eq!(names(&got), ["Cy", "Di"], "{d}");
@@ -68,7 +76,9 @@ async fn select_filters_order_limit() {
         assert_eq!(names(&got), ["Bob", "Di"], "{d}");
 
         let got: Vec<User> = db
-            .fetch_all_as(by_name(Select::from(&t).filter(col("name").not_in(["Bob"]).and(col("age").is_not_null()))))
+            .fetch_all_as(by_name(
+                Select::from(&t).filter(col("name").not_in(["Bob"]).and(col("age").is_not_null())),
+            ))
             .await
             .unwrap();
         assert_eq!(names(&got), ["Ada", "Di", "Ed"], "{d}");
@@ -80,7 +90,13 @@ async fn select_filters_order_limit() {
         assert!(none.is_empty(), "{d}");
 
         let page: Vec<User> = db
-            .fetch_all_as(Select::from(&t).order_by(col("age"), Order::Desc).filter(col("age").is_not_null()).limit(2).offset(1))
+            .fetch_all_as(
+                Select::from(&t)
+                    .order_by(col("age"), Order::Desc)
+                    .filter(col("age").is_not_null())
+                    .limit(2)
+                    .offset(1),
+            )
             .await
             .unwrap();
         assert_eq!(names(&page), ["Ada", "Ed"], "{d}");
@@ -92,20 +108,56 @@ async fn select_filters_order_limit() {
         assert_eq!(names(&tail), ["Di", "Ed"], "{d}");
 
         assert_eq!(db.count(Select::from(&t)).await.unwrap(), 5, "{d}");
-        assert_eq!(db.count(Select::from(&t).filter(col("org").eq("b"))).await.unwrap(), 2, "{d}");
+        assert_eq!(
+            db.count(Select::from(&t).filter(col("org").eq("b")))
+                .await
+                .unwrap(),
+            2,
+            "{d}"
+        );
         assert_eq!(db.count(Select::from(&t).limit(2)).await.unwrap(), 2, "{d}");
-        assert!(db.exists(Select::from(&t).filter(col("name").eq("Cy"))).await.unwrap(), "{d}");
-        assert!(!db.exists(Select::from(&t).filter(col("name").eq("Zed"))).await.unwrap(), "{d}");
+        assert!(
+            db.exists(Select::from(&t).filter(col("name").eq("Cy")))
+                .await
+                .unwrap(),
+            "{d}"
+        );
+        assert!(
+            !db.exists(Select::from(&t).filter(col("name").eq("Zed")))
+                .await
+                .unwrap(),
+            "{d}"
+        );
 
-        let one: User = db.fetch_one_as(Select::from(&t).filter(col("email").eq("di@y.io"))).await.unwrap();
-        assert_eq!((one.name.as_str(), one.age, one.active), ("Di", Some(52), true), "{d}");
-        let missing = db.fetch_one(Select::from(&t).filter(col("id").eq(-1))).await;
+        let one: User = db
+            .fetch_one_as(Select::from(&t).filter(col("email").eq("di@y.io")))
+            .await
+            .unwrap();
+        assert_eq!(
+            (one.name.as_str(), one.age, one.active),
+            ("Di", Some(52), true),
+            "{d}"
+        );
+        let missing = db
+            .fetch_one(Select::from(&t).filter(col("id").eq(-1)))
+            .await;
         assert!(matches!(missing, Err(kysera::Error::NotFound(_))), "{d}");
-        assert!(db.fetch_optional(Select::from(&t).filter(col("id").eq(-1))).await.unwrap().is_none());
+        assert!(
+            db.fetch_optional(Select::from(&t).filter(col("id").eq(-1)))
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // A value that looks like SQL stays a value.
         let evil = "x' OR '1'='1";
-        assert_eq!(db.count(Select::from(&t).filter(col("name").eq(evil))).await.unwrap(), 0, "{d}");
+        assert_eq!(
+            db.count(Select::from(&t).filter(col("name").eq(evil)))
+                .await
+                .unwrap(),
+            0,
+            "{d}"
+        );
         common::drop_tables(&db, &[&t]).await;
     }
 }
@@ -126,13 +178,21 @@ async fn joins_aliases_grouping() {
         )
         .await;
         let ada: i64 = db
-            .fetch_one(Select::from(&users).column(col("id")).filter(col("name").eq("Ada")))
+            .fetch_one(
+                Select::from(&users)
+                    .column(col("id"))
+                    .filter(col("name").eq("Ada")),
+            )
             .await
             .unwrap()
             .get("id")
             .unwrap();
         let di: i64 = db
-            .fetch_one(Select::from(&users).column(col("id")).filter(col("name").eq("Di")))
+            .fetch_one(
+                Select::from(&users)
+                    .column(col("id"))
+                    .filter(col("name").eq("Di")),
+            )
             .await
             .unwrap()
             .get(0usize)
@@ -159,7 +219,11 @@ async fn joins_aliases_grouping() {
             .iter()
             .map(|r| (r.get("name").unwrap(), r.get("title").unwrap()))
             .collect();
-        assert_eq!(got, [("Ada".into(), "a1".into()), ("Ada".into(), "a2".into())], "{d}");
+        assert_eq!(
+            got,
+            [("Ada".into(), "a1".into()), ("Ada".into(), "a2".into())],
+            "{d}"
+        );
 
         // LEFT JOIN keeps users without posts; GROUP BY / HAVING over the join.
         let q = Select::from(&users)
@@ -171,7 +235,10 @@ async fn joins_aliases_grouping() {
             .having(col("p.id").count().gte(1))
             .order_by(col("u.name"), Order::Asc);
         let rows = db.fetch_all(q.clone()).await.unwrap();
-        let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get("name").unwrap(), r.get("n").unwrap())).collect();
+        let got: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| (r.get("name").unwrap(), r.get("n").unwrap()))
+            .collect();
         assert_eq!(got, [("Ada".into(), 2), ("Di".into(), 1)], "{d}");
         assert_eq!(db.count(q).await.unwrap(), 2, "{d}");
 
@@ -204,7 +271,11 @@ async fn writes_and_returning() {
             )
             .await
             .unwrap();
-        assert_eq!((ada.name.as_str(), ada.age, ada.active, ada.org.as_str()), ("Ada", None, true, "a"), "{d}");
+        assert_eq!(
+            (ada.name.as_str(), ada.age, ada.active, ada.org.as_str()),
+            ("Ada", None, true, "a"),
+            "{d}"
+        );
 
         // Many rows, RETURNING named columns.
         let rows = db
@@ -236,10 +307,22 @@ async fn writes_and_returning() {
             )
             .await
             .unwrap();
-        let mut got: Vec<_> = updated.iter().map(|u| (u.name.as_str(), u.age, u.org.as_str())).collect();
+        let mut got: Vec<_> = updated
+            .iter()
+            .map(|u| (u.name.as_str(), u.age, u.org.as_str()))
+            .collect();
         got.sort();
         assert_eq!(got, [("Bob", Some(99), "z"), ("Cy", Some(99), "z")], "{d}");
-        assert_eq!(db.execute(Update::table(&t).set("active", false).filter(col("org").eq("z"))).await.unwrap(), 2);
+        assert_eq!(
+            db.execute(
+                Update::table(&t)
+                    .set("active", false)
+                    .filter(col("org").eq("z"))
+            )
+            .await
+            .unwrap(),
+            2
+        );
 
         // ON CONFLICT DO NOTHING skips (and returns nothing for) the duplicate.
         let dup = db
@@ -254,7 +337,18 @@ async fn writes_and_returning() {
             .await
             .unwrap();
         assert!(dup.is_empty(), "{d}");
-        assert_eq!(db.execute(Insert::into(&t).set("email", "ada@x.io").set("name", "Other").on_conflict_do_nothing(["email"])).await.unwrap(), 0, "{d}");
+        assert_eq!(
+            db.execute(
+                Insert::into(&t)
+                    .set("email", "ada@x.io")
+                    .set("name", "Other")
+                    .on_conflict_do_nothing(["email"])
+            )
+            .await
+            .unwrap(),
+            0,
+            "{d}"
+        );
 
         // ON CONFLICT DO UPDATE returns the updated row.
         let upserted: User = db
@@ -268,25 +362,53 @@ async fn writes_and_returning() {
             )
             .await
             .unwrap();
-        assert_eq!((upserted.id, upserted.name.as_str()), (ada.id, "Ada Lovelace"), "{d}");
+        assert_eq!(
+            (upserted.id, upserted.name.as_str()),
+            (ada.id, "Ada Lovelace"),
+            "{d}"
+        );
         assert_eq!(db.count(Select::from(&t)).await.unwrap(), 3, "{d}");
 
         // DELETE … RETURNING gives the rows as they were.
         let gone: Vec<User> = db
-            .fetch_all_as(kysera::query::Delete::from(&t).filter(col("org").eq("z")).returning_all())
+            .fetch_all_as(
+                kysera::query::Delete::from(&t)
+                    .filter(col("org").eq("z"))
+                    .returning_all(),
+            )
             .await
             .unwrap();
         assert_eq!(gone.len(), 2, "{d}");
         assert!(gone.iter().all(|u| u.age == Some(99) && !u.active), "{d}");
-        assert_eq!(db.execute(kysera::query::Delete::from(&t)).await.unwrap(), 1, "{d}");
+        assert_eq!(
+            db.execute(kysera::query::Delete::from(&t)).await.unwrap(),
+            1,
+            "{d}"
+        );
         assert_eq!(db.count(Select::from(&t)).await.unwrap(), 0, "{d}");
 
         // Wrong shapes are errors, not panics.
-        let ragged = db.execute(Insert::into(&t).columns(["email", "name"]).values(["only-one"])).await;
+        let ragged = db
+            .execute(
+                Insert::into(&t)
+                    .columns(["email", "name"])
+                    .values(["only-one"]),
+            )
+            .await;
         assert!(matches!(ragged, Err(kysera::Error::InvalidQuery(_))), "{d}");
         if d == Dialect::MySql {
-            let no_pk = db.fetch_all(Insert::into(&t).set("email", "q@x").set("name", "Q").returning_all()).await;
-            assert!(matches!(no_pk, Err(kysera::Error::Unsupported { .. })), "{no_pk:?}");
+            let no_pk = db
+                .fetch_all(
+                    Insert::into(&t)
+                        .set("email", "q@x")
+                        .set("name", "Q")
+                        .returning_all(),
+                )
+                .await;
+            assert!(
+                matches!(no_pk, Err(kysera::Error::Unsupported { .. })),
+                "{no_pk:?}"
+            );
         }
         common::drop_tables(&db, &[&t]).await;
     }
@@ -329,9 +451,15 @@ async fn column_types_round_trip() {
         assert_eq!(row.get::<chrono::NaiveDateTime>("ts").unwrap(), ts, "{d}");
         assert_eq!(row.get::<Option<i64>>("maybe").unwrap(), None, "{d}");
         let bad = row.get::<i64>("s");
-        assert!(matches!(bad, Err(kysera::Error::Decode { .. })), "{d}: {bad:?}");
+        assert!(
+            matches!(bad, Err(kysera::Error::Decode { .. })),
+            "{d}: {bad:?}"
+        );
         let absent = row.get::<i64>("nope");
-        assert!(matches!(absent, Err(kysera::Error::Decode { .. })), "{d}: {absent:?}");
+        assert!(
+            matches!(absent, Err(kysera::Error::Decode { .. })),
+            "{d}: {absent:?}"
+        );
         common::drop_tables(&db, &[&t]).await;
     }
 }

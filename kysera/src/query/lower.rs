@@ -120,12 +120,12 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
     if dialect != Dialect::MySql {
         // The PostgreSQL and SQLite binders convert u64 to i64 and would panic past i64::MAX.
         for v in &values.0 {
-            if let Value::BigUnsigned(Some(n)) = v {
-                if i64::try_from(*n).is_err() {
-                    return Err(Error::InvalidQuery(format!(
-                        "the value {n} does not fit a signed 64-bit parameter on {dialect}"
-                    )));
-                }
+            if let Value::BigUnsigned(Some(n)) = v
+                && i64::try_from(*n).is_err()
+            {
+                return Err(Error::InvalidQuery(format!(
+                    "the value {n} does not fit a signed 64-bit parameter on {dialect}"
+                )));
             }
         }
     }
@@ -435,9 +435,15 @@ mod tests {
 
     #[test]
     fn empty_in_lists_are_constants() {
-        let s = sql(Select::from("t").filter(col("a").is_in(Vec::<i32>::new())), Dialect::Sqlite);
+        let s = sql(
+            Select::from("t").filter(col("a").is_in(Vec::<i32>::new())),
+            Dialect::Sqlite,
+        );
         assert!(s.ends_with("WHERE 1 = 0"), "{s}");
-        let s = sql(Select::from("t").filter(col("a").not_in(Vec::<i32>::new())), Dialect::Sqlite);
+        let s = sql(
+            Select::from("t").filter(col("a").not_in(Vec::<i32>::new())),
+            Dialect::Sqlite,
+        );
         assert!(s.ends_with("WHERE 1 = 1"), "{s}");
     }
 
@@ -450,9 +456,15 @@ mod tests {
         ));
         assert!(lower(&full.into(), Dialect::Postgres).is_ok());
         let ragged = Insert::into("t").columns(["a", "b"]).values([1]);
-        assert!(matches!(lower(&ragged.into(), Dialect::Sqlite), Err(Error::InvalidQuery(_))));
+        assert!(matches!(
+            lower(&ragged.into(), Dialect::Sqlite),
+            Err(Error::InvalidQuery(_))
+        ));
         let huge = Select::from("t").filter(col("a").eq(u64::MAX));
-        assert!(matches!(lower(&huge.clone().into(), Dialect::Postgres), Err(Error::InvalidQuery(_))));
+        assert!(matches!(
+            lower(&huge.clone().into(), Dialect::Postgres),
+            Err(Error::InvalidQuery(_))
+        ));
         assert!(lower(&huge.into(), Dialect::MySql).is_ok());
         assert!(lower(&Select::from("t").limit(u64::MAX).into(), Dialect::Sqlite).is_err());
         assert!(lower(&Update::table("t").into(), Dialect::Sqlite).is_err());
@@ -468,12 +480,19 @@ mod tests {
         let my = sql(q.clone(), Dialect::MySql);
         assert!(my.ends_with("ON DUPLICATE KEY UPDATE `id` = `id`"), "{my}");
         let pg = sql(q, Dialect::Postgres);
-        assert!(pg.ends_with(r#"ON CONFLICT ("id") DO NOTHING RETURNING *"#), "{pg}");
+        assert!(
+            pg.ends_with(r#"ON CONFLICT ("id") DO NOTHING RETURNING *"#),
+            "{pg}"
+        );
     }
 
     #[test]
     fn count_wraps_grouped_queries() {
-        let plain = lower_count(&Select::from("t").order_by(col("a"), Order::Asc), Dialect::Sqlite).unwrap();
+        let plain = lower_count(
+            &Select::from("t").order_by(col("a"), Order::Asc),
+            Dialect::Sqlite,
+        )
+        .unwrap();
         assert_eq!(plain.sql, r#"SELECT COUNT(*) AS "count" FROM "t""#);
         let grouped = lower_count(&Select::from("t").group_by(col("a")), Dialect::Sqlite).unwrap();
         assert!(grouped.sql.contains("FROM (SELECT"), "{}", grouped.sql);

@@ -469,8 +469,11 @@ impl Select {
     }
     /// Adds expressions to the select list.
     pub fn columns(mut self, exprs: impl IntoIterator<Item = Expr>) -> Self {
-        self.columns
-            .extend(exprs.into_iter().map(|expr| SelectItem { expr, alias: None }));
+        self.columns.extend(
+            exprs
+                .into_iter()
+                .map(|expr| SelectItem { expr, alias: None }),
+        );
         self
     }
     /// Adds `expr AS alias` to the select list.
@@ -506,7 +509,12 @@ impl Select {
         self
     }
     /// `INNER JOIN table AS alias ON on` (an empty alias means none).
-    pub fn inner_join(self, table: impl Into<String>, alias: impl Into<String>, on: Filter) -> Self {
+    pub fn inner_join(
+        self,
+        table: impl Into<String>,
+        alias: impl Into<String>,
+        on: Filter,
+    ) -> Self {
         self.join(JoinKind::Inner, table, alias, on)
     }
     /// `LEFT JOIN table AS alias ON on` (an empty alias means none).
@@ -813,6 +821,9 @@ pub enum Operation {
 }
 
 /// Any query the executor runs through its plugins.
+// A query is built once per call and moved through the chain; boxing the SELECT would cost an
+// allocation per query to save stack space that is never held for long.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Query {
@@ -937,14 +948,22 @@ mod tests {
         q.set_value("b", 9);
         q.set_value("a", 5);
         assert_eq!(q.columns, vec!["a", "b"]);
-        assert_eq!(q.rows, vec![vec![5.into(), 9.into()], vec![5.into(), 9.into()]]);
+        assert_eq!(
+            q.rows,
+            vec![vec![5.into(), 9.into()], vec![5.into(), 9.into()]]
+        );
         assert_eq!(q.value(1, "b"), Some(&Value::from(9)));
     }
 
     #[test]
     fn filters_flatten_and_list_columns() {
-        let f = col("a").eq(1).and(col("t.b").gt(2)).and(!col("c").is_null());
-        let Filter::And(parts) = &f else { panic!("not an AND") };
+        let f = col("a")
+            .eq(1)
+            .and(col("t.b").gt(2))
+            .and(!col("c").is_null());
+        let Filter::And(parts) = &f else {
+            panic!("not an AND")
+        };
         assert_eq!(parts.len(), 3);
         let cols: Vec<_> = f.columns().into_iter().map(|c| c.column.as_str()).collect();
         assert_eq!(cols, ["a", "b", "c"]);
@@ -958,7 +977,12 @@ mod tests {
             .into();
         assert_eq!(q.operation(), Operation::Select);
         assert_eq!(q.table(), "users");
-        assert_eq!(q.joined_tables().map(TableRef::reference).collect::<Vec<_>>(), ["p"]);
+        assert_eq!(
+            q.joined_tables()
+                .map(TableRef::reference)
+                .collect::<Vec<_>>(),
+            ["p"]
+        );
         q.add_filter(col("u.id").eq(1)).unwrap();
         assert!(q.filter().is_some());
         assert!(q.set_value("x", 1).is_err());

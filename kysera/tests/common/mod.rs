@@ -15,13 +15,13 @@ pub const MYSQL_ENV: &str = "KYSERA_TEST_MYSQL_URL";
 pub async fn databases() -> Vec<Executor> {
     let mut out = vec![kysera::connect("sqlite::memory:").await.expect("sqlite")];
     for var in [POSTGRES_ENV, MYSQL_ENV] {
-        if let Ok(url) = std::env::var(var) {
-            if !url.is_empty() {
-                let db = kysera::connect(&url)
-                    .await
-                    .unwrap_or_else(|e| panic!("{var} is set but unusable: {e}"));
-                out.push(db);
-            }
+        if let Ok(url) = std::env::var(var)
+            && !url.is_empty()
+        {
+            let db = kysera::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("{var} is set but unusable: {e}"));
+            out.push(db);
         }
     }
     out
