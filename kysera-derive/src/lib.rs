@@ -1,1 +1,34 @@
-//! x
+//! Derive macros for [Kysera](https://docs.rs/kysera): `#[derive(Repository)]`.
+//!
+//! The derive works in three stages, each with its own types: [`input`] reads the attributes
+//! with darling, [`model`] checks them against the struct and builds a validated model
+//! (accumulating every error, each on its exact span with a `help:` line), and [`expand`]
+//! generates code from the validated model only. When any error is found, the errors are
+//! emitted together with a stub implementation so that one mistake does not cause a cascade of
+//! follow-on errors in the code that uses the model.
+
+mod expand;
+mod input;
+mod model;
+mod naming;
+
+use proc_macro::TokenStream;
+
+/// Derives a Kysera model: the `kysera::Model` implementation, an insert struct `New<Name>`,
+/// a patch struct `<Name>Patch`, one typed column constant per field (`User::EMAIL`) and
+/// `Name::repo(&executor)`.
+///
+/// Struct attributes: `#[kysera(table = "…")]` (default: the struct name in snake_case,
+/// pluralised: `User` → `users`, `BlogPost` → `blog_posts`, `Category` → `categories`,
+/// `Address` → `addresses`), `#[kysera(crate = "path")]`.
+///
+/// Field attributes: `primary_key` (on one or more fields; without it a field named `id` is the
+/// key), `generated` (set by the database: auto-increment, computed; never inserted or patched),
+/// `default` (has a database default: optional in the insert struct), `rename = "column"`,
+/// `skip` (not a column; filled with `Default::default()` when read), and
+/// `validate(email, length(min = …, max = …), range(min = …, max = …), custom = "path")`.
+#[proc_macro_derive(Repository, attributes(kysera))]
+pub fn derive_repository(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive(input).into()
+}

@@ -97,6 +97,13 @@ pub enum Error {
         /// What is unsupported.
         what: String,
     },
+    /// Create or update input failed the model's validation rules; nothing was sent to the
+    /// database.
+    #[error("validation failed: {0}")]
+    Validation(crate::validation::ValidationErrors),
+    /// A pagination cursor was refused.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(crate::pagination::CursorError),
     /// A transaction handle was used after its transaction had ended.
     #[error("the transaction has already been committed or rolled back")]
     TransactionClosed,

@@ -34,22 +34,42 @@
 //!   classified on all three databases.
 #![warn(missing_docs)]
 
+// Lets generated `::kysera::…` paths resolve inside this crate too.
+extern crate self as kysera;
+
+pub mod dal;
 pub mod error;
 mod executor;
+mod model;
+pub mod pagination;
 mod plugin;
 pub mod query;
+mod repository;
 mod row;
+pub mod validation;
 
 pub use error::{ConstraintViolation, Error, Result};
 pub use executor::{Dialect, Executor, Pool, Raw, connect};
+pub use kysera_derive::Repository;
+pub use model::{Column, ColumnInfo, ColumnType, Model, ModelInfo, NonNullColumnType, TextColumn};
+pub use pagination::{CursorPage, Page, PageRequest};
 pub use plugin::{Plugin, QueryContext};
 pub use query::Value;
+pub use repository::{Find, Repository};
 pub use row::{Decodable, FromRow, Row, RowIndex};
+
+/// Runtime helpers for generated code. Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::validation::{check_custom, check_email, check_length, check_range};
+    pub use sea_query::Value;
+    pub use std::{option::Option, result::Result, string::String, vec::Vec};
+}
 
 /// The sqlx version Kysera runs on, for `#[derive(sqlx::FromRow)]` and pool types.
 pub use sqlx;
 
 /// The traits most programs need.
 pub mod prelude {
-    pub use crate::{FromRow, Plugin};
+    pub use crate::{FromRow, Model, Plugin, Repository};
 }

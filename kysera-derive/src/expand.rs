@@ -1,0 +1,468 @@
+//! Stage 3: code generation from the validated model only.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::model::{self, Field, Model, Rule};
+
+/// The whole derive: check, then generate the code or the errors plus a stub.
+pub fn derive(input: syn::DeriveInput) -> TokenStream {
+    let checked = model::check(&input);
+    match checked.model {
+        Some(m) => generate(&m),
+        None => {
+            let stub = if input.generics.params.is_empty() {
+                stub(
+                    &checked.ident,
+                    &checked.krate,
+                    &input.vis,
+                    &checked.partial_fields,
+                )
+            } else {
+                TokenStream::new()
+            };
+            let errors = checked.errors.into_compile_errors();
+            quote!(#errors #stub)
+        }
+    }
+}
+
+fn const_name(f: &Field) -> syn::Ident {
+    let name = f.ident.to_string();
+    format_ident!(
+        "{}",
+        name.trim_start_matches("r#").to_uppercase(),
+        span = f.ident.span()
+    )
+}
+
+/// `pub const EMAIL: Column<User, String> = Column::new("email");` for each field.
+fn typed_columns(
+    name: &syn::Ident,
+    krate: &syn::Path,
+    vis: &syn::Visibility,
+    fields: &[Field],
+) -> TokenStream {
+    fields
+        .iter()
+        .map(|f| {
+            let (cname, col, ty) = (const_name(f), &f.column, &f.ty);
+            let doc = format!("The `{col}` column, for typed filters and ordering.");
+            quote_spanned! {ty.span()=>
+                #[doc = #doc]
+                #vis const #cname: #krate::Column<#name, #ty> = #krate::Column::new(#col);
+            }
+        })
+        .collect()
+}
+
+fn repo_fn(name: &syn::Ident, krate: &syn::Path, vis: &syn::Visibility) -> TokenStream {
+    let doc = format!("The repository of [`{name}`] over `ctx` (an executor or a transaction).");
+    quote! {
+        #[doc = #doc]
+        #vis fn repo(ctx: &#krate::Executor) -> #krate::Repository<#name> {
+            #krate::Repository::new(ctx)
+        }
+    }
+}
+
+/// Emitted with the errors: enough for user code to type-check without a cascade.
+fn stub(
+    name: &syn::Ident,
+    krate: &syn::Path,
+    vis: &syn::Visibility,
+    fields: &[Field],
+) -> TokenStream {
+    let name_str = name.to_string();
+    let columns = typed_columns(name, krate, vis, fields);
+    let repo = repo_fn(name, krate, vis);
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #krate::Model for #name {
+                type Id = ();
+                type New = ();
+                type Patch = ();
+                const INFO: &'static #krate::ModelInfo = &#krate::ModelInfo::new(#name_str, "", &[], &[]);
+                fn from_row(_: &#krate::Row) -> #krate::Result<Self> {
+                    ::core::unreachable!("#[derive(Repository)] reported errors")
+                }
+                fn id(&self) -> Self::Id {}
+                fn id_values(_: &Self::Id) -> ::std::vec::Vec<#krate::Value> { ::std::vec::Vec::new() }
+                fn column_value(&self, _: &str) -> ::core::option::Option<#krate::Value> { ::core::option::Option::None }
+                fn insert_values(_: &Self::New) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
+                fn patch_values(_: &Self::Patch) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
+                fn validate_new(_: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> { ::core::result::Result::Ok(()) }
+                fn validate_patch(_: &Self::Patch) -> ::core::result::Result<(), #krate::validation::ValidationErrors> { ::core::result::Result::Ok(()) }
+            }
+            #[automatically_derived]
+            #[allow(dead_code)]
+            impl #name {
+                #columns
+                #repo
+            }
+        };
+    }
+}
+
+/// The checks of one field's rules on `v: &T` (T the non-optional type).
+fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
+    let field = f.ident.to_string();
+    let field = field.trim_start_matches("r#");
+    f.rules
+        .iter()
+        .map(|r| match r {
+            Rule::Email(span) => quote_spanned! {*span=>
+                #krate::__private::check_email(&mut errors, #field, ::core::convert::AsRef::<str>::as_ref(v));
+            },
+            Rule::Length { span, min, max } => {
+                let opt = |n: &Option<usize>| match n {
+                    Some(n) => quote!(::core::option::Option::Some(#n)),
+                    None => quote!(::core::option::Option::None),
+                };
+                let (min, max) = (opt(min), opt(max));
+                quote_spanned! {*span=>
+                    #krate::__private::check_length(&mut errors, #field, v, #min, #max);
+                }
+            }
+            Rule::Range { span, min, max } => {
+                let opt = |l: &Option<syn::Lit>| match l {
+                    Some(l) => quote_spanned!(l.span()=> ::core::option::Option::Some(#l)),
+                    None => quote!(::core::option::Option::None),
+                };
+                let (min, max) = (opt(min), opt(max));
+                quote_spanned! {*span=>
+                    #krate::__private::check_range(&mut errors, #field, v, #min, #max);
+                }
+            }
+            Rule::Custom(path) => quote_spanned! {path.span()=>
+                #krate::__private::check_custom(&mut errors, #field, v, #path);
+            },
+        })
+        .collect()
+}
+
+/// `<#ty as ColumnType>::#method(#args)`, spanned at the field's type.
+fn col_call(krate: &syn::Path, ty: &syn::Type, method: &str, args: TokenStream) -> TokenStream {
+    let method = format_ident!("{}", method);
+    quote_spanned!(ty.span()=> <#ty as #krate::ColumnType>::#method(#args))
+}
+
+/// Clone, Debug and PartialEq for a generated struct, through `ColumnType` (see there).
+/// `fields`: (ident, field type, whether the struct wraps it in `Option`).
+fn struct_impls(
+    krate: &syn::Path,
+    name: &syn::Ident,
+    fields: &[(&syn::Ident, &syn::Type, bool)],
+) -> TokenStream {
+    let name_str = name.to_string();
+    let clones = fields.iter().map(|(i, ty, opt)| {
+        let call = col_call(
+            krate,
+            ty,
+            if *opt { "__clone_opt" } else { "__clone" },
+            quote!(&self.#i),
+        );
+        quote!(#i: #call)
+    });
+    let eqs = fields.iter().map(|(i, ty, opt)| {
+        let call = col_call(
+            krate,
+            ty,
+            if *opt { "__eq_opt" } else { "__eq" },
+            quote!(&self.#i, &other.#i),
+        );
+        quote!(&& #call)
+    });
+    let debugs = fields.iter().map(|(i, ty, opt)| {
+        let call = col_call(
+            krate,
+            ty,
+            if *opt { "__debug_opt" } else { "__debug" },
+            quote!(&self.#i),
+        );
+        let s = i.to_string();
+        let s = s.trim_start_matches("r#");
+        quote!(.field(#s, #call))
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::core::clone::Clone for #name {
+            fn clone(&self) -> Self {
+                Self { #(#clones,)* }
+            }
+        }
+        #[automatically_derived]
+        impl ::core::cmp::PartialEq for #name {
+            fn eq(&self, other: &Self) -> bool {
+                true #(#eqs)*
+            }
+        }
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#name_str) #(#debugs)* .finish()
+            }
+        }
+    }
+}
+
+fn generate(m: &Model) -> TokenStream {
+    let Model {
+        ident: name,
+        vis,
+        krate,
+        table,
+        fields,
+        skipped,
+    } = m;
+    let name_str = name.to_string();
+    let new_name = format_ident!("New{}", name);
+    let patch_name = format_ident!("{}Patch", name);
+    let value = quote!(#krate::Value);
+    let to_value = |ty: &syn::Type, arg: TokenStream| col_call(krate, ty, "__to_value", arg);
+
+    // The insert struct.
+    let new_fields = fields.iter().filter(|f| f.inserted()).map(|f| {
+        let (ident, ty, col) = (&f.ident, &f.ty, &f.column);
+        let (ty, doc) = if f.has_default && !f.nullable() {
+            (
+                quote!(::core::option::Option<#ty>),
+                format!("The `{col}` column (`None`: the database default)."),
+            )
+        } else if f.has_default {
+            (
+                quote!(#ty),
+                format!("The `{col}` column (`None`: the database default)."),
+            )
+        } else {
+            (quote!(#ty), format!("The `{col}` column."))
+        };
+        quote!(#[doc = #doc] #vis #ident: #ty)
+    });
+    let insert_pushes = fields.iter().filter(|f| f.inserted()).map(|f| {
+        let (ident, col) = (&f.ident, &f.column);
+        if f.has_default && f.nullable() {
+            let inner = f.option_inner.as_ref().unwrap_or(&f.ty);
+            let v = to_value(inner, quote!(v));
+            quote!(if let ::core::option::Option::Some(v) = &new.#ident { values.push((#col, #v)); })
+        } else if f.has_default {
+            let v = to_value(&f.ty, quote!(v));
+            quote!(if let ::core::option::Option::Some(v) = &new.#ident { values.push((#col, #v)); })
+        } else {
+            let v = to_value(&f.ty, quote!(&new.#ident));
+            quote!(values.push((#col, #v));)
+        }
+    });
+    let validate_new = fields
+        .iter()
+        .filter(|f| f.inserted() && !f.rules.is_empty())
+        .map(|f| {
+            let (ident, checks) = (&f.ident, rule_checks(krate, f));
+            if f.has_default || f.nullable() {
+                quote!(if let ::core::option::Option::Some(v) = &new.#ident { #checks })
+            } else {
+                quote!({ let v = &new.#ident; #checks })
+            }
+        });
+
+    // The patch struct.
+    let patch_fields = fields.iter().filter(|f| f.patched()).map(|f| {
+        let (ident, ty, col) = (&f.ident, &f.ty, &f.column);
+        let doc = format!("The new value of the `{col}` column (`None`: unchanged).");
+        quote!(#[doc = #doc] #vis #ident: ::core::option::Option<#ty>)
+    });
+    let patch_setters = fields.iter().filter(|f| f.patched()).map(|f| {
+        let (ident, ty, col) = (&f.ident, &f.ty, &f.column);
+        let doc = format!("Sets the `{col}` column.");
+        quote! {
+            #[doc = #doc]
+            #vis fn #ident(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+                self.#ident = ::core::option::Option::Some(::core::convert::Into::into(value));
+                self
+            }
+        }
+    });
+    let patch_pushes = fields.iter().filter(|f| f.patched()).map(|f| {
+        let (ident, col) = (&f.ident, &f.column);
+        let v = to_value(&f.ty, quote!(v));
+        quote!(if let ::core::option::Option::Some(v) = &patch.#ident { values.push((#col, #v)); })
+    });
+    let validate_patch = fields.iter().filter(|f| f.patched() && !f.rules.is_empty()).map(|f| {
+        let (ident, checks) = (&f.ident, rule_checks(krate, f));
+        if f.nullable() {
+            quote!(if let ::core::option::Option::Some(::core::option::Option::Some(v)) = &patch.#ident { #checks })
+        } else {
+            quote!(if let ::core::option::Option::Some(v) = &patch.#ident { #checks })
+        }
+    });
+
+    // Reading rows and values.
+    let decode_fields = fields.iter().map(|f| {
+        let (ident, col) = (&f.ident, &f.column);
+        let call = col_call(krate, &f.ty, "__decode", quote!(row, #col));
+        quote!(#ident: #call?,)
+    });
+    let skipped_fields = skipped
+        .iter()
+        .map(|s| quote!(#s: ::core::default::Default::default(),));
+    let value_arms = fields.iter().map(|f| {
+        let (ident, col) = (&f.ident, &f.column);
+        let v = to_value(&f.ty, quote!(&self.#ident));
+        quote!(#col => ::core::option::Option::Some(#v),)
+    });
+
+    // The primary key.
+    let pk: Vec<&Field> = m.primary_key().collect();
+    let pk_cols = pk.iter().map(|f| &f.column);
+    let (id_ty, id_expr, id_values) = if let [single] = pk.as_slice() {
+        let (ident, ty) = (&single.ident, &single.ty);
+        let clone = col_call(krate, ty, "__clone", quote!(&self.#ident));
+        let v = to_value(ty, quote!(id));
+        (quote!(#ty), clone, quote!(::std::vec![#v]))
+    } else {
+        let tys = pk.iter().map(|f| &f.ty);
+        let clones = pk.iter().map(|f| {
+            let ident = &f.ident;
+            col_call(krate, &f.ty, "__clone", quote!(&self.#ident))
+        });
+        let vals = pk.iter().enumerate().map(|(i, f)| {
+            let idx = syn::Index::from(i);
+            to_value(&f.ty, quote!(&id.#idx))
+        });
+        (
+            quote!((#(#tys,)*)),
+            quote!((#(#clones,)*)),
+            quote!(::std::vec![#(#vals,)*]),
+        )
+    };
+
+    // Static description.
+    let column_infos = fields.iter().map(|f| {
+        let (col, field) = (&f.column, f.ident.to_string());
+        let field = field.trim_start_matches("r#");
+        let (pk, generated, default, nullable) =
+            (f.primary_key, f.generated, f.has_default, f.nullable());
+        quote!(#krate::ColumnInfo::new(#col, #field, #pk, #generated, #default, #nullable))
+    });
+    let n_inserted = fields.iter().filter(|f| f.inserted()).count();
+    let n_patched = fields.iter().filter(|f| f.patched()).count();
+
+    // Clone, PartialEq and Debug for the generated structs.
+    let new_impl_fields: Vec<_> = fields
+        .iter()
+        .filter(|f| f.inserted())
+        .map(|f| (&f.ident, &f.ty, f.has_default && !f.nullable()))
+        .collect();
+    let new_impls = struct_impls(krate, &new_name, &new_impl_fields);
+    let patch_impl_fields: Vec<_> = fields
+        .iter()
+        .filter(|f| f.patched())
+        .map(|f| (&f.ident, &f.ty, true))
+        .collect();
+    let patch_impls = struct_impls(krate, &patch_name, &patch_impl_fields);
+
+    let columns = typed_columns(name, krate, vis, fields);
+    let repo = repo_fn(name, krate, vis);
+    let new_doc = format!(
+        "The insert input of [`{name}`]: every column the database does not generate. Generated by `#[derive(Repository)]`."
+    );
+    let patch_doc = format!(
+        "The update input of [`{name}`]: `None` fields are left unchanged. Generated by `#[derive(Repository)]`."
+    );
+    let _ = Span::call_site();
+
+    quote! {
+        #[doc = #new_doc]
+        #vis struct #new_name {
+            #(#new_fields,)*
+        }
+
+        #[doc = #patch_doc]
+        #[derive(::core::default::Default)]
+        #vis struct #patch_name {
+            #(#patch_fields,)*
+        }
+
+        const _: () = {
+            #new_impls
+            #patch_impls
+
+            #[automatically_derived]
+            impl #krate::Model for #name {
+                type Id = #id_ty;
+                type New = #new_name;
+                type Patch = #patch_name;
+
+                const INFO: &'static #krate::ModelInfo = &#krate::ModelInfo::new(
+                    #name_str,
+                    #table,
+                    &[#(#column_infos),*],
+                    &[#(#pk_cols),*],
+                );
+
+                fn from_row(row: &#krate::Row) -> #krate::Result<Self> {
+                    ::core::result::Result::Ok(Self {
+                        #(#decode_fields)*
+                        #(#skipped_fields)*
+                    })
+                }
+
+                fn id(&self) -> Self::Id {
+                    #id_expr
+                }
+
+                fn id_values(id: &Self::Id) -> ::std::vec::Vec<#value> {
+                    #id_values
+                }
+
+                fn column_value(&self, column: &str) -> ::core::option::Option<#value> {
+                    match column {
+                        #(#value_arms)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
+                fn insert_values(new: &Self::New) -> ::std::vec::Vec<(&'static str, #value)> {
+                    let mut values = ::std::vec::Vec::with_capacity(#n_inserted);
+                    #(#insert_pushes)*
+                    values
+                }
+
+                fn patch_values(patch: &Self::Patch) -> ::std::vec::Vec<(&'static str, #value)> {
+                    let mut values = ::std::vec::Vec::with_capacity(#n_patched);
+                    #(#patch_pushes)*
+                    values
+                }
+
+                #[allow(unused_mut)]
+                fn validate_new(new: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> {
+                    let mut errors = #krate::validation::ValidationErrors::default();
+                    #(#validate_new)*
+                    errors.into_result()
+                }
+
+                #[allow(unused_mut)]
+                fn validate_patch(patch: &Self::Patch) -> ::core::result::Result<(), #krate::validation::ValidationErrors> {
+                    let mut errors = #krate::validation::ValidationErrors::default();
+                    #(#validate_patch)*
+                    errors.into_result()
+                }
+            }
+
+            #[automatically_derived]
+            #[allow(dead_code)]
+            impl #name {
+                #columns
+                #repo
+            }
+
+            #[automatically_derived]
+            #[allow(dead_code)]
+            impl #patch_name {
+                #(#patch_setters)*
+            }
+        };
+    }
+}

@@ -1,0 +1,7 @@
+#[derive(kysera::Repository)]
+struct Tag {
+    name: String,
+    label: String,
+}
+
+fn main() {}

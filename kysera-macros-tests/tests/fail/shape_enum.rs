@@ -1,0 +1,7 @@
+#[derive(kysera::Repository)]
+enum Status {
+    Active,
+    Banned,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(kysera::Repository)]
+struct UserId(i64, String);
+
+fn main() {}

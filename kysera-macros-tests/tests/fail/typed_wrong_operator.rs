@@ -1,0 +1,10 @@
+#[derive(kysera::Repository)]
+struct User {
+    id: i64,
+    email: String,
+}
+
+fn main() {
+    let _ = User::ID.like("1%");
+    let _ = User::EMAIL.is_null();
+}

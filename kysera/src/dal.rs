@@ -1,0 +1,378 @@
+//! The functional data access layer (the seed's `@kysera/dal`): query functions over a context.
+//!
+//! A context is an [`Executor`] — the plain one or the one a transaction hands out — so every
+//! function here runs the same inside and outside transactions, with the executor's plugins
+//! applied. The model functions ([`find_by_id`], [`create`], [`paginate`], …) are what
+//! [`Repository`](crate::Repository) calls; [`create_query`], [`compose`], [`parallel`] and
+//! [`with_transaction`] build application queries out of them.
+//!
+//! ```no_run
+//! use kysera::dal::{self, Context};
+//! # #[derive(kysera::Repository)] struct User { id: i64, email: String }
+//!
+//! // A query function: any context in, a result out.
+//! let by_email = dal::create_query(|ctx: Context, email: String| async move {
+//!     dal::find_one::<User>(&ctx, User::EMAIL.eq(email)).await
+//! });
+//! # async fn f(db: kysera::Executor, by_email: dal::DalQuery<String, Option<User>>) -> kysera::Result<()> {
+//! let ada = by_email.run(&db, "ada@example.com".into()).await?;
+//! dal::with_transaction(&db, async |tx| by_email.run(&tx, "bob@example.com".into()).await).await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::{BoxFuture, FutureExt, try_join_all};
+
+use crate::model::Model;
+use crate::pagination::{self, CursorPage, Page, PageRequest};
+use crate::query::{Delete, Filter, Insert, OrderBy, Returning, Select, Update};
+use crate::{Error, Executor, Result};
+
+/// What query functions run against: an executor, or the executor of a transaction.
+pub type Context = Executor;
+
+fn all_columns<M: Model>() -> Returning {
+    Returning::Columns(M::INFO.columns.iter().map(|c| c.name.to_string()).collect())
+}
+
+fn not_found<M: Model>(id: &M::Id) -> Error {
+    Error::NotFound(Some(format!("{} with id {:?}", M::INFO.name, id)))
+}
+
+fn decode_all<M: Model>(rows: Vec<crate::Row>) -> Result<Vec<M>> {
+    rows.iter().map(M::from_row).collect()
+}
+
+/// The row with this primary key, if any.
+pub async fn find_by_id<M: Model>(ctx: &Context, id: &M::Id) -> Result<Option<M>> {
+    find_one(ctx, M::id_filter(id)).await
+}
+
+/// Every row.
+pub async fn find_all<M: Model>(ctx: &Context) -> Result<Vec<M>> {
+    fetch(ctx, M::select()).await
+}
+
+/// The first row matching `filter`, if any.
+pub async fn find_one<M: Model>(ctx: &Context, filter: Filter) -> Result<Option<M>> {
+    ctx.fetch_optional(M::select().filter(filter))
+        .await?
+        .as_ref()
+        .map(M::from_row)
+        .transpose()
+}
+
+/// Every row matching `filter`.
+pub async fn find_many<M: Model>(ctx: &Context, filter: Filter) -> Result<Vec<M>> {
+    fetch(ctx, M::select().filter(filter)).await
+}
+
+/// Runs a select of the model's columns (from [`Model::select`], refined) and decodes the rows.
+pub async fn fetch<M: Model>(ctx: &Context, select: Select) -> Result<Vec<M>> {
+    decode_all(ctx.fetch_all(select).await?)
+}
+
+fn insert_for<M: Model>() -> Insert {
+    Insert::into(M::INFO.table)
+        .primary_key(M::INFO.primary_key.iter().copied())
+        .returning(all_columns::<M>())
+}
+
+/// Validates and inserts one row; returns it as stored (database defaults filled in).
+pub async fn create<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
+    M::validate_new(&new).map_err(Error::Validation)?;
+    let mut ins = insert_for::<M>();
+    for (c, v) in M::insert_values(&new) {
+        ins.set_value(c, v);
+    }
+    if ins.rows.is_empty() {
+        ins.rows.push(Vec::new());
+    }
+    let row = ctx.fetch_one(ins).await?;
+    M::from_row(&row)
+}
+
+/// Validates every input, then inserts them all (one statement when they name the same columns,
+/// otherwise one per row inside a transaction); returns the rows in input order.
+pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
+    for new in &news {
+        M::validate_new(new).map_err(Error::Validation)?;
+    }
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Vec<_>> = news.iter().map(|n| M::insert_values(n)).collect();
+    let columns: Vec<&str> = rows[0].iter().map(|(c, _)| *c).collect();
+    let uniform = rows
+        .iter()
+        .all(|r| r.iter().map(|(c, _)| *c).eq(columns.iter().copied()));
+    if uniform && !columns.is_empty() {
+        let mut ins = insert_for::<M>().columns(columns);
+        ins.rows = rows
+            .into_iter()
+            .map(|r| r.into_iter().map(|(_, v)| v).collect())
+            .collect();
+        return decode_all(ctx.fetch_all(ins).await?);
+    }
+    ctx.transaction(async move |tx| {
+        let mut out = Vec::with_capacity(news.len());
+        for new in news {
+            out.push(create_unvalidated::<M>(&tx, new).await?);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+async fn create_unvalidated<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
+    let mut ins = insert_for::<M>();
+    for (c, v) in M::insert_values(&new) {
+        ins.set_value(c, v);
+    }
+    if ins.rows.is_empty() {
+        ins.rows.push(Vec::new());
+    }
+    M::from_row(&ctx.fetch_one(ins).await?)
+}
+
+/// Validates the patch and updates one row; returns it as stored. A missing row is
+/// [`Error::NotFound`]; an empty patch changes nothing and returns the row.
+pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Result<M> {
+    M::validate_patch(&patch).map_err(Error::Validation)?;
+    let values = M::patch_values(&patch);
+    if values.is_empty() {
+        return find_by_id::<M>(ctx, id)
+            .await?
+            .ok_or_else(|| not_found::<M>(id));
+    }
+    let mut upd = Update::table(M::INFO.table)
+        .filter(M::id_filter(id))
+        .primary_key(M::INFO.primary_key.iter().copied())
+        .returning(all_columns::<M>());
+    upd.values = values
+        .into_iter()
+        .map(|(c, v)| (c.to_string(), v))
+        .collect();
+    match ctx.fetch_optional(upd).await? {
+        Some(row) => M::from_row(&row),
+        None => Err(not_found::<M>(id)),
+    }
+}
+
+/// Validates the patch and applies it to every row matching `filter`; returns how many.
+pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patch) -> Result<u64> {
+    M::validate_patch(&patch).map_err(Error::Validation)?;
+    let values = M::patch_values(&patch);
+    if values.is_empty() {
+        return Err(Error::InvalidQuery(format!(
+            "update_many on {} with an empty patch",
+            M::INFO.name
+        )));
+    }
+    let mut upd = Update::table(M::INFO.table).filter(filter);
+    upd.values = values
+        .into_iter()
+        .map(|(c, v)| (c.to_string(), v))
+        .collect();
+    ctx.execute(upd).await
+}
+
+/// Deletes the row with this primary key; a missing row is [`Error::NotFound`].
+pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
+    match ctx
+        .execute(Delete::from(M::INFO.table).filter(M::id_filter(id)))
+        .await?
+    {
+        0 => Err(not_found::<M>(id)),
+        _ => Ok(()),
+    }
+}
+
+/// Deletes every row matching `filter`; returns how many.
+pub async fn delete_many<M: Model>(ctx: &Context, filter: Filter) -> Result<u64> {
+    ctx.execute(Delete::from(M::INFO.table).filter(filter))
+        .await
+}
+
+/// Counts the rows matching `filter` (every row for `None`).
+pub async fn count<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<i64> {
+    let mut s = Select::from(M::INFO.table);
+    s.filter = filter;
+    ctx.count(s).await
+}
+
+/// Whether any row matches `filter` (any row at all for `None`).
+pub async fn exists<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<bool> {
+    let mut s = Select::from(M::INFO.table);
+    s.filter = filter;
+    ctx.exists(s).await
+}
+
+/// One page of `select` (a select of the model's columns, with its filter and order).
+pub async fn paginate<M: Model>(
+    ctx: &Context,
+    select: Select,
+    page: PageRequest,
+) -> Result<Page<M>> {
+    let offset = page.check()?;
+    let mut counted = select.clone();
+    counted.limit = None;
+    counted.offset = None;
+    let total = ctx.count(counted).await?;
+    let items = fetch(ctx, select.limit(page.limit).offset(offset)).await?;
+    Ok(Page {
+        items,
+        total,
+        page: page.page,
+        limit: page.limit,
+        total_pages: pagination::total_pages(total, page.limit),
+    })
+}
+
+/// One page of `select` after `cursor`, in the select's order (the primary key is added as the
+/// last order term when missing, so the order is total). Order columns must not be NULL.
+pub async fn paginate_cursor<M: Model>(
+    ctx: &Context,
+    mut select: Select,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<CursorPage<M>> {
+    if limit == 0 {
+        return Err(Error::InvalidQuery(
+            "cursor page limit must be at least 1".into(),
+        ));
+    }
+    for pk in M::INFO.primary_key {
+        let present = select
+            .order_by
+            .iter()
+            .any(|o| matches!(&o.expr, crate::query::Expr::Column(c) if c.column == *pk));
+        if !present {
+            select.order_by.push(OrderBy {
+                expr: crate::query::col(pk),
+                order: crate::query::Order::Asc,
+            });
+        }
+    }
+    let order = select.order_by.clone();
+    if let Some(c) = cursor {
+        let values = pagination::decode_cursor(&order, c)?;
+        select.add_filter(pagination::after(&order, values));
+    }
+    select.offset = None;
+    let mut items: Vec<M> = fetch(ctx, select.limit(limit.saturating_add(1))).await?;
+    let has_more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = match (has_more, items.last()) {
+        (true, Some(last)) => {
+            let values = order
+                .iter()
+                .map(|o| match &o.expr {
+                    crate::query::Expr::Column(c) => {
+                        last.column_value(&c.column).ok_or_else(|| {
+                            Error::InvalidQuery(format!(
+                                "cursor order column `{}` is not a column of {}",
+                                c.column,
+                                M::INFO.name
+                            ))
+                        })
+                    }
+                    _ => Err(Error::InvalidQuery(
+                        "cursor pagination orders by columns only".into(),
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Some(pagination::encode_cursor(&order, &values)?)
+        }
+        _ => None,
+    };
+    Ok(CursorPage {
+        items,
+        next_cursor,
+        has_more,
+    })
+}
+
+/// A reusable query function over a context (the seed's `createQuery`): cheap to clone, and
+/// composable with [`compose`].
+pub struct DalQuery<I, O> {
+    f: Arc<dyn Fn(Context, I) -> BoxFuture<'static, Result<O>> + Send + Sync>,
+}
+
+impl<I, O> Clone for DalQuery<I, O> {
+    fn clone(&self) -> Self {
+        DalQuery { f: self.f.clone() }
+    }
+}
+
+impl<I, O> std::fmt::Debug for DalQuery<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DalQuery")
+    }
+}
+
+/// Wraps an async function of a context and an input as a [`DalQuery`].
+pub fn create_query<I, O, F, Fut>(f: F) -> DalQuery<I, O>
+where
+    F: Fn(Context, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O>> + Send + 'static,
+{
+    DalQuery {
+        f: Arc::new(move |ctx, input| f(ctx, input).boxed()),
+    }
+}
+
+impl<I: Send + 'static, O: Send + 'static> DalQuery<I, O> {
+    /// Runs the query on `ctx` (an executor or a transaction).
+    pub async fn run(&self, ctx: &Context, input: I) -> Result<O> {
+        (self.f)(ctx.clone(), input).await
+    }
+
+    /// This query, then `next` on its output, on the same context.
+    pub fn then<O2: Send + 'static>(self, next: DalQuery<O, O2>) -> DalQuery<I, O2> {
+        compose(self, next)
+    }
+}
+
+/// `first`, then `second` on its output, on the same context (the seed's `compose`).
+pub fn compose<I, M, O>(first: DalQuery<I, M>, second: DalQuery<M, O>) -> DalQuery<I, O>
+where
+    I: Send + 'static,
+    M: Send + 'static,
+    O: Send + 'static,
+{
+    DalQuery {
+        f: Arc::new(move |ctx: Context, input| {
+            let (first, second) = (first.clone(), second.clone());
+            async move {
+                let mid = (first.f)(ctx.clone(), input).await?;
+                (second.f)(ctx, mid).await
+            }
+            .boxed()
+        }),
+    }
+}
+
+/// Runs independent queries concurrently and returns their results in order, or the first
+/// error (the seed's `parallel`). On a pool they use separate connections; inside a transaction
+/// they share its one connection and run one after another. For results of different types use
+/// `tokio::try_join!`.
+pub async fn parallel<T, F>(queries: impl IntoIterator<Item = F>) -> Result<Vec<T>>
+where
+    F: Future<Output = Result<T>>,
+{
+    try_join_all(queries).await
+}
+
+/// Runs `f` in a transaction on `ctx` (a savepoint when `ctx` is already a transaction); see
+/// [`Executor::transaction`].
+pub async fn with_transaction<F, Fut, T, E>(ctx: &Context, f: F) -> std::result::Result<T, E>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+    E: From<Error>,
+{
+    ctx.transaction(f).await
+}

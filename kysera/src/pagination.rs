@@ -1,0 +1,298 @@
+//! Offset and cursor (keyset) pagination.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::query::{CmpOp, Expr, Filter, Order, OrderBy, Value, val};
+use crate::{Error, Result};
+
+/// One page of an offset-paginated query (the seed's `paginate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The rows on this page.
+    pub items: Vec<T>,
+    /// The number of matching rows on all pages.
+    pub total: i64,
+    /// This page's number, from 1.
+    pub page: u64,
+    /// The page size.
+    pub limit: u64,
+    /// The number of pages (0 when there are no rows).
+    pub total_pages: u64,
+}
+
+/// One page of a cursor-paginated query (the seed's `paginateCursor`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CursorPage<T> {
+    /// The rows on this page.
+    pub items: Vec<T>,
+    /// Pass this to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// Whether more rows follow.
+    pub has_more: bool,
+}
+
+/// The page and size asked for; a page below 1 or a limit of 0 is an error when used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The page number, from 1.
+    pub page: u64,
+    /// The page size.
+    pub limit: u64,
+}
+
+impl PageRequest {
+    /// Page `page` (from 1) of `limit` rows.
+    pub fn new(page: u64, limit: u64) -> Self {
+        PageRequest { page, limit }
+    }
+
+    pub(crate) fn check(&self) -> Result<u64> {
+        if self.page == 0 || self.limit == 0 {
+            return Err(Error::InvalidQuery(format!(
+                "page and limit start at 1 (got page {}, limit {})",
+                self.page, self.limit
+            )));
+        }
+        (self.page - 1)
+            .checked_mul(self.limit)
+            .ok_or_else(|| Error::InvalidQuery("page * limit overflows".into()))
+    }
+}
+
+pub(crate) fn total_pages(total: i64, limit: u64) -> u64 {
+    (total.max(0) as u64).div_ceil(limit)
+}
+
+/// Why a cursor was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CursorError {
+    /// Not a cursor this library produced, or altered since.
+    #[error("the cursor is malformed or has been altered")]
+    Tampered,
+    /// Produced for a different ordering than the one asked for now.
+    #[error("the cursor was made for a different order ({0})")]
+    OrderMismatch(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    /// `column:a|d` for each order term.
+    k: Vec<String>,
+    /// The last row's values of those columns.
+    v: Vec<serde_json::Value>,
+}
+
+/// 64-bit FNV-1a: detects a cursor edited or cut by hand (not a signature; a cursor carries no
+/// secret and gives no access a query would not).
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn order_key(order: &[OrderBy]) -> Result<Vec<String>> {
+    order
+        .iter()
+        .map(|o| match &o.expr {
+            Expr::Column(c) => Ok(format!(
+                "{}:{}",
+                c.column,
+                if o.order == Order::Asc { 'a' } else { 'd' }
+            )),
+            _ => Err(Error::InvalidQuery(
+                "cursor pagination orders by columns only".into(),
+            )),
+        })
+        .collect()
+}
+
+fn value_to_json(v: &Value) -> Result<serde_json::Value> {
+    use serde_json::json;
+    Ok(match v {
+        Value::Bool(Some(b)) => json!({ "b": b }),
+        Value::TinyInt(Some(i)) => json!({ "i": i }),
+        Value::SmallInt(Some(i)) => json!({ "i": i }),
+        Value::Int(Some(i)) => json!({ "i": i }),
+        Value::BigInt(Some(i)) => json!({ "i": i }),
+        Value::Float(Some(f)) => json!({ "f": f }),
+        Value::Double(Some(f)) => json!({ "f": f }),
+        Value::String(Some(s)) => json!({ "s": s }),
+        Value::ChronoDate(Some(d)) => json!({ "d": d }),
+        Value::ChronoTime(Some(t)) => json!({ "t": t }),
+        Value::ChronoDateTime(Some(t)) => json!({ "dt": t }),
+        Value::ChronoDateTimeUtc(Some(t)) => json!({ "dtu": t }),
+        Value::Uuid(Some(u)) => json!({ "u": u }),
+        other => {
+            return Err(Error::InvalidQuery(format!(
+                "cursor pagination cannot order by a NULL or {other:?} value; order by non-null scalar columns"
+            )));
+        }
+    })
+}
+
+fn json_to_value(j: &serde_json::Value) -> Option<Value> {
+    let (tag, v) = j.as_object()?.iter().next()?;
+    fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<T> {
+        serde_json::from_value(v.clone()).ok()
+    }
+    Some(match tag.as_str() {
+        "b" => Value::Bool(Some(v.as_bool()?)),
+        "i" => Value::BigInt(Some(v.as_i64()?)),
+        "f" => Value::Double(Some(v.as_f64()?)),
+        "s" => Value::String(Some(v.as_str()?.to_string())),
+        "d" => Value::ChronoDate(Some(parse(v)?)),
+        "t" => Value::ChronoTime(Some(parse(v)?)),
+        "dt" => Value::ChronoDateTime(Some(parse(v)?)),
+        "dtu" => Value::ChronoDateTimeUtc(Some(parse(v)?)),
+        "u" => Value::Uuid(Some(parse(v)?)),
+        _ => return None,
+    })
+}
+
+/// Encodes the last row's order values as an opaque cursor.
+pub(crate) fn encode_cursor(order: &[OrderBy], values: &[Value]) -> Result<String> {
+    let payload = Payload {
+        k: order_key(order)?,
+        v: values.iter().map(value_to_json).collect::<Result<_>>()?,
+    };
+    let json = serde_json::to_vec(&payload).map_err(|e| Error::InvalidQuery(e.to_string()))?;
+    let mut bytes = checksum(&json).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&json);
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Decodes a cursor made for `order` into the values it carries.
+pub(crate) fn decode_cursor(order: &[OrderBy], cursor: &str) -> Result<Vec<Value>> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| Error::InvalidCursor(CursorError::Tampered))?;
+    if bytes.len() < 8 {
+        return Err(Error::InvalidCursor(CursorError::Tampered));
+    }
+    let (sum, json) = bytes.split_at(8);
+    if sum != checksum(json).to_be_bytes() {
+        return Err(Error::InvalidCursor(CursorError::Tampered));
+    }
+    let payload: Payload =
+        serde_json::from_slice(json).map_err(|_| Error::InvalidCursor(CursorError::Tampered))?;
+    let expected = order_key(order)?;
+    if payload.k != expected {
+        return Err(Error::InvalidCursor(CursorError::OrderMismatch(
+            payload.k.join(", "),
+        )));
+    }
+    if payload.v.len() != expected.len() {
+        return Err(Error::InvalidCursor(CursorError::Tampered));
+    }
+    payload
+        .v
+        .iter()
+        .map(|j| json_to_value(j).ok_or(Error::InvalidCursor(CursorError::Tampered)))
+        .collect()
+}
+
+/// The rows after `values` in `order`: `(a > x) OR (a = x AND b > y) OR …`, with `<` for
+/// descending terms.
+pub(crate) fn after(order: &[OrderBy], values: Vec<Value>) -> Filter {
+    let mut any = Vec::with_capacity(order.len());
+    for i in 0..order.len() {
+        let mut all: Vec<Filter> = order[..i]
+            .iter()
+            .zip(&values)
+            .map(|(o, v)| o.expr.clone().compare(CmpOp::Eq, val(v.clone())))
+            .collect();
+        let op = if order[i].order == Order::Asc {
+            CmpOp::Gt
+        } else {
+            CmpOp::Lt
+        };
+        all.push(order[i].expr.clone().compare(op, val(values[i].clone())));
+        any.push(Filter::And(all));
+    }
+    Filter::Or(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::col;
+
+    fn order() -> Vec<OrderBy> {
+        vec![
+            OrderBy {
+                expr: col("created"),
+                order: Order::Desc,
+            },
+            OrderBy {
+                expr: col("id"),
+                order: Order::Asc,
+            },
+        ]
+    }
+
+    #[test]
+    fn cursor_round_trip() {
+        let ts = chrono::NaiveDate::from_ymd_opt(2026, 1, 2)
+            .unwrap()
+            .and_hms_opt(3, 4, 5)
+            .unwrap();
+        let vals = vec![Value::from(ts), Value::from(42i64)];
+        let c = encode_cursor(&order(), &vals).unwrap();
+        assert_eq!(decode_cursor(&order(), &c).unwrap(), vals);
+    }
+
+    #[test]
+    fn tampered_cursors_are_refused() {
+        let c = encode_cursor(&order(), &[Value::from("x"), Value::from(1i64)]).unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 1;
+        let edited = URL_SAFE_NO_PAD.encode(&bytes);
+        for bad in [
+            edited.as_str(),
+            "",
+            "!!!",
+            &c[..c.len() - 2],
+            "AAAAAAAAAAAA",
+        ] {
+            assert!(
+                matches!(
+                    decode_cursor(&order(), bad),
+                    Err(Error::InvalidCursor(CursorError::Tampered))
+                ),
+                "{bad}"
+            );
+        }
+        let other = vec![OrderBy {
+            expr: col("id"),
+            order: Order::Asc,
+        }];
+        assert!(matches!(
+            decode_cursor(&other, &c),
+            Err(Error::InvalidCursor(CursorError::OrderMismatch(_)))
+        ));
+    }
+
+    #[test]
+    fn keyset_filter_shape() {
+        let f = after(&order(), vec![Value::from(5i64), Value::from(9i64)]);
+        let Filter::Or(parts) = f else { panic!() };
+        assert_eq!(parts.len(), 2);
+        assert!(matches!(&parts[0], Filter::And(v) if v.len() == 1));
+        assert!(matches!(&parts[1], Filter::And(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(total_pages(0, 10), 0);
+        assert_eq!(total_pages(10, 10), 1);
+        assert_eq!(total_pages(11, 10), 2);
+        assert!(PageRequest::new(0, 10).check().is_err());
+        assert!(PageRequest::new(1, 0).check().is_err());
+        assert_eq!(PageRequest::new(3, 10).check().unwrap(), 20);
+        assert!(PageRequest::new(u64::MAX, 10).check().is_err());
+    }
+}

@@ -1,0 +1,219 @@
+//! Repositories: a model's data access functions bound to a context.
+
+use std::marker::PhantomData;
+
+use crate::dal;
+use crate::model::Model;
+use crate::pagination::{CursorPage, Page, PageRequest};
+use crate::query::{Filter, OrderBy, Select};
+use crate::{Executor, Result};
+
+/// The repository of model `M` over one context (an executor or a transaction): `User::repo(&db)`.
+///
+/// Every method is the [`dal`] function of the same name; a repository only remembers the
+/// context. It is cheap to create and to clone.
+///
+/// ```no_run
+/// # #[derive(kysera::Repository)] struct User { #[kysera(generated)] id: i64, email: String, name: String }
+/// # async fn f(db: &kysera::Executor) -> kysera::Result<()> {
+/// let users = User::repo(db);
+/// let ada = users.create(NewUser { email: "ada@example.com".into(), name: "Ada".into() }).await?;
+/// let same = users.find_by_id(ada.id).await?;
+/// let page = users.find().filter(User::NAME.like("A%")).order_by(User::ID.desc()).page(1, 20).await?;
+/// users.update(ada.id, UserPatch::default().name("Ada Lovelace")).await?;
+/// users.delete(ada.id).await?;
+/// # Ok(()) }
+/// ```
+pub struct Repository<M> {
+    ctx: Executor,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Repository<M> {
+    fn clone(&self) -> Self {
+        Repository {
+            ctx: self.ctx.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> std::fmt::Debug for Repository<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("model", &M::INFO.name)
+            .field("ctx", &self.ctx)
+            .finish()
+    }
+}
+
+impl<M: Model> Repository<M> {
+    /// The repository of `M` over `ctx`.
+    pub fn new(ctx: &Executor) -> Self {
+        Repository {
+            ctx: ctx.clone(),
+            _model: PhantomData,
+        }
+    }
+
+    /// The context this repository runs on.
+    pub fn executor(&self) -> &Executor {
+        &self.ctx
+    }
+
+    /// The row with this primary key, if any.
+    pub async fn find_by_id(&self, id: M::Id) -> Result<Option<M>> {
+        dal::find_by_id(&self.ctx, &id).await
+    }
+    /// Every row.
+    pub async fn find_all(&self) -> Result<Vec<M>> {
+        dal::find_all(&self.ctx).await
+    }
+    /// The first row matching `filter`.
+    pub async fn find_one(&self, filter: Filter) -> Result<Option<M>> {
+        dal::find_one(&self.ctx, filter).await
+    }
+    /// Every row matching `filter`.
+    pub async fn find_many(&self, filter: Filter) -> Result<Vec<M>> {
+        dal::find_many(&self.ctx, filter).await
+    }
+    /// A query on this model to refine with filters, order, limit and offset, then run.
+    pub fn find(&self) -> Find<M> {
+        Find {
+            ctx: self.ctx.clone(),
+            select: M::select(),
+            _model: PhantomData,
+        }
+    }
+    /// Validates and inserts one row.
+    pub async fn create(&self, new: M::New) -> Result<M> {
+        dal::create(&self.ctx, new).await
+    }
+    /// Validates and inserts many rows.
+    pub async fn create_many(&self, news: Vec<M::New>) -> Result<Vec<M>> {
+        dal::create_many(&self.ctx, news).await
+    }
+    /// Validates the patch and updates one row; a missing row is `NotFound`.
+    pub async fn update(&self, id: M::Id, patch: M::Patch) -> Result<M> {
+        dal::update(&self.ctx, &id, patch).await
+    }
+    /// Validates the patch and applies it to every row matching `filter`.
+    pub async fn update_many(&self, filter: Filter, patch: M::Patch) -> Result<u64> {
+        dal::update_many::<M>(&self.ctx, filter, patch).await
+    }
+    /// Deletes one row; a missing row is `NotFound`.
+    pub async fn delete(&self, id: M::Id) -> Result<()> {
+        dal::delete::<M>(&self.ctx, &id).await
+    }
+    /// Deletes every row matching `filter`.
+    pub async fn delete_many(&self, filter: Filter) -> Result<u64> {
+        dal::delete_many::<M>(&self.ctx, filter).await
+    }
+    /// Counts rows matching `filter` (`None`: every row).
+    pub async fn count(&self, filter: impl Into<Option<Filter>>) -> Result<i64> {
+        dal::count::<M>(&self.ctx, filter.into()).await
+    }
+    /// Whether a row matches `filter` (`None`: any row).
+    pub async fn exists(&self, filter: impl Into<Option<Filter>>) -> Result<bool> {
+        dal::exists::<M>(&self.ctx, filter.into()).await
+    }
+}
+
+/// A query on one model, built up then run: `repo.find().filter(…).order_by(…).all()`.
+pub struct Find<M> {
+    ctx: Executor,
+    select: Select,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Find<M> {
+    /// ANDs a condition in.
+    pub fn filter(mut self, f: Filter) -> Self {
+        self.select.add_filter(f);
+        self
+    }
+    /// Adds an order term (`User::ID.desc()`).
+    pub fn order_by(mut self, o: OrderBy) -> Self {
+        self.select.order_by.push(o);
+        self
+    }
+    /// At most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.select.limit = Some(n);
+        self
+    }
+    /// Skips `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.select.offset = Some(n);
+        self
+    }
+    /// The IR select this query runs.
+    pub fn into_select(self) -> Select {
+        self.select
+    }
+    /// Every matching row.
+    pub async fn all(self) -> Result<Vec<M>> {
+        dal::fetch(&self.ctx, self.select).await
+    }
+    /// The first matching row.
+    pub async fn one(self) -> Result<Option<M>> {
+        Ok(dal::fetch(&self.ctx, self.select.limit(1))
+            .await?
+            .into_iter()
+            .next())
+    }
+    /// The number of matching rows.
+    pub async fn count(self) -> Result<i64> {
+        self.ctx.count(self.select).await
+    }
+    /// Whether any row matches.
+    pub async fn exists(self) -> Result<bool> {
+        self.ctx.exists(self.select).await
+    }
+    /// Page `page` (from 1) of `limit` rows, with the total.
+    pub async fn page(self, page: u64, limit: u64) -> Result<Page<M>> {
+        dal::paginate(&self.ctx, self.select, PageRequest::new(page, limit)).await
+    }
+    /// The `limit` rows after `cursor` (the first page for `None`), with the next cursor.
+    pub async fn cursor(self, limit: u64, cursor: Option<&str>) -> Result<CursorPage<M>> {
+        dal::paginate_cursor(&self.ctx, self.select, limit, cursor).await
+    }
+}
+
+/// Declares a set of repositories bound to one context — all on the same transaction when built
+/// from a transaction's executor (the seed's `createRepositoriesFactory`).
+///
+/// ```no_run
+/// # #[derive(kysera::Repository)] struct User { #[kysera(generated)] id: i64, email: String }
+/// # #[derive(kysera::Repository)] struct Post { #[kysera(generated)] id: i64, user_id: i64 }
+/// kysera::repositories! {
+///     /// Everything the handlers need.
+///     pub struct Repos { users: User, posts: Post }
+/// }
+/// # async fn f(db: &kysera::Executor) -> kysera::Result<()> {
+/// db.transaction(async |tx| {
+///     let repos = Repos::new(&tx);
+///     let user = repos.users.create(NewUser { email: "a@b.co".into() }).await?;
+///     repos.posts.create(NewPost { user_id: user.id }).await?;
+///     kysera::Result::<()>::Ok(())
+/// }).await
+/// # }
+/// ```
+#[macro_export]
+macro_rules! repositories {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $model:ty),* $(,)? }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                #[doc = concat!("The `", stringify!($model), "` repository.")]
+                pub $field: $crate::Repository<$model>,
+            )*
+        }
+        impl $name {
+            /// Every repository, on `ctx` (an executor or a transaction).
+            pub fn new(ctx: &$crate::Executor) -> Self {
+                Self { $($field: $crate::Repository::new(ctx),)* }
+            }
+        }
+    };
+}

@@ -1,0 +1,216 @@
+//! Validation of create and update input, run before the database sees it.
+//!
+//! Rules are declared on model fields and checked by code the derive generates:
+//!
+//! ```
+//! use kysera::Model;
+//!
+//! fn not_reserved(v: &String) -> Result<(), String> {
+//!     if v == "admin" { Err("is reserved".into()) } else { Ok(()) }
+//! }
+//!
+//! #[derive(kysera::Repository)]
+//! struct User {
+//!     #[kysera(generated)]
+//!     id: i64,
+//!     #[kysera(validate(email, length(max = 255)))]
+//!     email: String,
+//!     #[kysera(validate(length(min = 1, max = 100), custom = "not_reserved"))]
+//!     name: String,
+//!     #[kysera(validate(range(min = 0, max = 150)))]
+//!     age: Option<i32>,
+//! }
+//!
+//! let bad = NewUser { email: "nope".into(), name: "admin".into(), age: Some(200) };
+//! let errors = User::validate_new(&bad).unwrap_err();
+//! assert_eq!(errors.fields(), ["email", "name", "age"]);
+//! // Patches check only the fields they set.
+//! assert!(User::validate_patch(&UserPatch::default().name("Ada")).is_ok());
+//! ```
+//!
+//! The derive checks the rules themselves at compile time (an unknown rule, `length` on a number
+//! or a `range` bound of the wrong type does not compile); the values are checked at run time,
+//! every field at once, and a failure is [`Error::Validation`](crate::Error::Validation) listing
+//! each field and what is wrong with it.
+
+use std::fmt;
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every field that failed validation, in field order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ValidationErrors {
+    /// The failures.
+    pub errors: Vec<FieldError>,
+}
+
+impl ValidationErrors {
+    /// Records a failure.
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field,
+            message: message.into(),
+        });
+    }
+
+    /// `Ok` when nothing failed.
+    pub fn into_result(self) -> Result<(), ValidationErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
+    /// The names of the failing fields.
+    pub fn fields(&self) -> Vec<&'static str> {
+        self.errors.iter().map(|e| e.field).collect()
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "`{}` {}", e.field, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Things that have a length for `validate(length(…))`: strings and byte vectors.
+#[diagnostic::on_unimplemented(
+    message = "`validate(length(...))` needs a String or Vec<u8> field, not `{Self}`",
+    note = "help: use `range(min = …, max = …)` for numbers"
+)]
+pub trait HasLength {
+    /// The length: characters for text, bytes for binary.
+    fn length(&self) -> usize;
+}
+
+impl HasLength for String {
+    fn length(&self) -> usize {
+        self.chars().count()
+    }
+}
+
+impl HasLength for Vec<u8> {
+    fn length(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Checks `length(min, max)`.
+pub fn check_length(
+    errors: &mut ValidationErrors,
+    field: &'static str,
+    value: &impl HasLength,
+    min: Option<usize>,
+    max: Option<usize>,
+) {
+    let n = value.length();
+    match (min, max) {
+        (Some(lo), Some(hi)) if n < lo || n > hi => {
+            errors.add(field, format!("must be {lo} to {hi} long (is {n})"))
+        }
+        (Some(lo), None) if n < lo => {
+            errors.add(field, format!("must be at least {lo} long (is {n})"))
+        }
+        (None, Some(hi)) if n > hi => {
+            errors.add(field, format!("must be at most {hi} long (is {n})"))
+        }
+        _ => {}
+    }
+}
+
+/// Checks `range(min, max)`.
+pub fn check_range<T: PartialOrd + fmt::Display>(
+    errors: &mut ValidationErrors,
+    field: &'static str,
+    value: &T,
+    min: Option<T>,
+    max: Option<T>,
+) {
+    if let Some(lo) = &min
+        && value < lo
+    {
+        errors.add(field, format!("must be at least {lo} (is {value})"));
+    } else if let Some(hi) = &max
+        && value > hi
+    {
+        errors.add(field, format!("must be at most {hi} (is {value})"));
+    }
+}
+
+/// Checks `email`: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn check_email(errors: &mut ValidationErrors, field: &'static str, value: &str) {
+    let ok = match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !value.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if !ok {
+        errors.add(field, "must be an email address");
+    }
+}
+
+/// Runs `custom = "path"`: a function returning `Err(message)` on failure.
+pub fn check_custom<T: ?Sized>(
+    errors: &mut ValidationErrors,
+    field: &'static str,
+    value: &T,
+    f: impl FnOnce(&T) -> Result<(), String>,
+) {
+    if let Err(message) = f(value) {
+        errors.add(field, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        let mut e = ValidationErrors::default();
+        check_length(&mut e, "name", &String::new(), Some(1), Some(5));
+        check_length(&mut e, "name", &"héllo".to_string(), Some(1), Some(5));
+        check_range(&mut e, "age", &200, Some(0), Some(150));
+        check_range(&mut e, "age", &-1, Some(0), None);
+        check_range(&mut e, "age", &3, Some(0), Some(150));
+        check_email(&mut e, "email", "a@b.co");
+        check_email(&mut e, "email", "not an email");
+        check_email(&mut e, "email", "a@b");
+        check_custom(&mut e, "handle", "root", |v: &str| {
+            if v == "root" {
+                Err("is reserved".into())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(
+            e.fields(),
+            ["name", "age", "age", "email", "email", "handle"]
+        );
+        assert_eq!(e.errors[0].message, "must be 1 to 5 long (is 0)");
+        assert!(e.to_string().starts_with("`name` must be 1 to 5 long"));
+        assert!(ValidationErrors::default().into_result().is_ok());
+    }
+}
