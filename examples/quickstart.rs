@@ -4,8 +4,22 @@
 
 use std::sync::Arc;
 
-use kysera::query::{Insert, Order, Query, Select, Update, col};
-use kysera::{Plugin, QueryContext};
+use kysera::query::{Query, col};
+use kysera::{Model, Plugin, QueryContext, Repository};
+
+/// A model: the derive generates `NewPost`, `PostPatch`, typed columns (`Post::TITLE`) and
+/// `Post::repo(&db)`.
+#[derive(Debug, Repository)]
+#[kysera(table = "posts")]
+struct Post {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    #[kysera(validate(length(min = 1, max = 200)))]
+    title: String,
+    #[kysera(default)]
+    archived: bool,
+    views: i64,
+}
 
 /// A plugin that hides archived posts from every query, the way soft delete works.
 struct HideArchived;
@@ -22,67 +36,98 @@ impl Plugin for HideArchived {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct Post {
-    id: i64,
-    title: String,
-}
-
 #[tokio::main]
 async fn main() -> kysera::Result<()> {
     let db = kysera::connect("sqlite::memory:").await?;
     db.raw()
         .execute_sql(
-            "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL, archived BOOLEAN NOT NULL DEFAULT FALSE)",
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL UNIQUE, \
+             archived BOOLEAN NOT NULL DEFAULT FALSE, views INTEGER NOT NULL)",
             vec![],
         )
         .await?;
     let db = db.with_plugins(vec![Arc::new(HideArchived)])?;
+    let posts = Post::repo(&db);
 
-    // Insert two rows, with RETURNING.
-    let created: Vec<Post> = db
-        .fetch_all_as(
-            Insert::into("posts")
-                .columns(["title"])
-                .values(["Hello, Kysera"])
-                .values(["An old post"])
-                .primary_key(["id"])
-                .returning_all(),
-        )
+    // Create (validated first; defaults filled in by the database).
+    let hello = posts
+        .create(NewPost {
+            title: "Hello, Kysera".into(),
+            archived: None,
+            views: 0,
+        })
         .await?;
-    println!("created: {created:?}");
+    posts
+        .create_many(vec![
+            NewPost {
+                title: "An old post".into(),
+                archived: None,
+                views: 7,
+            },
+            NewPost {
+                title: "Draft".into(),
+                archived: None,
+                views: 1,
+            },
+        ])
+        .await?;
+    println!("created #{} {:?}", hello.id, hello.title);
 
-    // Archive one, inside a transaction: the plugin applies there too.
+    // Update with a patch: only the fields set change.
+    let hello = posts
+        .update(hello.id, PostPatch::default().views(hello.views + 1))
+        .await?;
+    println!("after update: {hello:?}");
+
+    // Archive one inside a transaction; the plugin applies there too.
     db.transaction(async |tx| {
-        tx.execute(
-            Update::table("posts")
-                .set("archived", true)
-                .filter(col("title").eq("An old post")),
-        )
-        .await
+        Post::repo(&tx)
+            .update_many(
+                Post::TITLE.eq("An old post"),
+                PostPatch::default().archived(true),
+            )
+            .await
     })
     .await?;
 
-    let visible: Vec<Post> = db
-        .fetch_all_as(Select::from("posts").order_by(col("id"), Order::Asc))
+    // Typed filters and pagination.
+    let page = posts
+        .find()
+        .filter(Post::VIEWS.gte(1))
+        .order_by(Post::VIEWS.desc())
+        .page(1, 10)
         .await?;
-    let everything = db.raw().fetch_all(Select::from("posts")).await?;
-    for p in &visible {
-        println!("visible through the plugin: #{} {}", p.id, p.title);
-    }
     println!(
-        "rows in the table (raw, bypassing plugins): {}",
-        everything.len()
+        "page 1: {} of {} visible posts",
+        page.items.len(),
+        page.total
     );
-    assert_eq!(visible.len(), 1);
-    assert_eq!(everything.len(), 2);
+    for p in &page.items {
+        println!("  #{} {} ({} views)", p.id, p.title, p.views);
+    }
+    let all = db.raw().fetch_all(Post::select()).await?;
+    println!("rows in the table (raw, bypassing plugins): {}", all.len());
+    assert_eq!(page.total, 2);
+    assert_eq!(all.len(), 3);
 
-    // Constraint violations come back classified.
-    db.raw()
-        .execute_sql("CREATE UNIQUE INDEX posts_title ON posts (title)", vec![])
-        .await?;
-    match db
-        .execute(Insert::into("posts").set("title", "Hello, Kysera"))
+    // Bad input never reaches the database; constraint violations come back classified.
+    match posts
+        .create(NewPost {
+            title: String::new(),
+            archived: None,
+            views: 0,
+        })
+        .await
+    {
+        Err(kysera::Error::Validation(v)) => println!("refused: {v}"),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    match posts
+        .create(NewPost {
+            title: "Draft".into(),
+            archived: None,
+            views: 0,
+        })
         .await
     {
         Err(kysera::Error::UniqueViolation(v)) => {

@@ -1,30 +1,25 @@
-//! Executor overhead against hand-written sqlx, in the same run, on in-memory SQLite (where the
-//! database itself is fastest, so Kysera's own cost shows most).
+//! Kysera against hand-written sqlx, in the same run.
 //!
-//! `cargo bench -p kysera --bench executor`. Each pair runs the same SQL on the same pool: the
-//! `sqlx_*` benches bind by hand, the `kysera_*` ones build the IR, run it through the (empty or
-//! one-plugin) chain, lower it with sea-query and bind.
+//! `cargo bench -p kysera --bench executor` (set `KYSERA_BENCH_POSTGRES_URL` to add the
+//! PostgreSQL pairs). Each pair runs the same SQL on the same pool: the `sqlx_*` benches bind
+//! by hand, the `kysera_*` / `repo_*` ones build the IR, run it through the plugin chain (empty
+//! unless the name says otherwise), lower it with sea-query, bind and decode.
+//! `overhead::*` measures only Kysera's own work for one query (no I/O).
 
 use std::sync::Arc;
 
 use divan::Bencher;
 use kysera::query::{Insert, Query, Select, col};
-use kysera::{Executor, Plugin, QueryContext};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use kysera::{Executor, Plugin, QueryContext, Repository};
 use tokio::runtime::Runtime;
 
 fn main() {
     divan::main();
 }
 
-struct Fixture {
-    rt: Runtime,
-    pool: SqlitePool,
-    db: Executor,
-    with_plugin: Executor,
-}
+const TABLE: &str = "kysera_bench_users";
 
-/// A plugin that adds one filter to every select on `users`.
+/// A plugin that adds one filter to every select.
 struct ActiveOnly;
 
 impl Plugin for ActiveOnly {
@@ -39,44 +34,6 @@ impl Plugin for ActiveOnly {
     }
 }
 
-fn fixture() -> Fixture {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let pool = rt.block_on(async {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::query(
-            "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        for i in 0..1000 {
-            sqlx::query("INSERT INTO users (email, name, active) VALUES (?, ?, ?)")
-                .bind(format!("u{i}@x.io"))
-                .bind(format!("User {i}"))
-                .bind(true)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        pool
-    });
-    let db = Executor::new(pool.clone());
-    let with_plugin = db.with_plugins(vec![Arc::new(ActiveOnly)]).unwrap();
-    Fixture {
-        rt,
-        pool,
-        db,
-        with_plugin,
-    }
-}
-
 #[derive(sqlx::FromRow)]
 #[allow(dead_code)]
 struct User {
@@ -86,112 +43,254 @@ struct User {
     active: bool,
 }
 
-const FIND: &str = r#"SELECT "id", "email", "name", "active" FROM "users" WHERE "id" = ?"#;
-const MANY: &str = r#"SELECT "id", "email", "name", "active" FROM "users" WHERE "id" > ? ORDER BY "id" ASC LIMIT ?"#;
+/// The same table as a derived model.
+#[derive(Repository)]
+#[kysera(table = "kysera_bench_users")]
+#[allow(dead_code)]
+struct Member {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    email: String,
+    name: String,
+    active: bool,
+}
 
 fn by_id(id: i64) -> Select {
-    Select::from("users")
+    Select::from(TABLE)
         .columns([col("id"), col("email"), col("name"), col("active")])
         .filter(col("id").eq(id))
 }
 
 fn hundred() -> Select {
-    Select::from("users")
+    Select::from(TABLE)
         .columns([col("id"), col("email"), col("name"), col("active")])
         .filter(col("id").gt(100))
         .order_by(col("id"), kysera::query::Order::Asc)
         .limit(100)
 }
 
-#[divan::bench]
-fn sqlx_find_by_id(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async {
-            let u: User = sqlx::query_as(FIND)
-                .bind(500i64)
-                .fetch_one(&f.pool)
-                .await
-                .unwrap();
-            u
-        })
-    });
+fn new_member() -> NewMember {
+    NewMember {
+        email: "new@x.io".into(),
+        name: "New".into(),
+        active: true,
+    }
 }
 
-#[divan::bench]
-fn kysera_find_by_id(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async { f.db.fetch_one_as::<User>(by_id(500)).await.unwrap() })
+/// A runtime and an executor over a fresh 1000-row table.
+fn fixture(url: &str) -> (Runtime, Executor) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = rt.block_on(async {
+        let db = kysera::connect(url).await.unwrap();
+        let id = match db.dialect() {
+            kysera::Dialect::Postgres => "id BIGSERIAL PRIMARY KEY",
+            _ => "id INTEGER PRIMARY KEY",
+        };
+        let raw = db.raw();
+        raw.execute_sql(&format!("DROP TABLE IF EXISTS {TABLE}"), vec![]).await.unwrap();
+        raw.execute_sql(
+            &format!("CREATE TABLE {TABLE} ({id}, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)"),
+            vec![],
+        )
+        .await
+        .unwrap();
+        let mut ins = Insert::into(TABLE).columns(["email", "name", "active"]);
+        for i in 0..1000 {
+            ins = ins.values([kysera::Value::from(format!("u{i}@x.io")), format!("User {i}").into(), true.into()]);
+        }
+        raw.execute(ins).await.unwrap();
+        db
     });
+    (rt, db)
 }
 
-#[divan::bench]
-fn kysera_find_by_id_one_plugin(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async {
-            f.with_plugin
-                .fetch_one_as::<User>(by_id(500))
-                .await
-                .unwrap()
-        })
-    });
+/// Kysera's own work per query, without I/O: build the IR, run the chain, lower to SQL.
+mod overhead {
+    use super::*;
+
+    #[divan::bench]
+    fn build_and_lower_find_by_id(b: Bencher) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt.block_on(kysera::connect("sqlite::memory:")).unwrap();
+        b.bench_local(|| db.to_sql(by_id(500)).unwrap());
+    }
+
+    #[divan::bench]
+    fn build_and_lower_find_by_id_one_plugin(b: Bencher) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt.block_on(kysera::connect("sqlite::memory:")).unwrap();
+        let db = db.with_plugins(vec![Arc::new(ActiveOnly)]).unwrap();
+        b.bench_local(|| db.to_sql(by_id(500)).unwrap());
+    }
 }
 
-#[divan::bench]
-fn sqlx_fetch_100(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async {
-            let v: Vec<User> = sqlx::query_as(MANY)
-                .bind(100i64)
-                .bind(100i64)
-                .fetch_all(&f.pool)
-                .await
-                .unwrap();
-            v
-        })
-    });
+macro_rules! pairs {
+    ($module:ident, $url:expr, $pool:path, $ph1:literal, $ph2:literal, $ph3:literal) => {
+        mod $module {
+            use super::*;
+
+            fn setup() -> Option<(Runtime, Executor)> {
+                let url: Option<String> = $url;
+                url.map(|u| fixture(&u))
+            }
+
+            fn pool(db: &Executor) -> &$pool {
+                match db.pool() {
+                    kysera::Pool::Sqlite(p) => {
+                        let p: &dyn std::any::Any = p;
+                        p.downcast_ref().unwrap()
+                    }
+                    kysera::Pool::Postgres(p) => {
+                        let p: &dyn std::any::Any = p;
+                        p.downcast_ref().unwrap()
+                    }
+                    _ => unreachable!(),
+                }
+            }
+
+            const FIND: &str = concat!(
+                r#"SELECT "id", "email", "name", "active" FROM "kysera_bench_users" WHERE "id" = "#,
+                $ph1
+            );
+            const MANY: &str = concat!(
+                r#"SELECT "id", "email", "name", "active" FROM "kysera_bench_users" WHERE "id" > "#,
+                $ph1,
+                r#" ORDER BY "id" ASC LIMIT "#,
+                $ph2
+            );
+            const CREATE: &str = concat!(
+                r#"INSERT INTO "kysera_bench_users" ("email", "name", "active") VALUES ("#,
+                $ph1,
+                ", ",
+                $ph2,
+                ", ",
+                $ph3,
+                r#") RETURNING "id", "email", "name", "active""#
+            );
+
+            #[divan::bench]
+            fn sqlx_find_by_id(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let p = pool(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        sqlx::query_as::<_, User>(FIND)
+                            .bind(500i64)
+                            .fetch_one(p)
+                            .await
+                            .unwrap()
+                    })
+                });
+            }
+
+            #[divan::bench]
+            fn kysera_find_by_id(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                b.bench_local(|| rt.block_on(async { db.fetch_one(by_id(500)).await.unwrap() }));
+            }
+
+            #[divan::bench]
+            fn kysera_find_by_id_one_plugin(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let db = db.with_plugins(vec![Arc::new(ActiveOnly)]).unwrap();
+                b.bench_local(|| rt.block_on(async { db.fetch_one(by_id(500)).await.unwrap() }));
+            }
+
+            #[divan::bench]
+            fn repo_find_by_id(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let repo = Member::repo(&db);
+                b.bench_local(|| rt.block_on(async { repo.find_by_id(500).await.unwrap() }));
+            }
+
+            #[divan::bench]
+            fn sqlx_find_many_100(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let p = pool(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        sqlx::query_as::<_, User>(MANY)
+                            .bind(100i64)
+                            .bind(100i64)
+                            .fetch_all(p)
+                            .await
+                            .unwrap()
+                    })
+                });
+            }
+
+            #[divan::bench]
+            fn kysera_find_many_100(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                b.bench_local(|| rt.block_on(async { db.fetch_all(hundred()).await.unwrap() }));
+            }
+
+            #[divan::bench]
+            fn repo_find_many_100(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let repo = Member::repo(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        repo.find()
+                            .filter(Member::ID.gt(100))
+                            .order_by(Member::ID.asc())
+                            .limit(100)
+                            .all()
+                            .await
+                            .unwrap()
+                    })
+                });
+            }
+
+            #[divan::bench]
+            fn sqlx_create(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let p = pool(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        sqlx::query_as::<_, User>(CREATE)
+                            .bind("new@x.io")
+                            .bind("New")
+                            .bind(true)
+                            .fetch_one(p)
+                            .await
+                            .unwrap()
+                    })
+                });
+            }
+
+            #[divan::bench]
+            fn repo_create(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let repo = Member::repo(&db);
+                b.bench_local(|| rt.block_on(async { repo.create(new_member()).await.unwrap() }));
+            }
+        }
+    };
 }
 
-#[divan::bench]
-fn kysera_fetch_100(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async { f.db.fetch_all_as::<User>(hundred()).await.unwrap() })
-    });
-}
-
-#[divan::bench]
-fn sqlx_insert(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async {
-            sqlx::query(r#"INSERT INTO "users" ("email", "name", "active") VALUES (?, ?, ?)"#)
-                .bind("new@x.io")
-                .bind("New")
-                .bind(true)
-                .execute(&f.pool)
-                .await
-                .unwrap()
-                .rows_affected()
-        })
-    });
-}
-
-#[divan::bench]
-fn kysera_insert(b: Bencher) {
-    let f = fixture();
-    b.bench_local(|| {
-        f.rt.block_on(async {
-            f.db.execute(
-                Insert::into("users")
-                    .columns(["email", "name", "active"])
-                    .values([kysera::Value::from("new@x.io"), "New".into(), true.into()]),
-            )
-            .await
-            .unwrap()
-        })
-    });
-}
+pairs!(
+    sqlite,
+    Some("sqlite::memory:".to_string()),
+    sqlx::SqlitePool,
+    "?",
+    "?",
+    "?"
+);
+pairs!(
+    postgres,
+    std::env::var("KYSERA_BENCH_POSTGRES_URL").ok(),
+    sqlx::PgPool,
+    "$1",
+    "$2",
+    "$3"
+);

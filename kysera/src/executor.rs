@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use futures_util::FutureExt;
 use sea_query_sqlx::SqlxValues;
@@ -13,7 +13,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOpti
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 use crate::error::redact_url;
 use crate::plugin::{PluginChain, QueryContext};
@@ -199,14 +199,113 @@ enum TxConn {
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
 
+impl TxConn {
+    /// Runs a statement without parameters (the savepoint commands).
+    async fn run(&mut self, sql: String) -> Result<()> {
+        let q = sqlx::raw_sql(AssertSqlSafe(sql));
+        match self {
+            TxConn::Sqlite(tx) => q.execute(&mut **tx).await.map(drop),
+            TxConn::Postgres(tx) => q.execute(&mut **tx).await.map(drop),
+            TxConn::MySql(tx) => q.execute(&mut **tx).await.map(drop),
+        }
+        .map_err(Error::from)
+    }
+
+    /// `ROLLBACK TO` then `RELEASE` a savepoint: undoes its work and closes it.
+    async fn undo(&mut self, name: &str) -> Result<()> {
+        self.run(format!("ROLLBACK TO SAVEPOINT {name}")).await?;
+        self.run(format!("RELEASE SAVEPOINT {name}")).await
+    }
+}
+
+/// What every level of one transaction shares.
+struct TxShared {
+    /// The connection; `None` once the outermost level has ended.
+    conn: Mutex<Option<TxConn>>,
+    /// Numbers savepoints, so that no two in one transaction share a name.
+    next_savepoint: AtomicU32,
+    /// Savepoints of nested transactions dropped before they finished (a cancelled future):
+    /// undone before the connection's next use, so their work is never committed.
+    abandoned: std::sync::Mutex<Vec<String>>,
+}
+
+impl TxShared {
+    fn new_savepoint(&self) -> String {
+        format!(
+            "kysera_sp_{}",
+            self.next_savepoint.fetch_add(1, Ordering::Relaxed) + 1
+        )
+    }
+
+    /// Locks the connection, first undoing abandoned savepoints.
+    async fn lock(&self) -> MutexGuard<'_, Option<TxConn>> {
+        let mut guard = self.conn.lock().await;
+        let abandoned =
+            std::mem::take(&mut *self.abandoned.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(conn) = guard.as_mut() {
+            for name in abandoned {
+                // Fails only if the savepoint is already gone (cancelled while finishing).
+                if let Err(e) = conn.undo(&name).await {
+                    tracing::warn!(target: "kysera::transaction", savepoint = %name, error = %e, "undoing an abandoned savepoint failed");
+                }
+            }
+        }
+        guard
+    }
+}
+
 /// One level of a (possibly nested) transaction.
 struct TxHandle {
-    /// Shared by every level of the same transaction; `None` once the outermost level ended.
-    conn: Arc<Mutex<Option<TxConn>>>,
-    /// 1 for the outermost transaction, n > 1 for the (n-1)th nested savepoint.
-    depth: u32,
-    /// Cleared when this level commits or rolls back.
+    shared: Arc<TxShared>,
+    /// `None` for the outermost level; the savepoint's name for a nested one.
+    savepoint: Option<String>,
+    /// Cleared when this level starts to commit or roll back: its executor is closed.
     open: AtomicBool,
+    /// Set when this level has committed or rolled back.
+    done: AtomicBool,
+    /// Held by the nested transaction open on this level, so that nested transactions of one
+    /// level (on one connection) run one after another.
+    nest: Arc<Mutex<()>>,
+    /// This level's hold on its parent's `nest`, released when it ends.
+    parent_slot: std::sync::Mutex<Option<OwnedMutexGuard<()>>>,
+}
+
+impl TxHandle {
+    fn release_parent(&self) {
+        self.parent_slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
+
+/// Ends a level that was dropped before it finished (its future was cancelled): a nested
+/// level's savepoint is undone before the connection's next use; an outermost level's
+/// connection is dropped, which rolls it back.
+struct LevelGuard(Arc<TxHandle>);
+
+impl Drop for LevelGuard {
+    fn drop(&mut self) {
+        let h = &self.0;
+        if h.done.load(Ordering::Acquire) {
+            return;
+        }
+        h.open.store(false, Ordering::Release);
+        match &h.savepoint {
+            Some(name) => h
+                .shared
+                .abandoned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(name.clone()),
+            None => {
+                if let Ok(mut conn) = h.shared.conn.try_lock() {
+                    drop(conn.take());
+                }
+            }
+        }
+        h.release_parent();
+    }
 }
 
 /// Where a query goes: the pool, or the connection of a transaction (locked for the query).
@@ -294,7 +393,13 @@ impl fmt::Debug for Executor {
         f.debug_struct("Executor")
             .field("dialect", &self.dialect())
             .field("plugins", &*self.chain)
-            .field("transaction_depth", &self.tx.as_ref().map(|t| t.depth))
+            .field(
+                "transaction",
+                &self
+                    .tx
+                    .as_ref()
+                    .map(|t| t.savepoint.as_deref().unwrap_or("outermost")),
+            )
             .finish()
     }
 }
@@ -371,7 +476,7 @@ impl Executor {
                 if !h.open.load(Ordering::Acquire) {
                     return Err(Error::TransactionClosed);
                 }
-                Ok(Target::Tx(h.conn.lock().await))
+                Ok(Target::Tx(h.shared.lock().await))
             }
         }
     }
@@ -522,10 +627,31 @@ impl Executor {
             return Ok(None);
         }
         let rows = match self.target().await? {
-            Target::Tx(mut guard) => match guard.as_mut() {
-                Some(TxConn::MySql(tx)) => mysql_emulate(tx, query).await?,
-                _ => return Err(Error::TransactionClosed),
-            },
+            Target::Tx(mut guard) => {
+                let Some(conn) = guard.as_mut().filter(|c| matches!(c, TxConn::MySql(_))) else {
+                    return Err(Error::TransactionClosed);
+                };
+                // Several statements: in a savepoint, so a failure undoes all of them.
+                let name = self
+                    .tx
+                    .as_ref()
+                    .map(|h| h.shared.new_savepoint())
+                    .ok_or(Error::TransactionClosed)?;
+                conn.run(format!("SAVEPOINT {name}")).await?;
+                let TxConn::MySql(tx) = conn else {
+                    return Ok(None);
+                };
+                match mysql_emulate(tx, query).await {
+                    Ok(rows) => {
+                        conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
+                        rows
+                    }
+                    Err(e) => {
+                        conn.undo(&name).await?;
+                        return Err(e);
+                    }
+                }
+            }
             Target::Pool(Pool::MySql(pool)) => {
                 // The statements must see one consistent state: run them in a transaction.
                 let mut tx = pool.begin().await?;
@@ -543,8 +669,17 @@ impl Executor {
     ///
     /// `f` receives an `Executor` bound to the transaction, with the same plugins. Calling
     /// `transaction` on that executor nests a savepoint: the inner work can fail and roll back
-    /// alone while the outer transaction goes on. A clone of the transaction executor kept past
-    /// the closure returns [`Error::TransactionClosed`].
+    /// alone while the outer transaction goes on. Nested transactions of one level run one
+    /// after another (a second one waits for the first to end), since savepoints on one
+    /// connection form a stack; so do not open one on the outer executor from inside another's
+    /// closure, which would wait for itself. A nested transaction whose future is dropped
+    /// before it ends is rolled back. A clone of the transaction executor kept past the closure
+    /// returns [`Error::TransactionClosed`].
+    ///
+    /// The transaction holds one connection of the pool until it ends: using the plain executor
+    /// (not the one `f` receives) inside `f` takes another connection, and waits for the
+    /// transaction's row locks like any other session (on an in-memory SQLite database, whose
+    /// pool has one connection, it waits for the pool's acquire timeout).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -574,12 +709,15 @@ impl Executor {
         E: From<Error>,
     {
         let handle = Arc::new(self.begin().await?);
+        let _level = LevelGuard(handle.clone());
         let tx_exec = Executor {
             pool: self.pool.clone(),
             chain: self.chain.clone(),
             tx: Some(handle.clone()),
         };
-        let outcome = AssertUnwindSafe(f(tx_exec)).catch_unwind().await;
+        let outcome = AssertUnwindSafe(async move { f(tx_exec).await })
+            .catch_unwind()
+            .await;
         match outcome {
             Ok(Ok(value)) => {
                 finish(&handle, true).await?;
@@ -601,70 +739,89 @@ impl Executor {
     }
 
     async fn begin(&self) -> Result<TxHandle> {
-        match &self.tx {
-            None => {
-                let conn = match &self.pool {
-                    Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
-                    Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
-                    Pool::MySql(p) => TxConn::MySql(p.begin().await?),
-                };
-                Ok(TxHandle {
-                    conn: Arc::new(Mutex::new(Some(conn))),
-                    depth: 1,
-                    open: AtomicBool::new(true),
-                })
-            }
-            Some(parent) => {
-                let depth = parent.depth + 1;
-                let child = TxHandle {
-                    conn: parent.conn.clone(),
-                    depth,
-                    open: AtomicBool::new(true),
-                };
-                savepoint(&child, "SAVEPOINT").await?;
-                Ok(child)
-            }
+        let Some(parent) = &self.tx else {
+            let conn = match &self.pool {
+                Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
+                Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
+                Pool::MySql(p) => TxConn::MySql(p.begin().await?),
+            };
+            return Ok(TxHandle {
+                shared: Arc::new(TxShared {
+                    conn: Mutex::new(Some(conn)),
+                    next_savepoint: AtomicU32::new(0),
+                    abandoned: std::sync::Mutex::new(Vec::new()),
+                }),
+                savepoint: None,
+                open: AtomicBool::new(true),
+                done: AtomicBool::new(false),
+                nest: Arc::new(Mutex::new(())),
+                parent_slot: std::sync::Mutex::new(None),
+            });
+        };
+        if !parent.open.load(Ordering::Acquire) {
+            return Err(Error::TransactionClosed);
         }
+        // Siblings wait for each other: savepoints on one connection form a stack.
+        let slot = parent.nest.clone().lock_owned().await;
+        if !parent.open.load(Ordering::Acquire) {
+            return Err(Error::TransactionClosed);
+        }
+        let name = parent.shared.new_savepoint();
+        parent
+            .shared
+            .lock()
+            .await
+            .as_mut()
+            .ok_or(Error::TransactionClosed)?
+            .run(format!("SAVEPOINT {name}"))
+            .await?;
+        Ok(TxHandle {
+            shared: parent.shared.clone(),
+            savepoint: Some(name),
+            open: AtomicBool::new(true),
+            done: AtomicBool::new(false),
+            nest: Arc::new(Mutex::new(())),
+            parent_slot: std::sync::Mutex::new(Some(slot)),
+        })
     }
-}
-
-fn savepoint_name(depth: u32) -> String {
-    format!("kysera_sp_{depth}")
-}
-
-async fn savepoint(h: &TxHandle, verb: &str) -> Result<()> {
-    let sql = format!("{verb} {}", savepoint_name(h.depth));
-    let mut guard = h.conn.lock().await;
-    let run = |sql: String| sqlx::raw_sql(AssertSqlSafe(sql));
-    match guard.as_mut() {
-        Some(TxConn::Sqlite(tx)) => run(sql).execute(&mut **tx).await.map(drop),
-        Some(TxConn::Postgres(tx)) => run(sql).execute(&mut **tx).await.map(drop),
-        Some(TxConn::MySql(tx)) => run(sql).execute(&mut **tx).await.map(drop),
-        None => return Err(Error::TransactionClosed),
-    }
-    .map_err(Error::from)
 }
 
 /// Commits or rolls back one level of a transaction and closes its handle.
 async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
     h.open.store(false, Ordering::Release);
-    if h.depth > 1 {
-        if commit {
-            return savepoint(h, "RELEASE SAVEPOINT").await;
+    let result = match &h.savepoint {
+        Some(name) => {
+            let mut guard = h.shared.lock().await;
+            match guard.as_mut() {
+                None => Err(Error::TransactionClosed),
+                Some(conn) if commit => match conn.run(format!("RELEASE SAVEPOINT {name}")).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        // PostgreSQL refuses RELEASE after a failed statement in the savepoint:
+                        // undo the level so the outer transaction can go on, and report it.
+                        let _ = conn.undo(name).await;
+                        Err(e)
+                    }
+                },
+                Some(conn) => conn.undo(name).await,
+            }
         }
-        savepoint(h, "ROLLBACK TO SAVEPOINT").await?;
-        return savepoint(h, "RELEASE SAVEPOINT").await;
-    }
-    let conn = h.conn.lock().await.take().ok_or(Error::TransactionClosed)?;
-    let result = match (conn, commit) {
-        (TxConn::Sqlite(tx), true) => tx.commit().await,
-        (TxConn::Sqlite(tx), false) => tx.rollback().await,
-        (TxConn::Postgres(tx), true) => tx.commit().await,
-        (TxConn::Postgres(tx), false) => tx.rollback().await,
-        (TxConn::MySql(tx), true) => tx.commit().await,
-        (TxConn::MySql(tx), false) => tx.rollback().await,
+        None => match h.shared.lock().await.take() {
+            None => Err(Error::TransactionClosed),
+            Some(conn) => match (conn, commit) {
+                (TxConn::Sqlite(tx), true) => tx.commit().await,
+                (TxConn::Sqlite(tx), false) => tx.rollback().await,
+                (TxConn::Postgres(tx), true) => tx.commit().await,
+                (TxConn::Postgres(tx), false) => tx.rollback().await,
+                (TxConn::MySql(tx), true) => tx.commit().await,
+                (TxConn::MySql(tx), false) => tx.rollback().await,
+            }
+            .map_err(Error::from),
+        },
     };
-    result.map_err(Error::from)
+    h.done.store(true, Ordering::Release);
+    h.release_parent();
+    result
 }
 
 /// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.

@@ -73,3 +73,8 @@ pub use sqlx;
 pub mod prelude {
     pub use crate::{FromRow, Model, Plugin, Repository};
 }
+
+/// The README's examples, compiled as doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -411,3 +411,90 @@ async fn existing_pool_and_raw_sql() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<i64>("x").unwrap(), 2);
 }
+
+#[tokio::test]
+async fn nested_transactions_are_isolated_cancellable_and_recoverable() {
+    for db in common::databases().await {
+        let d = db.dialect();
+        let t = common::users_table(&db).await;
+        let add = |email: &str| {
+            Insert::into(&t)
+                .set("email", email.to_string())
+                .set("name", "n")
+        };
+        let (a1, a2, b1, gone, after, dup, last) = (
+            add("a1@x"),
+            add("a2@x"),
+            add("b1@x"),
+            add("gone@x"),
+            add("after@x"),
+            add("after@x"),
+            add("last@x"),
+        );
+        let t2 = t.clone();
+        db.transaction(async move |tx| {
+            // Two nested transactions started at once: they run one after the other, and the
+            // failing one rolls back only its own work.
+            let failing = tx.transaction(async move |sp| {
+                sp.execute(a1).await?;
+                tokio::task::yield_now().await;
+                sp.execute(a2).await?;
+                Err::<(), _>(Error::InvalidQuery("a fails".into()))
+            });
+            let succeeding = tx.transaction(async move |sp| sp.execute(b1).await);
+            let (ra, rb) = tokio::join!(failing, succeeding);
+            assert!(ra.is_err());
+            rb?;
+
+            // A nested transaction whose future is dropped (here by a timeout) is undone.
+            let slow = tx.transaction(async move |sp| {
+                sp.execute(gone).await?;
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                Ok::<_, Error>(())
+            });
+            assert!(
+                tokio::time::timeout(std::time::Duration::from_millis(200), slow)
+                    .await
+                    .is_err()
+            );
+
+            // A failed statement swallowed inside a savepoint: the level is undone (PostgreSQL
+            // refuses RELEASE then, and says so), and the outer transaction goes on.
+            tx.execute(after).await?;
+            let swallowed = tx
+                .transaction(async move |sp| {
+                    let dup_result = sp.execute(dup).await;
+                    assert!(matches!(dup_result, Err(Error::UniqueViolation(_))));
+                    Ok::<_, Error>(())
+                })
+                .await;
+            if tx.dialect() == kysera::Dialect::Postgres {
+                assert!(swallowed.is_err());
+            }
+            tx.execute(last).await?;
+
+            // A nested executor kept past its closure cannot open savepoints either.
+            let kept = tx.transaction(async |sp| Ok::<_, Error>(sp)).await?;
+            let res = kept
+                .transaction(async |sp| sp.execute(Select::from(&t2)).await)
+                .await;
+            assert!(matches!(res, Err(Error::TransactionClosed)), "{res:?}");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{d}: {e}"));
+        let emails: Vec<String> = db
+            .fetch_all(
+                Select::from(&t)
+                    .column(col("email"))
+                    .order_by(col("email"), kysera::query::Order::Asc),
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("email").unwrap())
+            .collect();
+        assert_eq!(emails, ["after@x", "b1@x", "last@x"], "{d}");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}
