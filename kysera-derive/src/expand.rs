@@ -28,6 +28,18 @@ pub fn derive(input: syn::DeriveInput) -> TokenStream {
     }
 }
 
+/// The patch setter for a field: its name, or `set_<name>` where the name would hide a method
+/// of a trait the patch implements (`UserPatch::default()` must stay `Default::default`).
+fn setter_name(ident: &syn::Ident) -> syn::Ident {
+    let name = ident.to_string();
+    let name = name.trim_start_matches("r#");
+    if ["default", "clone", "clone_from", "eq", "ne", "fmt"].contains(&name) {
+        format_ident!("set_{}", name, span = ident.span())
+    } else {
+        ident.clone()
+    }
+}
+
 fn const_name(f: &Field) -> syn::Ident {
     let name = f.ident.to_string();
     format_ident!(
@@ -114,7 +126,7 @@ fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
         .iter()
         .map(|r| match r {
             Rule::Email(span) => quote_spanned! {*span=>
-                #krate::__private::check_email(&mut errors, #field, ::core::convert::AsRef::<str>::as_ref(v));
+                #krate::__private::check_email(&mut __kysera_errors, #field, ::core::convert::AsRef::<str>::as_ref(__kysera_v));
             },
             Rule::Length { span, min, max } => {
                 let opt = |n: &Option<usize>| match n {
@@ -123,7 +135,7 @@ fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
                 };
                 let (min, max) = (opt(min), opt(max));
                 quote_spanned! {*span=>
-                    #krate::__private::check_length(&mut errors, #field, v, #min, #max);
+                    #krate::__private::check_length(&mut __kysera_errors, #field, __kysera_v, #min, #max);
                 }
             }
             Rule::Range { span, min, max } => {
@@ -133,11 +145,11 @@ fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
                 };
                 let (min, max) = (opt(min), opt(max));
                 quote_spanned! {*span=>
-                    #krate::__private::check_range(&mut errors, #field, v, #min, #max);
+                    #krate::__private::check_range(&mut __kysera_errors, #field, __kysera_v, #min, #max);
                 }
             }
             Rule::Custom(path) => quote_spanned! {path.span()=>
-                #krate::__private::check_custom(&mut errors, #field, v, #path);
+                #krate::__private::check_custom(&mut __kysera_errors, #field, __kysera_v, #path);
             },
         })
         .collect()
@@ -239,20 +251,21 @@ fn generate(m: &Model) -> TokenStream {
         } else {
             (quote!(#ty), format!("The `{col}` column."))
         };
-        quote!(#[doc = #doc] #vis #ident: #ty)
+        let fvis = &f.vis;
+        quote!(#[doc = #doc] #fvis #ident: #ty)
     });
     let insert_pushes = fields.iter().filter(|f| f.inserted()).map(|f| {
         let (ident, col) = (&f.ident, &f.column);
         if f.has_default && f.nullable() {
             let inner = f.option_inner.as_ref().unwrap_or(&f.ty);
-            let v = to_value(inner, quote!(v));
-            quote!(if let ::core::option::Option::Some(v) = &new.#ident { values.push((#col, #v)); })
+            let v = to_value(inner, quote!(__kysera_v));
+            quote!(if let ::core::option::Option::Some(__kysera_v) = &__kysera_new.#ident { __kysera_values.push((#col, #v)); })
         } else if f.has_default {
-            let v = to_value(&f.ty, quote!(v));
-            quote!(if let ::core::option::Option::Some(v) = &new.#ident { values.push((#col, #v)); })
+            let v = to_value(&f.ty, quote!(__kysera_v));
+            quote!(if let ::core::option::Option::Some(__kysera_v) = &__kysera_new.#ident { __kysera_values.push((#col, #v)); })
         } else {
-            let v = to_value(&f.ty, quote!(&new.#ident));
-            quote!(values.push((#col, #v));)
+            let v = to_value(&f.ty, quote!(&__kysera_new.#ident));
+            quote!(__kysera_values.push((#col, #v));)
         }
     });
     let validate_new = fields
@@ -261,9 +274,9 @@ fn generate(m: &Model) -> TokenStream {
         .map(|f| {
             let (ident, checks) = (&f.ident, rule_checks(krate, f));
             if f.has_default || f.nullable() {
-                quote!(if let ::core::option::Option::Some(v) = &new.#ident { #checks })
+                quote!(if let ::core::option::Option::Some(__kysera_v) = &__kysera_new.#ident { #checks })
             } else {
-                quote!({ let v = &new.#ident; #checks })
+                quote!({ let __kysera_v = &__kysera_new.#ident; #checks })
             }
         });
 
@@ -271,14 +284,17 @@ fn generate(m: &Model) -> TokenStream {
     let patch_fields = fields.iter().filter(|f| f.patched()).map(|f| {
         let (ident, ty, col) = (&f.ident, &f.ty, &f.column);
         let doc = format!("The new value of the `{col}` column (`None`: unchanged).");
-        quote!(#[doc = #doc] #vis #ident: ::core::option::Option<#ty>)
+        let fvis = &f.vis;
+        quote!(#[doc = #doc] #fvis #ident: ::core::option::Option<#ty>)
     });
     let patch_setters = fields.iter().filter(|f| f.patched()).map(|f| {
         let (ident, ty, col) = (&f.ident, &f.ty, &f.column);
         let doc = format!("Sets the `{col}` column.");
+        let fvis = &f.vis;
+        let setter = setter_name(ident);
         quote! {
             #[doc = #doc]
-            #vis fn #ident(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+            #fvis fn #setter(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
                 self.#ident = ::core::option::Option::Some(::core::convert::Into::into(value));
                 self
             }
@@ -286,15 +302,15 @@ fn generate(m: &Model) -> TokenStream {
     });
     let patch_pushes = fields.iter().filter(|f| f.patched()).map(|f| {
         let (ident, col) = (&f.ident, &f.column);
-        let v = to_value(&f.ty, quote!(v));
-        quote!(if let ::core::option::Option::Some(v) = &patch.#ident { values.push((#col, #v)); })
+        let v = to_value(&f.ty, quote!(__kysera_v));
+        quote!(if let ::core::option::Option::Some(__kysera_v) = &__kysera_patch.#ident { __kysera_values.push((#col, #v)); })
     });
     let validate_patch = fields.iter().filter(|f| f.patched() && !f.rules.is_empty()).map(|f| {
         let (ident, checks) = (&f.ident, rule_checks(krate, f));
         if f.nullable() {
-            quote!(if let ::core::option::Option::Some(::core::option::Option::Some(v)) = &patch.#ident { #checks })
+            quote!(if let ::core::option::Option::Some(::core::option::Option::Some(__kysera_v)) = &__kysera_patch.#ident { #checks })
         } else {
-            quote!(if let ::core::option::Option::Some(v) = &patch.#ident { #checks })
+            quote!(if let ::core::option::Option::Some(__kysera_v) = &__kysera_patch.#ident { #checks })
         }
     });
 
@@ -424,30 +440,30 @@ fn generate(m: &Model) -> TokenStream {
                     }
                 }
 
-                fn insert_values(new: &Self::New) -> ::std::vec::Vec<(&'static str, #value)> {
-                    let mut values = ::std::vec::Vec::with_capacity(#n_inserted);
+                fn insert_values(__kysera_new: &Self::New) -> ::std::vec::Vec<(&'static str, #value)> {
+                    let mut __kysera_values = ::std::vec::Vec::with_capacity(#n_inserted);
                     #(#insert_pushes)*
-                    values
+                    __kysera_values
                 }
 
-                fn patch_values(patch: &Self::Patch) -> ::std::vec::Vec<(&'static str, #value)> {
-                    let mut values = ::std::vec::Vec::with_capacity(#n_patched);
+                fn patch_values(__kysera_patch: &Self::Patch) -> ::std::vec::Vec<(&'static str, #value)> {
+                    let mut __kysera_values = ::std::vec::Vec::with_capacity(#n_patched);
                     #(#patch_pushes)*
-                    values
+                    __kysera_values
                 }
 
                 #[allow(unused_mut)]
-                fn validate_new(new: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> {
-                    let mut errors = #krate::validation::ValidationErrors::default();
+                fn validate_new(__kysera_new: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> {
+                    let mut __kysera_errors = #krate::validation::ValidationErrors::default();
                     #(#validate_new)*
-                    errors.into_result()
+                    __kysera_errors.into_result()
                 }
 
                 #[allow(unused_mut)]
-                fn validate_patch(patch: &Self::Patch) -> ::core::result::Result<(), #krate::validation::ValidationErrors> {
-                    let mut errors = #krate::validation::ValidationErrors::default();
+                fn validate_patch(__kysera_patch: &Self::Patch) -> ::core::result::Result<(), #krate::validation::ValidationErrors> {
+                    let mut __kysera_errors = #krate::validation::ValidationErrors::default();
                     #(#validate_patch)*
-                    errors.into_result()
+                    __kysera_errors.into_result()
                 }
             }
 

@@ -18,6 +18,7 @@ pub struct StructAttrs {
 #[darling(attributes(kysera))]
 pub struct FieldAttrs {
     pub ident: Option<syn::Ident>,
+    pub vis: syn::Visibility,
     pub ty: syn::Type,
     pub primary_key: Flag,
     pub generated: Flag,

@@ -66,6 +66,8 @@ pub enum Rule {
 /// A column field of the validated model.
 pub struct Field {
     pub ident: syn::Ident,
+    /// The field's own visibility, kept on the insert and patch structs.
+    pub vis: syn::Visibility,
     pub ty: syn::Type,
     /// `T` when the field is `Option<T>`.
     pub option_inner: Option<syn::Type>,
@@ -338,8 +340,21 @@ fn check_field(f: FieldAttrs, attrs: &[syn::Attribute], errors: &mut Errors) -> 
             rules.push(Rule::Custom(p.clone()));
         }
     }
+    if ident
+        .to_string()
+        .trim_start_matches("r#")
+        .eq_ignore_ascii_case("info")
+    {
+        errors.add(
+            ident.span(),
+            "a field named `info` would get the column constant `INFO`, which hides `Model::INFO`",
+            "rename the field and keep the column name: `#[kysera(rename = \"info\")] info_text: …`",
+        );
+        ok = false;
+    }
     ok.then_some(Field {
         ident,
+        vis: f.vis.clone(),
         ty,
         option_inner,
         column,

@@ -95,7 +95,8 @@ pub async fn create<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
 }
 
 /// Validates every input, then inserts them all (one statement when they name the same columns,
-/// otherwise one per row inside a transaction); returns the rows in input order.
+/// otherwise one per row inside a transaction); returns the rows as the database returns them
+/// (in input order on all three databases, though SQL does not promise it for one statement).
 pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
     for new in &news {
         M::validate_new(new).map_err(Error::Validation)?;
@@ -245,10 +246,12 @@ pub async fn paginate_cursor<M: Model>(
         ));
     }
     for pk in M::INFO.primary_key {
-        let present = select
-            .order_by
-            .iter()
-            .any(|o| matches!(&o.expr, crate::query::Expr::Column(c) if c.column == *pk));
+        // The model's own key: unqualified or qualified by its table (not a joined table's).
+        let table = select.table.reference().to_string();
+        let present = select.order_by.iter().any(|o| {
+            matches!(&o.expr, crate::query::Expr::Column(c)
+                if c.column == *pk && c.table.as_deref().is_none_or(|t| t == table))
+        });
         if !present {
             select.order_by.push(OrderBy {
                 expr: crate::query::col(pk),

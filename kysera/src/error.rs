@@ -353,16 +353,18 @@ pub(crate) fn redact_url(url: &str) -> String {
         return url.to_string();
     };
     let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
+    // The user info ends at the last `@` (a password may hold an unescaped `/`, `?` or `@`).
+    let Some(at) = rest.rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
             "{}{}:***{}",
             &url[..scheme_end + 3],
-            &authority[..colon],
-            &url[scheme_end + 3 + at..]
+            &rest[..colon],
+            &rest[at..]
         ),
-        _ => url.to_string(),
+        None => url.to_string(),
     }
 }
 
@@ -411,6 +413,10 @@ mod tests {
         assert_eq!(
             redact_url("mysql://root:p@ss@h/db"),
             "mysql://root:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u:a/b?c@h/db"),
+            "postgres://u:***@h/db"
         );
     }
 }

@@ -175,9 +175,12 @@ pub async fn connect(url: &str) -> Result<Executor> {
             )
         }
         Dialect::MySql => {
-            let parse_url = match url.strip_prefix("mariadb:") {
-                Some(rest) => format!("mysql:{rest}"),
-                None => url.to_string(),
+            // `mariadb:` (any case) is an alias of `mysql:`.
+            let parse_url = match url.split_once(':') {
+                Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+                    format!("mysql:{rest}")
+                }
+                _ => url.to_string(),
             };
             let opts = MySqlConnectOptions::from_str(&parse_url).map_err(invalid)?;
             Pool::MySql(
@@ -563,7 +566,9 @@ impl Executor {
                 "a plugin turned a SELECT into another statement".into(),
             ));
         };
-        let l = lower_exists(&select, self.dialect())?;
+        let Some(l) = lower_exists(&select, self.dialect())? else {
+            return Ok(false);
+        };
         on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
             .fetch_optional(c)
             .await
@@ -852,6 +857,53 @@ fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
     })
 }
 
+/// Whether a row with this key exists, locking it (or the gap where it would be).
+async fn mysql_key_exists(conn: &mut MySqlConnection, table: &str, key: &Filter) -> Result<bool> {
+    let probe = Select::from(table).filter(key.clone()).limit(1);
+    Ok(!mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty())
+}
+
+/// Whether a key filter compares with NULL (which matches nothing).
+fn filter_has_null(f: &Filter) -> bool {
+    match f {
+        Filter::Compare {
+            right: crate::query::Expr::Value(v),
+            ..
+        } => is_null_value(v),
+        Filter::And(v) | Filter::Or(v) => v.iter().any(filter_has_null),
+        _ => false,
+    }
+}
+
+/// Whether a value is a (typed) NULL: every sea-query variant holds an `Option`.
+fn is_null_value(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Bool(None)
+            | Value::TinyInt(None)
+            | Value::SmallInt(None)
+            | Value::Int(None)
+            | Value::BigInt(None)
+            | Value::TinyUnsigned(None)
+            | Value::SmallUnsigned(None)
+            | Value::Unsigned(None)
+            | Value::BigUnsigned(None)
+            | Value::Float(None)
+            | Value::Double(None)
+            | Value::String(None)
+            | Value::Char(None)
+            | Value::Bytes(None)
+            | Value::Json(None)
+            | Value::ChronoDate(None)
+            | Value::ChronoTime(None)
+            | Value::ChronoDateTime(None)
+            | Value::ChronoDateTimeUtc(None)
+            | Value::ChronoDateTimeLocal(None)
+            | Value::ChronoDateTimeWithTimeZone(None)
+            | Value::Uuid(None)
+    )
+}
+
 /// `col1 = v1 AND col2 = v2 …`
 fn key_filter(cols: &[String], values: impl IntoIterator<Item = Value>) -> Filter {
     Filter::And(cols.iter().zip(values).map(|(c, v)| col(c).eq(v)).collect())
@@ -950,20 +1002,40 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
             }
             _ => None,
         };
-        if let Some((key, true)) = &conflict_key {
-            let probe = Select::from(&ins.table).filter(key.clone()).limit(1);
-            if !mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty() {
-                continue;
-            }
+        let skip_on_conflict = matches!(&conflict_key, Some((_, true)));
+        if let Some((key, true)) = &conflict_key
+            && mysql_key_exists(conn, &ins.table, key).await?
+        {
+            continue;
         }
         let single = Insert {
             rows: vec![row.clone()],
             returning: Returning::None,
+            // DO NOTHING is the probe above; `ON DUPLICATE KEY UPDATE c = c` would also swallow
+            // a clash on another unique key, which PostgreSQL and SQLite report.
+            on_conflict: if skip_on_conflict {
+                None
+            } else {
+                ins.on_conflict.clone()
+            },
             ..ins.clone()
         };
-        let done = sqlx_query(lower(&single.into(), Dialect::MySql)?)
+        let done = match sqlx_query(lower(&single.into(), Dialect::MySql)?)
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(Error::from)
+        {
+            Ok(done) => done,
+            // Inserted by someone else since the probe: skip it, as DO NOTHING would.
+            Err(Error::UniqueViolation(_))
+                if skip_on_conflict
+                    && let Some((key, _)) = &conflict_key
+                    && mysql_key_exists(conn, &ins.table, key).await? =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         inserted += done.rows_affected().min(1);
         if !want_rows {
             continue;
@@ -976,10 +1048,19 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
             }
             None => match given(&ins.primary_key) {
                 Some(vals) => key_filter(&ins.primary_key, vals),
-                None if ins.primary_key.len() == 1 => key_filter(
+                None if ins.primary_key.len() == 1 && done.last_insert_id() != 0 => key_filter(
                     &ins.primary_key,
                     [Value::BigUnsigned(Some(done.last_insert_id()))],
                 ),
+                None if ins.primary_key.len() == 1 => {
+                    return Err(Error::Unsupported {
+                        dialect: Dialect::MySql,
+                        what: format!(
+                            "RETURNING from an insert into `{}` whose key `{}` is neither given nor AUTO_INCREMENT (MySQL has no RETURNING; Kysera reads the row back by key)",
+                            ins.table, ins.primary_key[0]
+                        ),
+                    });
+                }
                 None => {
                     return Err(Error::InvalidQuery(format!(
                         "INSERT INTO `{}`: every column of the composite primary key must be given",
@@ -988,7 +1069,22 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
                 }
             },
         };
-        out.extend(mysql_fetch(conn, returning_select(&ins.table, &ins.returning, key), "").await?);
+        if key.columns().is_empty() || filter_has_null(&key) {
+            return Err(Error::InvalidQuery(format!(
+                "INSERT INTO `{}`: the row cannot be read back by a NULL key",
+                ins.table
+            )));
+        }
+        let read = mysql_fetch(conn, returning_select(&ins.table, &ins.returning, key), "").await?;
+        if read.is_empty() {
+            // Never report success for a row that cannot be returned: the caller's
+            // transaction (or ours) is rolled back by this error.
+            return Err(Error::NotFound(Some(format!(
+                "the row just inserted into `{}` could not be read back by its key",
+                ins.table
+            ))));
+        }
+        out.extend(read);
     }
     Ok((out, inserted))
 }

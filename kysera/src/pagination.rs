@@ -117,7 +117,7 @@ fn value_to_json(v: &Value) -> Result<serde_json::Value> {
         Value::SmallInt(Some(i)) => json!({ "i": i }),
         Value::Int(Some(i)) => json!({ "i": i }),
         Value::BigInt(Some(i)) => json!({ "i": i }),
-        Value::Float(Some(f)) => json!({ "f": f }),
+        Value::Float(Some(f)) => json!({ "f32": f }),
         Value::Double(Some(f)) => json!({ "f": f }),
         Value::String(Some(s)) => json!({ "s": s }),
         Value::ChronoDate(Some(d)) => json!({ "d": d }),
@@ -142,6 +142,8 @@ fn json_to_value(j: &serde_json::Value) -> Option<Value> {
         "b" => Value::Bool(Some(v.as_bool()?)),
         "i" => Value::BigInt(Some(v.as_i64()?)),
         "f" => Value::Double(Some(v.as_f64()?)),
+        // Compared as the column's own f32: widening the decimal text to f64 would not be equal.
+        "f32" => Value::Float(Some(v.as_f64()? as f32)),
         "s" => Value::String(Some(v.as_str()?.to_string())),
         "d" => Value::ChronoDate(Some(parse(v)?)),
         "t" => Value::ChronoTime(Some(parse(v)?)),
@@ -231,6 +233,19 @@ mod tests {
                 order: Order::Asc,
             },
         ]
+    }
+
+    #[test]
+    fn f32_cursor_values_stay_f32() {
+        let order = vec![OrderBy {
+            expr: col("r"),
+            order: Order::Asc,
+        }];
+        let c = encode_cursor(&order, &[Value::Float(Some(0.1))]).unwrap();
+        assert_eq!(
+            decode_cursor(&order, &c).unwrap(),
+            [Value::Float(Some(0.1))]
+        );
     }
 
     #[test]

@@ -463,3 +463,66 @@ async fn column_types_round_trip() {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+#[tokio::test]
+async fn count_exists_and_conflicts_edge_cases() {
+    for db in common::databases().await {
+        let d = db.dialect();
+        let t = common::users_table(&db).await;
+        seed(&db, &t).await;
+        // An aggregate returns one row, whatever it aggregates over.
+        let max = Select::from(&t).expr_as(col("age").max(), "m");
+        assert_eq!(db.count(max.clone()).await.unwrap(), 1, "{d}");
+        assert!(
+            db.exists(max.filter(col("id").eq(-1))).await.unwrap(),
+            "{d}"
+        );
+        assert!(!db.exists(Select::from(&t).limit(0)).await.unwrap(), "{d}");
+        // COUNT over a limited join (MySQL refuses repeated column names in a derived table).
+        let joined = Select::from(&t)
+            .alias("a")
+            .inner_join(&t, "b", col("b.org").eq_col(col("a.org")))
+            .limit(4);
+        assert_eq!(db.count(joined).await.unwrap(), 4, "{d}");
+        // HAVING without GROUP BY counts the one group.
+        let having = Select::from(&t)
+            .expr_as(count_all(), "n")
+            .having(count_all().gt(3));
+        assert_eq!(db.count(having).await.unwrap(), 1, "{d}");
+
+        // DO NOTHING on one key does not hide a clash on another unique key.
+        let other_key = db
+            .execute(
+                Insert::into(&t)
+                    .set("id", 999_999i64)
+                    .set("email", "ada@x.io")
+                    .set("name", "Dup")
+                    .on_conflict_do_nothing(["id"]),
+            )
+            .await;
+        assert!(
+            matches!(other_key, Err(kysera::Error::UniqueViolation(_))),
+            "{d}: {other_key:?}"
+        );
+        // …and skips the row whose named key exists.
+        let ada_id: i64 = db
+            .fetch_one(Select::from(&t).filter(col("email").eq("ada@x.io")))
+            .await
+            .unwrap()
+            .get("id")
+            .unwrap();
+        let skipped = db
+            .execute(
+                Insert::into(&t)
+                    .set("id", ada_id)
+                    .set("email", "fresh@x.io")
+                    .set("name", "Fresh")
+                    .on_conflict_do_nothing(["id"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(skipped, 0, "{d}");
+        assert_eq!(db.count(Select::from(&t)).await.unwrap(), 5, "{d}");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}

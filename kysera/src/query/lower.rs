@@ -340,23 +340,30 @@ pub(crate) fn lower(q: &Query, dialect: Dialect) -> Result<Lowered> {
     }
 }
 
+fn has_aggregate(s: &Select) -> bool {
+    s.columns
+        .iter()
+        .any(|c| matches!(c.expr, Expr::CountAll | Expr::Aggregate(..)))
+}
+
 /// `SELECT COUNT(*)` of the rows `s` would return (its ORDER BY dropped).
 pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
     let mut inner = s.clone();
     inner.order_by.clear();
     let needs_subquery = inner.distinct
         || !inner.group_by.is_empty()
+        || inner.having.is_some()
+        || has_aggregate(&inner)
         || inner.limit.is_some()
         || inner.offset.is_some();
     if !needs_subquery {
-        inner.columns.clear();
-        inner.columns.push(super::SelectItem {
+        inner.columns = vec![super::SelectItem {
             expr: Expr::CountAll,
             alias: Some("count".into()),
-        });
+        }];
         return build(&select_statement(&inner, dialect)?, dialect);
     }
-    if inner.columns.is_empty() && !inner.group_by.is_empty() {
+    if !inner.group_by.is_empty() && inner.columns.is_empty() {
         inner.columns = inner
             .group_by
             .iter()
@@ -365,6 +372,17 @@ pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
                 alias: None,
             })
             .collect();
+    } else if !inner.distinct
+        && inner.group_by.is_empty()
+        && !has_aggregate(&inner)
+        && inner.having.is_none()
+    {
+        // Only the number of rows matters; `*` over a join would also repeat column names,
+        // which MySQL refuses in a derived table.
+        inner.columns = vec![super::SelectItem {
+            expr: Expr::Value(Value::Int(Some(1))),
+            alias: Some("one".into()),
+        }];
     }
     let mut outer = Sq::select();
     outer
@@ -376,19 +394,28 @@ pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
     build(&outer, dialect)
 }
 
-/// `SELECT 1 … LIMIT 1`: whether `s` returns any row.
-pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Lowered> {
+/// `SELECT … LIMIT 1`: whether `s` returns any row; `None` when it cannot return one
+/// (`LIMIT 0`).
+pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Option<Lowered>> {
+    if s.limit == Some(0) {
+        return Ok(None);
+    }
     let mut inner = s.clone();
     inner.order_by.clear();
-    if inner.group_by.is_empty() && !inner.distinct {
+    // The select list matters when it aggregates (one row even over no rows) or when HAVING
+    // may name its aliases; otherwise select a constant.
+    if inner.group_by.is_empty()
+        && !inner.distinct
+        && !has_aggregate(&inner)
+        && inner.having.is_none()
+    {
         inner.columns = vec![super::SelectItem {
             expr: Expr::Value(Value::Int(Some(1))),
             alias: Some("one".into()),
         }];
     }
     inner.limit = Some(1);
-    inner.offset = inner.offset.filter(|o| *o > 0);
-    build(&select_statement(&inner, dialect)?, dialect)
+    build(&select_statement(&inner, dialect)?, dialect).map(Some)
 }
 
 #[cfg(test)]
@@ -483,6 +510,26 @@ mod tests {
         assert!(
             pg.ends_with(r#"ON CONFLICT ("id") DO NOTHING RETURNING *"#),
             "{pg}"
+        );
+    }
+
+    #[test]
+    fn count_and_exists_keep_aggregates() {
+        let agg = Select::from("t").column(col("x").max());
+        let c = lower_count(&agg, Dialect::Sqlite).unwrap();
+        assert!(c.sql.contains("FROM (SELECT MAX"), "{}", c.sql);
+        let e = lower_exists(&agg, Dialect::Sqlite).unwrap().unwrap();
+        assert!(e.sql.contains("MAX"), "{}", e.sql);
+        assert!(
+            lower_exists(&Select::from("t").limit(0), Dialect::Sqlite)
+                .unwrap()
+                .is_none()
+        );
+        let limited = lower_count(&Select::from("t").limit(3), Dialect::MySql).unwrap();
+        assert!(
+            limited.sql.contains("SELECT ? AS `one`") || limited.sql.contains("SELECT 1"),
+            "{}",
+            limited.sql
         );
     }
 

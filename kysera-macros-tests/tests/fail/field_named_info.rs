@@ -1,0 +1,7 @@
+#[derive(kysera::Repository)]
+struct Page {
+    id: i64,
+    info: String,
+}
+
+fn main() {}
