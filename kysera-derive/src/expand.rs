@@ -228,7 +228,46 @@ fn generate(m: &Model) -> TokenStream {
         table,
         fields,
         skipped,
+        soft_delete,
+        created_at,
+        updated_at,
     } = m;
+    let ts_column = |m: &Option<model::Managed>| match m {
+        Some(model::Managed { column, kind }) => {
+            let kind = match kind {
+                model::TimeKind::Utc => quote!(#krate::TimestampKind::Utc),
+                model::TimeKind::Naive => quote!(#krate::TimestampKind::Naive),
+            };
+            quote!(::core::option::Option::Some(#krate::TimestampColumn::new(#column, #kind)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let (sd_info, ca_info, ua_info) = (
+        ts_column(soft_delete),
+        ts_column(created_at),
+        ts_column(updated_at),
+    );
+    let mut behaviour_impls = TokenStream::new();
+    if soft_delete.is_some() {
+        behaviour_impls
+            .extend(quote!(#[automatically_derived] impl #krate::SoftDeleteModel for #name {}));
+    }
+    if created_at.is_some() {
+        behaviour_impls
+            .extend(quote!(#[automatically_derived] impl #krate::HasCreatedAt for #name {}));
+    }
+    if updated_at.is_some() {
+        behaviour_impls
+            .extend(quote!(#[automatically_derived] impl #krate::HasUpdatedAt for #name {}));
+    }
+    if soft_delete.is_some() || created_at.is_some() || updated_at.is_some() {
+        // Lets the executor enforce the behaviours on every query naming the table.
+        behaviour_impls.extend(quote! {
+            #krate::__private::inventory::submit! {
+                #krate::__private::ModelRegistration(<#name as #krate::Model>::INFO)
+            }
+        });
+    }
     let name_str = name.to_string();
     let new_name = format_ident!("New{}", name);
     let patch_name = format_ident!("{}Patch", name);
@@ -416,7 +455,8 @@ fn generate(m: &Model) -> TokenStream {
                     #table,
                     &[#(#column_infos),*],
                     &[#(#pk_cols),*],
-                );
+                )
+                .with_behaviours(#sd_info, #ca_info, #ua_info);
 
                 fn from_row(row: &#krate::Row) -> #krate::Result<Self> {
                     ::core::result::Result::Ok(Self {
@@ -473,6 +513,8 @@ fn generate(m: &Model) -> TokenStream {
                 #columns
                 #repo
             }
+
+            #behaviour_impls
 
             #[automatically_derived]
             #[allow(dead_code)]

@@ -69,3 +69,56 @@ pub fn struct_attrs(attrs: &[syn::Attribute]) -> darling::Result<StructAttrs> {
         .collect();
     StructAttrs::from_list(&metas)
 }
+
+/// `#[soft_delete]` or `#[soft_delete(column = "…")]`
+#[derive(Debug, Default, FromMeta)]
+pub struct SoftDeleteAttrs {
+    pub column: Option<SpannedValue<String>>,
+}
+
+/// `#[timestamps]` or `#[timestamps(created_at = "…", updated_at = "…")]`
+#[derive(Debug, Default, FromMeta)]
+pub struct TimestampsAttrs {
+    pub created_at: Option<SpannedValue<String>>,
+    pub updated_at: Option<SpannedValue<String>>,
+}
+
+/// A behaviour attribute: where it was written and what it says.
+pub struct Behaviour<T> {
+    pub span: proc_macro2::Span,
+    pub attrs: T,
+}
+
+/// Reads one behaviour attribute (`#[name]` or `#[name(...)]`); `Ok(None)` if absent. Written
+/// twice is an error.
+pub fn behaviour<T: FromMeta + Default>(
+    attrs: &[syn::Attribute],
+    name: &str,
+) -> darling::Result<Option<Behaviour<T>>> {
+    let mut found: Option<Behaviour<T>> = None;
+    let mut errors = darling::Error::accumulator();
+    for a in attrs.iter().filter(|a| a.path().is_ident(name)) {
+        use syn::spanned::Spanned;
+        let span = a.path().span();
+        if found.is_some() {
+            errors.push(
+                darling::Error::custom(format!("`#[{name}]` is written twice")).with_span(&span),
+            );
+            continue;
+        }
+        let parsed = match &a.meta {
+            syn::Meta::Path(_) => Ok(T::default()),
+            syn::Meta::List(list) => darling::ast::NestedMeta::parse_meta_list(list.tokens.clone())
+                .map_err(darling::Error::from)
+                .and_then(|items| T::from_list(&items)),
+            syn::Meta::NameValue(nv) => Err(darling::Error::custom(format!(
+                "write `#[{name}]` or `#[{name}(...)]`"
+            ))
+            .with_span(nv)),
+        };
+        if let Some(attrs) = errors.handle(parsed) {
+            found = Some(Behaviour { span, attrs });
+        }
+    }
+    errors.finish_with(found)
+}

@@ -27,7 +27,15 @@ use proc_macro::TokenStream;
 /// `default` (has a database default: optional in the insert struct), `rename = "column"`,
 /// `skip` (not a column; filled with `Default::default()` when read), and
 /// `validate(email, length(min = …, max = …), range(min = …, max = …), custom = "path")`.
-#[proc_macro_derive(Repository, attributes(kysera))]
+///
+/// Behaviours: `#[soft_delete]` / `#[soft_delete(column = "…")]` (an
+/// `Option<DateTime<Utc>>` or `Option<NaiveDateTime>` field, default `deleted_at`: every query
+/// hides deleted rows; the repository gains `soft_delete`, `restore`, `hard_delete`, …) and
+/// `#[timestamps]` / `#[timestamps(created_at = "…", updated_at = "…")]` (`DateTime<Utc>` or
+/// `NaiveDateTime` fields, default `created_at` / `updated_at`, either may be absent: set from
+/// the executor's clock on insert and on every update). Managed columns are not in the insert
+/// or patch struct.
+#[proc_macro_derive(Repository, attributes(kysera, soft_delete, timestamps))]
 pub fn derive_repository(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(input).into()

@@ -43,6 +43,20 @@ impl Errors {
     }
 }
 
+pub const SOFT_DELETE_HELP: &str =
+    "write `#[soft_delete]` (column `deleted_at`) or `#[soft_delete(column = \"name\")]`";
+pub const TIMESTAMPS_HELP: &str = "write `#[timestamps]` (columns `created_at` / `updated_at`) or `#[timestamps(created_at = \"…\", updated_at = \"…\")]`";
+
+/// `DateTime<…>` or `NaiveDateTime`, by the last path segment.
+fn time_kind(ty: &syn::Type) -> Option<TimeKind> {
+    let syn::Type::Path(p) = ty else { return None };
+    match p.path.segments.last()?.ident.to_string().as_str() {
+        "DateTime" => Some(TimeKind::Utc),
+        "NaiveDateTime" => Some(TimeKind::Naive),
+        _ => None,
+    }
+}
+
 pub const STRUCT_HELP: &str =
     "struct attributes are `#[kysera(table = \"name\")]` and `#[kysera(crate = \"path\")]`";
 pub const FIELD_HELP: &str = "field attributes are `primary_key`, `generated`, `default`, `rename = \"column\"`, `skip` and `validate(email, length(min = …, max = …), range(min = …, max = …), custom = \"path\")`";
@@ -75,6 +89,9 @@ pub struct Field {
     pub primary_key: bool,
     pub generated: bool,
     pub has_default: bool,
+    /// Set by a behaviour (`deleted_at`, `created_at`, `updated_at`): not in the insert or patch
+    /// struct.
+    pub managed: bool,
     pub rules: Vec<Rule>,
 }
 
@@ -84,12 +101,25 @@ impl Field {
     }
     /// In the insert struct: everything the database does not generate.
     pub fn inserted(&self) -> bool {
-        !self.generated
+        !self.generated && !self.managed
     }
-    /// In the patch struct: everything but the key and generated columns.
+    /// In the patch struct: everything but the key, generated and managed columns.
     pub fn patched(&self) -> bool {
-        !self.generated && !self.primary_key
+        !self.generated && !self.primary_key && !self.managed
     }
+}
+
+/// How a timestamp column stores time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TimeKind {
+    Utc,
+    Naive,
+}
+
+/// A column a behaviour manages.
+pub struct Managed {
+    pub column: String,
+    pub kind: TimeKind,
 }
 
 /// A validated model: everything code generation needs, nothing it must re-check.
@@ -101,6 +131,9 @@ pub struct Model {
     pub fields: Vec<Field>,
     /// Fields that are not columns.
     pub skipped: Vec<syn::Ident>,
+    pub soft_delete: Option<Managed>,
+    pub created_at: Option<Managed>,
+    pub updated_at: Option<Managed>,
 }
 
 impl Model {
@@ -353,6 +386,7 @@ fn check_field(f: FieldAttrs, attrs: &[syn::Attribute], errors: &mut Errors) -> 
         ok = false;
     }
     ok.then_some(Field {
+        managed: false,
         ident,
         vis: f.vis.clone(),
         ty,
@@ -363,6 +397,82 @@ fn check_field(f: FieldAttrs, attrs: &[syn::Attribute], errors: &mut Errors) -> 
         has_default: f.default.is_present(),
         rules,
     })
+}
+
+/// A column a behaviour asks for.
+struct Wanted<'a> {
+    column: &'a str,
+    /// Where the attribute names it.
+    span: Span,
+    /// Named in the attribute (rather than the default name).
+    explicit: bool,
+    /// May be absent when not named.
+    optional: bool,
+    /// "the soft-delete", "the creation timestamp", …
+    what: &'static str,
+}
+
+/// Finds and checks the field of a behaviour's column, and marks it managed.
+fn managed(
+    fields: &mut [Field],
+    ident: &syn::Ident,
+    w: Wanted<'_>,
+    errors: &mut Errors,
+) -> Option<Managed> {
+    let Wanted {
+        column,
+        span,
+        explicit,
+        optional,
+        what,
+    } = w;
+    let Some(field) = fields.iter_mut().find(|f| f.column == column) else {
+        if explicit || !optional {
+            errors.add(
+                span,
+                format_args!("{what} column `{column}` is not a field of `{ident}`"),
+                format_args!("add the field, or name its column in the attribute"),
+            );
+        }
+        return None;
+    };
+    let nullable = field.nullable();
+    let kind = time_kind(field.option_inner.as_ref().unwrap_or(&field.ty));
+    match kind {
+        Some(kind) if what == "the soft-delete" && !nullable => {
+            errors.add(
+                field.ty.span(),
+                "the soft-delete column must be an `Option`: NULL marks a row that is not deleted",
+                "use `Option<chrono::DateTime<chrono::Utc>>` or `Option<chrono::NaiveDateTime>`",
+            );
+            let _ = kind;
+            None
+        }
+        Some(kind) if field.primary_key => {
+            errors.add(
+                field.ident.span(),
+                format_args!("{what} column cannot be the primary key"),
+                "give the timestamp a field of its own",
+            );
+            let _ = kind;
+            None
+        }
+        Some(kind) => {
+            field.managed = true;
+            Some(Managed {
+                column: column.to_string(),
+                kind,
+            })
+        }
+        None => {
+            errors.add(
+                    field.ty.span(),
+                    format_args!("{what} column `{column}` must hold a timestamp"),
+                    "use `chrono::DateTime<chrono::Utc>` or `chrono::NaiveDateTime` (in an `Option` where it may be NULL)",
+                );
+            None
+        }
+    }
 }
 
 /// Stage 2 entry point.
@@ -503,6 +613,75 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
         );
     }
 
+    let soft_delete = match input::behaviour::<input::SoftDeleteAttrs>(&input.attrs, "soft_delete")
+    {
+        Ok(b) => b,
+        Err(e) => {
+            errors.darling(e, SOFT_DELETE_HELP);
+            None
+        }
+    };
+    let timestamps = match input::behaviour::<input::TimestampsAttrs>(&input.attrs, "timestamps") {
+        Ok(b) => b,
+        Err(e) => {
+            errors.darling(e, TIMESTAMPS_HELP);
+            None
+        }
+    };
+    let soft_delete = soft_delete.and_then(|b| {
+        let (column, span, explicit) = match &b.attrs.column {
+            Some(c) => (c.as_str().to_string(), c.span(), true),
+            None => ("deleted_at".to_string(), b.span, false),
+        };
+        let wanted = Wanted {
+            column: &column,
+            span,
+            explicit,
+            optional: false,
+            what: "the soft-delete",
+        };
+        managed(&mut fields, &ident, wanted, &mut errors)
+    });
+    let (created_at, updated_at) = match timestamps {
+        None => (None, None),
+        Some(b) => {
+            let pick = |v: &Option<darling::util::SpannedValue<String>>, default: &str| match v {
+                Some(c) => (c.as_str().to_string(), c.span(), true),
+                None => (default.to_string(), b.span, false),
+            };
+            let (cc, cs, ce) = pick(&b.attrs.created_at, "created_at");
+            let (uc, us, ue) = pick(&b.attrs.updated_at, "updated_at");
+            let any = fields.iter().any(|f| f.column == cc || f.column == uc);
+            if !any && !ce && !ue {
+                errors.add(
+                    b.span,
+                    format_args!("`#[timestamps]` finds neither `{cc}` nor `{uc}` in `{ident}`"),
+                    "add `created_at` / `updated_at` fields, or name the columns: `#[timestamps(created_at = \"…\", updated_at = \"…\")]`",
+                );
+                (None, None)
+            } else {
+                let created = Wanted {
+                    column: &cc,
+                    span: cs,
+                    explicit: ce,
+                    optional: true,
+                    what: "the creation timestamp",
+                };
+                let updated = Wanted {
+                    column: &uc,
+                    span: us,
+                    explicit: ue,
+                    optional: true,
+                    what: "the update timestamp",
+                };
+                (
+                    managed(&mut fields, &ident, created, &mut errors),
+                    managed(&mut fields, &ident, updated, &mut errors),
+                )
+            }
+        }
+    };
+
     if errors.is_empty() {
         Checked {
             ident: ident.clone(),
@@ -514,6 +693,9 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
                 table,
                 fields,
                 skipped,
+                soft_delete,
+                created_at,
+                updated_at,
             }),
             errors,
             partial_fields: Vec::new(),

@@ -4,7 +4,8 @@
 //! PostgreSQL pairs). Each pair runs the same SQL on the same pool: the `sqlx_*` benches bind
 //! by hand, the `kysera_*` / `repo_*` ones build the IR, run it through the plugin chain (empty
 //! unless the name says otherwise), lower it with sea-query, bind and decode.
-//! `overhead::*` measures only Kysera's own work for one query (no I/O).
+//! `overhead::*` measures only Kysera's own work for one query (no I/O). One model here is
+//! `#[soft_delete]`, so every query also pays the (hash) lookup of its table's behaviours.
 
 use std::sync::Arc;
 
@@ -55,6 +56,26 @@ struct Member {
     active: bool,
 }
 
+/// A soft-delete model: every query on its table gets `deleted_at IS NULL`.
+#[derive(Repository)]
+#[kysera(table = "kysera_bench_posts")]
+#[soft_delete]
+#[allow(dead_code)]
+struct Post {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    title: String,
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+#[allow(dead_code)]
+struct PostRow {
+    id: i64,
+    title: String,
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 fn by_id(id: i64) -> Select {
     Select::from(TABLE)
         .columns([col("id"), col("email"), col("name"), col("active")])
@@ -102,6 +123,24 @@ fn fixture(url: &str) -> (Runtime, Executor) {
             ins = ins.values([kysera::Value::from(format!("u{i}@x.io")), format!("User {i}").into(), true.into()]);
         }
         raw.execute(ins).await.unwrap();
+        // 200 posts, every tenth soft-deleted.
+        let ts = match db.dialect() {
+            kysera::Dialect::Postgres => "TIMESTAMPTZ",
+            _ => "TEXT",
+        };
+        raw.execute_sql("DROP TABLE IF EXISTS kysera_bench_posts", vec![]).await.unwrap();
+        raw.execute_sql(
+            &format!("CREATE TABLE kysera_bench_posts ({id}, title TEXT NOT NULL, deleted_at {ts} NULL)"),
+            vec![],
+        )
+        .await
+        .unwrap();
+        let mut posts = Insert::into("kysera_bench_posts").columns(["title", "deleted_at"]);
+        for i in 0..200 {
+            let deleted = (i % 10 == 0).then(chrono::Utc::now);
+            posts = posts.values([kysera::Value::from(format!("post {i}")), deleted.into()]);
+        }
+        raw.execute(posts).await.unwrap();
         db
     });
     (rt, db)
@@ -167,6 +206,24 @@ macro_rules! pairs {
                 r#" ORDER BY "id" ASC LIMIT "#,
                 $ph2
             );
+            const LIVE_POSTS: &str = r#"SELECT "id", "title", "deleted_at" FROM "kysera_bench_posts" WHERE "kysera_bench_posts"."deleted_at" IS NULL"#;
+
+            #[divan::bench]
+            fn sqlx_find_all_not_deleted(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let p = pool(&db);
+                b.bench_local(|| {
+                    rt.block_on(async { sqlx::query_as::<_, PostRow>(LIVE_POSTS).fetch_all(p).await.unwrap() })
+                });
+            }
+
+            #[divan::bench]
+            fn repo_find_all_soft_delete(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let repo = Post::repo(&db);
+                b.bench_local(|| rt.block_on(async { repo.find_all().await.unwrap() }));
+            }
+
             const CREATE: &str = concat!(
                 r#"INSERT INTO "kysera_bench_users" ("email", "name", "active") VALUES ("#,
                 $ph1,

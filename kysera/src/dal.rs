@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, FutureExt, try_join_all};
 
-use crate::model::Model;
+use crate::model::{HasUpdatedAt, Model, SoftDeleteModel};
 use crate::pagination::{self, CursorPage, Page, PageRequest};
 use crate::query::{Delete, Filter, Insert, OrderBy, Returning, Select, Update};
 use crate::{Error, Executor, Result};
@@ -180,7 +180,9 @@ pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patc
     ctx.execute(upd).await
 }
 
-/// Deletes the row with this primary key; a missing row is [`Error::NotFound`].
+/// Deletes the row with this primary key; a missing row is [`Error::NotFound`]. On a
+/// `#[soft_delete]` model this is a hard delete (as in the original Kysera): it removes the row,
+/// deleted or not; [`soft_delete`] marks it instead.
 pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
     match ctx
         .execute(Delete::from(M::INFO.table).filter(M::id_filter(id)))
@@ -378,4 +380,106 @@ where
     E: From<Error>,
 {
     ctx.transaction(f).await
+}
+
+fn soft_delete_column<M: Model>() -> Result<crate::model::TimestampColumn> {
+    M::INFO
+        .soft_delete
+        .ok_or_else(|| Error::InvalidQuery(format!("{} has no soft-delete column", M::INFO.name)))
+}
+
+fn null_timestamp(kind: crate::model::TimestampKind) -> crate::Value {
+    match kind {
+        crate::model::TimestampKind::Utc => crate::Value::ChronoDateTimeUtc(None),
+        crate::model::TimestampKind::Naive => crate::Value::ChronoDateTime(None),
+    }
+}
+
+fn update_returning<M: Model>(filter: Filter) -> Update {
+    Update::table(M::INFO.table)
+        .filter(filter)
+        .primary_key(M::INFO.primary_key.iter().copied())
+        .returning(all_columns::<M>())
+}
+
+/// Marks one row deleted (its deletion column set to the executor's clock) and returns it; a
+/// missing or already deleted row is [`Error::NotFound`].
+pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M> {
+    let sd = soft_delete_column::<M>()?;
+    let upd = update_returning::<M>(M::id_filter(id)).set(
+        sd.name,
+        crate::behaviour::timestamp_value(sd.kind, ctx.now()),
+    );
+    match ctx.fetch_optional(upd).await? {
+        Some(row) => M::from_row(&row),
+        None => Err(Error::NotFound(Some(format!(
+            "{} with id {:?} (missing or already deleted)",
+            M::INFO.name,
+            id
+        )))),
+    }
+}
+
+/// Marks every matching row that is not yet deleted as deleted; returns how many.
+pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter) -> Result<u64> {
+    let sd = soft_delete_column::<M>()?;
+    let upd = Update::table(M::INFO.table).filter(filter).set(
+        sd.name,
+        crate::behaviour::timestamp_value(sd.kind, ctx.now()),
+    );
+    ctx.execute(upd).await
+}
+
+/// Brings a soft-deleted row back and returns it; a missing row, or one that is not deleted,
+/// is [`Error::NotFound`].
+pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M> {
+    let sd = soft_delete_column::<M>()?;
+    let upd = update_returning::<M>(M::id_filter(id))
+        .set(sd.name, null_timestamp(sd.kind))
+        .only_deleted();
+    match ctx.fetch_optional(upd).await? {
+        Some(row) => M::from_row(&row),
+        None => Err(Error::NotFound(Some(format!(
+            "{} with id {:?} (missing or not deleted)",
+            M::INFO.name,
+            id
+        )))),
+    }
+}
+
+/// Sets the update timestamp of one row to the executor's clock and returns the row.
+pub async fn touch<M: HasUpdatedAt>(ctx: &Context, id: &M::Id) -> Result<M> {
+    let ts = M::INFO
+        .updated_at
+        .ok_or_else(|| Error::InvalidQuery(format!("{} has no update timestamp", M::INFO.name)))?;
+    let upd = update_returning::<M>(M::id_filter(id)).set(
+        ts.name,
+        crate::behaviour::timestamp_value(ts.kind, ctx.now()),
+    );
+    match ctx.fetch_optional(upd).await? {
+        Some(row) => M::from_row(&row),
+        None => Err(not_found::<M>(id)),
+    }
+}
+
+/// Rows whose timestamp column `ts` is after (`after = true`) or before `t`, oldest first.
+pub(crate) async fn find_by_time<M: Model>(
+    ctx: &Context,
+    ts: Option<crate::model::TimestampColumn>,
+    t: chrono::DateTime<chrono::Utc>,
+    after: bool,
+) -> Result<Vec<M>> {
+    let ts =
+        ts.ok_or_else(|| Error::InvalidQuery(format!("{} has no such timestamp", M::INFO.name)))?;
+    let column = crate::query::col(ts.name);
+    let value = crate::query::val(crate::behaviour::timestamp_value(ts.kind, t));
+    let op = if after {
+        crate::query::CmpOp::Gt
+    } else {
+        crate::query::CmpOp::Lt
+    };
+    let select = M::select()
+        .filter(column.clone().compare(op, value))
+        .order_by(column, crate::query::Order::Asc);
+    fetch(ctx, select).await
 }

@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::redact_url;
 use crate::plugin::{PluginChain, QueryContext};
 use crate::query::{
@@ -388,6 +389,7 @@ where
 pub struct Executor {
     pool: Pool,
     chain: Arc<PluginChain>,
+    clock: Arc<dyn Clock>,
     tx: Option<Arc<TxHandle>>,
 }
 
@@ -413,6 +415,7 @@ impl Executor {
         Executor {
             pool: pool.into(),
             chain: Arc::new(PluginChain::default()),
+            clock: Arc::new(SystemClock),
             tx: None,
         }
     }
@@ -426,8 +429,23 @@ impl Executor {
         Ok(Executor {
             pool: self.pool.clone(),
             chain: Arc::new(PluginChain::new(plugins)?),
+            clock: self.clock.clone(),
             tx: self.tx.clone(),
         })
+    }
+
+    /// A new executor over the same pool and plugins whose clock sets timestamps and soft
+    /// deletes (by default the system clock; tests use a [`FixedClock`](crate::FixedClock)).
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Executor {
+        Executor {
+            clock,
+            ..self.clone()
+        }
+    }
+
+    /// The current time by this executor's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// The plugins, in the order they run.
@@ -466,6 +484,10 @@ impl Executor {
 
     fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
         let mut query = query.into();
+        // The behaviours models declare come first, so plugins see the query as it will run.
+        if let Some(registry) = crate::behaviour::registry() {
+            registry.apply(&mut query, || self.clock.now());
+        }
         if !self.chain.interceptors.is_empty() {
             self.chain.intercept(&mut query, &self.context())?;
         }
@@ -716,9 +738,8 @@ impl Executor {
         let handle = Arc::new(self.begin().await?);
         let _level = LevelGuard(handle.clone());
         let tx_exec = Executor {
-            pool: self.pool.clone(),
-            chain: self.chain.clone(),
             tx: Some(handle.clone()),
+            ..self.clone()
         };
         let outcome = AssertUnwindSafe(async move { f(tx_exec).await })
             .catch_unwind()

@@ -37,6 +37,8 @@
 // Lets generated `::kysera::…` paths resolve inside this crate too.
 extern crate self as kysera;
 
+pub mod behaviour;
+pub mod clock;
 pub mod dal;
 pub mod error;
 mod executor;
@@ -48,10 +50,14 @@ mod repository;
 mod row;
 pub mod validation;
 
+pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ConstraintViolation, Error, Result};
 pub use executor::{Dialect, Executor, Pool, Raw, connect};
 pub use kysera_derive::Repository;
-pub use model::{Column, ColumnInfo, ColumnType, Model, ModelInfo, NonNullColumnType, TextColumn};
+pub use model::{
+    Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,
+    NonNullColumnType, SoftDeleteModel, TextColumn, TimestampColumn, TimestampKind,
+};
 pub use pagination::{CursorPage, Page, PageRequest};
 pub use plugin::{Plugin, QueryContext};
 pub use query::Value;
@@ -61,7 +67,9 @@ pub use row::{Decodable, FromRow, Row, RowIndex};
 /// Runtime helpers for generated code. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::behaviour::ModelRegistration;
     pub use crate::validation::{check_custom, check_email, check_length, check_range};
+    pub use inventory;
     pub use sea_query::Value;
     pub use std::{option::Option, result::Result, string::String, vec::Vec};
 }

@@ -47,6 +47,33 @@ impl ColumnInfo {
     }
 }
 
+/// How a timestamp column stores time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimestampKind {
+    /// `chrono::DateTime<Utc>`
+    Utc,
+    /// `chrono::NaiveDateTime` (UTC wall time)
+    Naive,
+}
+
+/// A timestamp column a behaviour manages (`deleted_at`, `created_at`, `updated_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimestampColumn {
+    /// The column name.
+    pub name: &'static str,
+    /// How it stores time.
+    pub kind: TimestampKind,
+}
+
+impl TimestampColumn {
+    /// A timestamp column (used by generated code).
+    pub const fn new(name: &'static str, kind: TimestampKind) -> Self {
+        TimestampColumn { name, kind }
+    }
+}
+
 /// The static description of a model: its table and columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -59,6 +86,12 @@ pub struct ModelInfo {
     pub columns: &'static [ColumnInfo],
     /// The primary key columns, in field order.
     pub primary_key: &'static [&'static str],
+    /// `#[soft_delete]`: the deletion timestamp column.
+    pub soft_delete: Option<TimestampColumn>,
+    /// `#[timestamps]`: the creation timestamp column, if the model has one.
+    pub created_at: Option<TimestampColumn>,
+    /// `#[timestamps]`: the update timestamp column, if the model has one.
+    pub updated_at: Option<TimestampColumn>,
 }
 
 impl ModelInfo {
@@ -74,7 +107,23 @@ impl ModelInfo {
             table,
             columns,
             primary_key,
+            soft_delete: None,
+            created_at: None,
+            updated_at: None,
         }
+    }
+
+    /// The same description with the model's behaviours (used by generated code).
+    pub const fn with_behaviours(
+        mut self,
+        soft_delete: Option<TimestampColumn>,
+        created_at: Option<TimestampColumn>,
+        updated_at: Option<TimestampColumn>,
+    ) -> Self {
+        self.soft_delete = soft_delete;
+        self.created_at = created_at;
+        self.updated_at = updated_at;
+        self
     }
 
     /// The column with this database name.
@@ -399,3 +448,26 @@ impl<M, T: ColumnType + TextColumn> Column<M, T> {
         self.expr().not_like(pattern)
     }
 }
+
+/// A model declared `#[soft_delete]`: its repository has `soft_delete`, `restore`,
+/// `hard_delete`, `find_with_deleted` and `find_deleted`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a soft-delete model",
+    label = "soft-delete methods need `#[soft_delete]` on the model",
+    note = "help: add `#[soft_delete]` to `{Self}` and a `deleted_at: Option<chrono::DateTime<chrono::Utc>>` field"
+)]
+pub trait SoftDeleteModel: Model {}
+
+/// A `#[timestamps]` model with a creation timestamp: `find_created_after` / `_before`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `created_at` timestamp",
+    note = "help: add `#[timestamps]` to `{Self}` and a `created_at: chrono::DateTime<chrono::Utc>` field"
+)]
+pub trait HasCreatedAt: Model {}
+
+/// A `#[timestamps]` model with an update timestamp: `touch`, `find_updated_after` / `_before`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `updated_at` timestamp",
+    note = "help: add `#[timestamps]` to `{Self}` and an `updated_at: chrono::DateTime<chrono::Utc>` field"
+)]
+pub trait HasUpdatedAt: Model {}

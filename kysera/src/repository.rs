@@ -2,8 +2,9 @@
 
 use std::marker::PhantomData;
 
+use crate::behaviour::DeletedRows;
 use crate::dal;
-use crate::model::Model;
+use crate::model::{HasCreatedAt, HasUpdatedAt, Model, SoftDeleteModel};
 use crate::pagination::{CursorPage, Page, PageRequest};
 use crate::query::{Filter, OrderBy, Select};
 use crate::{Executor, Result};
@@ -101,7 +102,8 @@ impl<M: Model> Repository<M> {
     pub async fn update_many(&self, filter: Filter, patch: M::Patch) -> Result<u64> {
         dal::update_many::<M>(&self.ctx, filter, patch).await
     }
-    /// Deletes one row; a missing row is `NotFound`.
+    /// Deletes one row; a missing row is `NotFound`. On a `#[soft_delete]` model this is a
+    /// hard delete, as [`hard_delete`](Self::hard_delete).
     pub async fn delete(&self, id: M::Id) -> Result<()> {
         dal::delete::<M>(&self.ctx, &id).await
     }
@@ -116,6 +118,69 @@ impl<M: Model> Repository<M> {
     /// Whether a row matches `filter` (`None`: any row).
     pub async fn exists(&self, filter: impl Into<Option<Filter>>) -> Result<bool> {
         dal::exists::<M>(&self.ctx, filter.into()).await
+    }
+}
+
+/// Methods of `#[soft_delete]` models.
+impl<M: SoftDeleteModel> Repository<M> {
+    /// Marks one row deleted and returns it; missing or already deleted is `NotFound`.
+    pub async fn soft_delete(&self, id: M::Id) -> Result<M> {
+        dal::soft_delete(&self.ctx, &id).await
+    }
+    /// Marks every matching row deleted; returns how many.
+    pub async fn soft_delete_many(&self, filter: Filter) -> Result<u64> {
+        dal::soft_delete_many::<M>(&self.ctx, filter).await
+    }
+    /// Brings a soft-deleted row back; missing or not deleted is `NotFound`.
+    pub async fn restore(&self, id: M::Id) -> Result<M> {
+        dal::restore(&self.ctx, &id).await
+    }
+    /// Removes a row for good, deleted or not; missing is `NotFound`.
+    pub async fn hard_delete(&self, id: M::Id) -> Result<()> {
+        dal::delete::<M>(&self.ctx, &id).await
+    }
+    /// The row with this key, even if soft-deleted.
+    pub async fn find_by_id_with_deleted(&self, id: M::Id) -> Result<Option<M>> {
+        self.find_with_deleted()
+            .filter(M::id_filter(&id))
+            .one()
+            .await
+    }
+    /// A query that sees deleted rows too.
+    pub fn find_with_deleted(&self) -> Find<M> {
+        self.find().with_deleted()
+    }
+    /// A query that sees only deleted rows.
+    pub fn find_deleted(&self) -> Find<M> {
+        self.find().only_deleted()
+    }
+}
+
+/// Methods of `#[timestamps]` models with a creation timestamp.
+impl<M: HasCreatedAt> Repository<M> {
+    /// Rows created after `t`, oldest first.
+    pub async fn find_created_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+        dal::find_by_time(&self.ctx, M::INFO.created_at, t, true).await
+    }
+    /// Rows created before `t`, oldest first.
+    pub async fn find_created_before(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+        dal::find_by_time(&self.ctx, M::INFO.created_at, t, false).await
+    }
+}
+
+/// Methods of `#[timestamps]` models with an update timestamp.
+impl<M: HasUpdatedAt> Repository<M> {
+    /// Sets the row's update timestamp to now and returns it; missing is `NotFound`.
+    pub async fn touch(&self, id: M::Id) -> Result<M> {
+        dal::touch(&self.ctx, &id).await
+    }
+    /// Rows updated after `t`, oldest first.
+    pub async fn find_updated_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+        dal::find_by_time(&self.ctx, M::INFO.updated_at, t, true).await
+    }
+    /// Rows updated before `t`, oldest first.
+    pub async fn find_updated_before(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+        dal::find_by_time(&self.ctx, M::INFO.updated_at, t, false).await
     }
 }
 
@@ -145,6 +210,22 @@ impl<M: Model> Find<M> {
     /// Skips `n` rows.
     pub fn offset(mut self, n: u64) -> Self {
         self.select.offset = Some(n);
+        self
+    }
+    /// Sees soft-deleted rows too.
+    pub fn with_deleted(mut self) -> Self
+    where
+        M: SoftDeleteModel,
+    {
+        self.select.deleted = DeletedRows::Include;
+        self
+    }
+    /// Sees only soft-deleted rows.
+    pub fn only_deleted(mut self) -> Self
+    where
+        M: SoftDeleteModel,
+    {
+        self.select.deleted = DeletedRows::Only;
         self
     }
     /// The IR select this query runs.

@@ -1,11 +1,15 @@
-// Methods of a plugin exist only on models that declare it.
+// Methods of a behaviour exist only on models that declare it.
 #[derive(kysera::Repository)]
 struct User {
     id: i64,
 }
 
 async fn f(db: &kysera::Executor) {
-    let _ = User::repo(db).soft_delete(1).await;
+    let users = User::repo(db);
+    let _ = users.soft_delete(1).await;
+    let _ = users.restore(1).await;
+    let _ = users.touch(1).await;
+    let _ = users.find().with_deleted();
 }
 
 fn main() {}

@@ -23,6 +23,7 @@ mod lower;
 
 pub(crate) use lower::{Lowered, lower, lower_count, lower_exists};
 
+pub use crate::behaviour::DeletedRows;
 pub use sea_query::Value;
 
 /// A column, optionally qualified by a table name or alias.
@@ -436,6 +437,8 @@ pub struct Select {
     pub limit: Option<u64>,
     /// OFFSET.
     pub offset: Option<u64>,
+    /// Which rows of soft-delete tables this query sees (see [`crate::behaviour`]).
+    pub deleted: DeletedRows,
 }
 
 impl Select {
@@ -455,7 +458,18 @@ impl Select {
             order_by: Vec::new(),
             limit: None,
             offset: None,
+            deleted: DeletedRows::Exclude,
         }
+    }
+    /// Sees soft-deleted rows too (on tables of `#[soft_delete]` models).
+    pub fn with_deleted(mut self) -> Self {
+        self.deleted = DeletedRows::Include;
+        self
+    }
+    /// Sees only soft-deleted rows of the main table.
+    pub fn only_deleted(mut self) -> Self {
+        self.deleted = DeletedRows::Only;
+        self
     }
     /// Gives the main table an alias.
     pub fn alias(mut self, alias: impl Into<String>) -> Self {
@@ -604,6 +618,9 @@ pub struct Insert {
     /// The table's primary key columns, needed for RETURNING on MySQL (which has none and is
     /// emulated by reading the rows back by key).
     pub primary_key: Vec<String>,
+    /// Keep the `created_at` / `updated_at` values given here instead of the clock's (on
+    /// tables of `#[timestamps]` models).
+    pub preserve_timestamps: bool,
 }
 
 impl Insert {
@@ -616,7 +633,13 @@ impl Insert {
             on_conflict: None,
             returning: Returning::None,
             primary_key: Vec::new(),
+            preserve_timestamps: false,
         }
+    }
+    /// Keeps the timestamp values this insert gives (by default the clock's overwrite them).
+    pub fn preserve_timestamps(mut self) -> Self {
+        self.preserve_timestamps = true;
+        self
     }
     /// Sets the column list.
     pub fn columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
@@ -714,6 +737,10 @@ pub struct Update {
     pub returning: Returning,
     /// The table's primary key columns, needed for RETURNING on MySQL.
     pub primary_key: Vec<String>,
+    /// Which rows of a soft-delete table it may change (by default, not the deleted ones).
+    pub deleted: DeletedRows,
+    /// Keep the `updated_at` value given here instead of the clock's.
+    pub preserve_timestamps: bool,
 }
 
 impl Update {
@@ -725,7 +752,24 @@ impl Update {
             filter: None,
             returning: Returning::None,
             primary_key: Vec::new(),
+            deleted: DeletedRows::Exclude,
+            preserve_timestamps: false,
         }
+    }
+    /// May change soft-deleted rows too.
+    pub fn with_deleted(mut self) -> Self {
+        self.deleted = DeletedRows::Include;
+        self
+    }
+    /// Changes only soft-deleted rows.
+    pub fn only_deleted(mut self) -> Self {
+        self.deleted = DeletedRows::Only;
+        self
+    }
+    /// Keeps the `updated_at` value this update gives (by default the clock's overwrites it).
+    pub fn preserve_timestamps(mut self) -> Self {
+        self.preserve_timestamps = true;
+        self
     }
     /// `SET column = value` (replacing an earlier value for the same column).
     pub fn set(mut self, column: impl Into<String>, value: impl Into<Value>) -> Self {
