@@ -231,6 +231,7 @@ fn generate(m: &Model) -> TokenStream {
         soft_delete,
         created_at,
         updated_at,
+        tenant,
     } = m;
     let ts_column = |m: &Option<model::Managed>| match m {
         Some(model::Managed { column, kind }) => {
@@ -260,7 +261,11 @@ fn generate(m: &Model) -> TokenStream {
         behaviour_impls
             .extend(quote!(#[automatically_derived] impl #krate::HasUpdatedAt for #name {}));
     }
-    if soft_delete.is_some() || created_at.is_some() || updated_at.is_some() {
+    let tenant_info = match tenant {
+        Some(t) => quote!(::core::option::Option::Some(#t)),
+        None => quote!(::core::option::Option::None),
+    };
+    if soft_delete.is_some() || created_at.is_some() || updated_at.is_some() || tenant.is_some() {
         // Lets the executor enforce the behaviours on every query naming the table.
         behaviour_impls.extend(quote! {
             #krate::__private::inventory::submit! {
@@ -456,7 +461,8 @@ fn generate(m: &Model) -> TokenStream {
                     &[#(#column_infos),*],
                     &[#(#pk_cols),*],
                 )
-                .with_behaviours(#sd_info, #ca_info, #ua_info);
+                .with_behaviours(#sd_info, #ca_info, #ua_info)
+                .with_tenant(#tenant_info);
 
                 fn from_row(row: &#krate::Row) -> #krate::Result<Self> {
                     ::core::result::Result::Ok(Self {

@@ -122,3 +122,9 @@ pub fn behaviour<T: FromMeta + Default>(
     }
     errors.finish_with(found)
 }
+
+/// `#[rls(tenant = "…")]`
+#[derive(Debug, Default, FromMeta)]
+pub struct RlsAttrs {
+    pub tenant: Option<SpannedValue<String>>,
+}

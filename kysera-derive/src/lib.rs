@@ -34,8 +34,10 @@ use proc_macro::TokenStream;
 /// `#[timestamps]` / `#[timestamps(created_at = "…", updated_at = "…")]` (`DateTime<Utc>` or
 /// `NaiveDateTime` fields, default `created_at` / `updated_at`, either may be absent: set from
 /// the executor's clock on insert and on every update). Managed columns are not in the insert
-/// or patch struct.
-#[proc_macro_derive(Repository, attributes(kysera, soft_delete, timestamps))]
+/// or patch struct. `#[rls(tenant = "tenant_id")]`: tenant isolation, enforced on every query
+/// under the `kysera::rls` auth context (the tenant field is optional in the insert struct and
+/// not in the patch struct).
+#[proc_macro_derive(Repository, attributes(kysera, soft_delete, timestamps, rls))]
 pub fn derive_repository(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(input).into()

@@ -43,6 +43,8 @@ impl Errors {
     }
 }
 
+pub const RLS_HELP: &str =
+    "write `#[rls(tenant = \"tenant_id\")]`, naming the column that holds each row's tenant";
 pub const SOFT_DELETE_HELP: &str =
     "write `#[soft_delete]` (column `deleted_at`) or `#[soft_delete(column = \"name\")]`";
 pub const TIMESTAMPS_HELP: &str = "write `#[timestamps]` (columns `created_at` / `updated_at`) or `#[timestamps(created_at = \"…\", updated_at = \"…\")]`";
@@ -92,6 +94,8 @@ pub struct Field {
     /// Set by a behaviour (`deleted_at`, `created_at`, `updated_at`): not in the insert or patch
     /// struct.
     pub managed: bool,
+    /// The `#[rls]` tenant column: optional on insert (the context's tenant), never patched.
+    pub tenant: bool,
     pub rules: Vec<Rule>,
 }
 
@@ -105,7 +109,7 @@ impl Field {
     }
     /// In the patch struct: everything but the key, generated and managed columns.
     pub fn patched(&self) -> bool {
-        !self.generated && !self.primary_key && !self.managed
+        !self.generated && !self.primary_key && !self.managed && !self.tenant
     }
 }
 
@@ -134,6 +138,8 @@ pub struct Model {
     pub soft_delete: Option<Managed>,
     pub created_at: Option<Managed>,
     pub updated_at: Option<Managed>,
+    /// `#[rls(tenant = "…")]`: the tenant column.
+    pub tenant: Option<String>,
 }
 
 impl Model {
@@ -387,6 +393,7 @@ fn check_field(f: FieldAttrs, attrs: &[syn::Attribute], errors: &mut Errors) -> 
     }
     ok.then_some(Field {
         managed: false,
+        tenant: false,
         ident,
         vis: f.vis.clone(),
         ty,
@@ -682,6 +689,52 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
         }
     };
 
+    let rls = match input::behaviour::<input::RlsAttrs>(&input.attrs, "rls") {
+        Ok(b) => b,
+        Err(e) => {
+            errors.darling(e, RLS_HELP);
+            None
+        }
+    };
+    let tenant = rls.and_then(|b| {
+        let Some(t) = &b.attrs.tenant else {
+            errors.add(b.span, "`#[rls]` needs the tenant column", RLS_HELP);
+            return None;
+        };
+        match fields.iter_mut().find(|f| f.column == t.as_str()) {
+            None => {
+                errors.add(
+                    t.span(),
+                    format_args!("the tenant column `{}` is not a field of `{ident}`", t.as_str()),
+                    "name the column that holds each row's tenant, e.g. `#[rls(tenant = \"tenant_id\")]`",
+                );
+                None
+            }
+            Some(f) if f.nullable() => {
+                errors.add(
+                    f.ty.span(),
+                    "the tenant column cannot be an `Option`: a row without a tenant would belong to no one",
+                    "use the non-optional type (a string, integer or uuid)",
+                );
+                None
+            }
+            Some(f) if f.primary_key || f.generated || f.managed => {
+                errors.add(
+                    f.ident.span(),
+                    "the tenant column cannot be the primary key, generated, or a timestamp",
+                    "give the tenant a column of its own",
+                );
+                None
+            }
+            Some(f) => {
+                f.tenant = true;
+                // Optional in the insert struct: the context's tenant fills it in.
+                f.has_default = true;
+                Some(t.as_str().to_string())
+            }
+        }
+    });
+
     if errors.is_empty() {
         Checked {
             ident: ident.clone(),
@@ -696,6 +749,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
                 soft_delete,
                 created_at,
                 updated_at,
+                tenant,
             }),
             errors,
             partial_fields: Vec::new(),

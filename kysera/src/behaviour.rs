@@ -1,5 +1,5 @@
-//! The behaviours models declare with `#[soft_delete]` and `#[timestamps]`, enforced by the
-//! executor on every query that names their tables — from a repository, a DAL function or the
+//! The behaviours models declare with `#[soft_delete]`, `#[timestamps]` and
+//! `#[rls(tenant = "…")]`, enforced by the executor on every query that names their tables — from a repository, a DAL function or the
 //! query builder, joined or not, inside transactions or not.
 //!
 //! The derive registers each model's [`ModelInfo`] at link time; the executor reads the
@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 
 use crate::model::{ModelInfo, TimestampColumn, TimestampKind};
-use crate::query::{ColumnRef, Expr, Filter, Query, Value};
+use crate::query::{ColumnRef, Expr, Filter, Operation, Query, Value};
+use crate::{Error, Result, rls};
 
 /// A model's registration, submitted by the derive (not for direct use).
 #[doc(hidden)]
@@ -39,6 +40,8 @@ pub(crate) struct TableBehaviour {
     pub soft_delete: Option<TimestampColumn>,
     pub created_at: Option<TimestampColumn>,
     pub updated_at: Option<TimestampColumn>,
+    /// `#[rls(tenant = "…")]`: the tenant column.
+    pub tenant: Option<&'static str>,
 }
 
 /// Tables with at least one behaviour.
@@ -54,6 +57,7 @@ pub(crate) fn registry() -> Option<&'static Registry> {
                 if info.soft_delete.is_none()
                     && info.created_at.is_none()
                     && info.updated_at.is_none()
+                    && info.tenant.is_none()
                 {
                     continue;
                 }
@@ -62,6 +66,7 @@ pub(crate) fn registry() -> Option<&'static Registry> {
                 b.soft_delete = b.soft_delete.or(info.soft_delete);
                 b.created_at = b.created_at.or(info.created_at);
                 b.updated_at = b.updated_at.or(info.updated_at);
+                b.tenant = b.tenant.or(info.tenant);
             }
             (!map.is_empty()).then_some(Registry(map))
         })
@@ -93,31 +98,84 @@ impl Registry {
         self.0.get(table)
     }
 
-    /// Applies soft-delete filters and timestamps to `query`.
-    pub(crate) fn apply(&self, query: &mut Query, now: impl Fn() -> DateTime<Utc>) {
+    /// The tenant a query on `table` (with tenant column `column`) is limited to: `None` for the
+    /// system context; an error without a context or without a tenant in it.
+    fn tenant_of(table: &str, op: Operation) -> Result<Option<Value>> {
+        let Some(ctx) = rls::context_for(table)? else {
+            return Ok(None);
+        };
+        match &ctx.tenant_id {
+            Some(t) => Ok(Some(t.clone())),
+            None => Err(Error::AccessDenied {
+                table: table.to_string(),
+                operation: op,
+                reason: "the auth context names no tenant".into(),
+            }),
+        }
+    }
+
+    /// Applies soft-delete filters, timestamps and tenant isolation to `query`.
+    pub(crate) fn apply(&self, query: &mut Query, now: impl Fn() -> DateTime<Utc>) -> Result<()> {
+        let op = query.operation();
         match query {
             Query::Select(s) => {
-                if let Some(sd) = self.get(&s.table.name).and_then(|b| b.soft_delete) {
-                    let reference = s.table.reference().to_string();
-                    if let Some(f) = deleted_filter(Some(&reference), sd.name, s.deleted) {
-                        s.add_filter(f);
-                    }
+                let main = self.get(&s.table.name).copied().unwrap_or_default();
+                let reference = s.table.reference().to_string();
+                if let Some(sd) = main.soft_delete
+                    && let Some(f) = deleted_filter(Some(&reference), sd.name, s.deleted)
+                {
+                    s.add_filter(f);
                 }
-                // A joined soft-delete table: its deleted rows are left out of the join (in the
-                // ON clause, so a LEFT JOIN still keeps the main row).
-                if s.deleted == DeletedRows::Exclude {
-                    for j in &mut s.joins {
-                        if let Some(sd) = self.get(&j.table.name).and_then(|b| b.soft_delete) {
-                            let f =
-                                Expr::Column(ColumnRef::qualified(j.table.reference(), sd.name))
-                                    .is_null();
-                            j.on = std::mem::replace(&mut j.on, Filter::And(vec![])).and(f);
-                        }
+                if let Some(column) = main.tenant
+                    && let Some(t) = Self::tenant_of(&s.table.name, op)?
+                {
+                    s.add_filter(Expr::Column(ColumnRef::qualified(&reference, column)).eq(t));
+                }
+                // A joined table's conditions go into its ON clause (so a LEFT JOIN still keeps
+                // the main row): not its deleted rows, only its tenant's rows.
+                for j in &mut s.joins {
+                    let Some(b) = self.get(&j.table.name) else {
+                        continue;
+                    };
+                    let mut extra = Vec::new();
+                    if let Some(sd) = b.soft_delete
+                        && s.deleted == DeletedRows::Exclude
+                    {
+                        extra.push(
+                            Expr::Column(ColumnRef::qualified(j.table.reference(), sd.name))
+                                .is_null(),
+                        );
+                    }
+                    if let Some(column) = b.tenant
+                        && let Some(t) = Self::tenant_of(&j.table.name, op)?
+                    {
+                        extra.push(
+                            Expr::Column(ColumnRef::qualified(j.table.reference(), column)).eq(t),
+                        );
+                    }
+                    for f in extra {
+                        j.on = std::mem::replace(&mut j.on, Filter::And(vec![])).and(f);
                     }
                 }
             }
             Query::Update(u) => {
-                let Some(b) = self.get(&u.table) else { return };
+                let Some(b) = self.get(&u.table).copied() else {
+                    return Ok(());
+                };
+                if let Some(column) = b.tenant
+                    && let Some(t) = Self::tenant_of(&u.table, op)?
+                {
+                    if let Some((_, v)) = u.values.iter().find(|(c, _)| c == column)
+                        && !rls::same_value(v, &t)
+                    {
+                        return Err(Error::AccessDenied {
+                            table: u.table.clone(),
+                            operation: op,
+                            reason: format!("changing `{column}` (a row's tenant) is not allowed"),
+                        });
+                    }
+                    u.add_filter(Expr::Column(ColumnRef::new(column)).eq(t));
+                }
                 if let Some(sd) = b.soft_delete
                     && let Some(f) = deleted_filter(None, sd.name, u.deleted)
                 {
@@ -130,18 +188,41 @@ impl Registry {
                 }
             }
             Query::Insert(i) => {
-                let Some(b) = self.get(&i.table) else { return };
-                if i.preserve_timestamps {
-                    return;
+                let Some(b) = self.get(&i.table).copied() else {
+                    return Ok(());
+                };
+                if let Some(column) = b.tenant
+                    && let Some(t) = Self::tenant_of(&i.table, op)?
+                {
+                    for n in 0..i.rows.len() {
+                        if let Some(v) = i.value(n, column)
+                            && !rls::same_value(v, &t)
+                        {
+                            return Err(Error::AccessDenied {
+                                table: i.table.clone(),
+                                operation: op,
+                                reason: format!("row {n} names another tenant in `{column}`"),
+                            });
+                        }
+                    }
+                    i.set_value(column, t);
                 }
-                let mut at = None;
-                for ts in [b.created_at, b.updated_at].into_iter().flatten() {
-                    let t = *at.get_or_insert_with(&now);
-                    i.set_value(ts.name, timestamp_value(ts.kind, t));
+                if !i.preserve_timestamps {
+                    let mut at = None;
+                    for ts in [b.created_at, b.updated_at].into_iter().flatten() {
+                        let t = *at.get_or_insert_with(&now);
+                        i.set_value(ts.name, timestamp_value(ts.kind, t));
+                    }
                 }
             }
-            // DELETE is a hard delete: it reaches soft-deleted rows too, so they can be purged.
-            Query::Delete(_) => {}
+            Query::Delete(d) => {
+                if let Some(column) = self.get(&d.table).and_then(|b| b.tenant)
+                    && let Some(t) = Self::tenant_of(&d.table, op)?
+                {
+                    d.add_filter(Expr::Column(ColumnRef::new(column)).eq(t));
+                }
+            }
         }
+        Ok(())
     }
 }

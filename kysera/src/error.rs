@@ -104,6 +104,25 @@ pub enum Error {
     /// A pagination cursor was refused.
     #[error("invalid cursor: {0}")]
     InvalidCursor(crate::pagination::CursorError),
+    /// A query on a row-level-security table ran outside any auth context (see
+    /// [`rls::with_context`](crate::rls::with_context)); it is refused rather than run unfiltered.
+    #[error(
+        "no auth context for a query on `{table}`: run it inside kysera::rls::with_context (or rls::as_system)"
+    )]
+    NoAuthContext {
+        /// The protected table.
+        table: String,
+    },
+    /// A row-level-security policy refused the statement.
+    #[error("access denied: {operation:?} on `{table}`: {reason}")]
+    AccessDenied {
+        /// The protected table.
+        table: String,
+        /// What the statement does.
+        operation: crate::query::Operation,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A transaction handle was used after its transaction had ended.
     #[error("the transaction has already been committed or rolled back")]
     TransactionClosed,

@@ -390,6 +390,8 @@ pub struct Executor {
     pool: Pool,
     chain: Arc<PluginChain>,
     clock: Arc<dyn Clock>,
+    /// PostgreSQL native RLS: pass the auth context to each transaction.
+    postgres_rls: bool,
     tx: Option<Arc<TxHandle>>,
 }
 
@@ -416,6 +418,7 @@ impl Executor {
             pool: pool.into(),
             chain: Arc::new(PluginChain::default()),
             clock: Arc::new(SystemClock),
+            postgres_rls: false,
             tx: None,
         }
     }
@@ -427,11 +430,23 @@ impl Executor {
     /// then higher [`priority`](Plugin::priority), then name.
     pub fn with_plugins(&self, plugins: Vec<Arc<dyn Plugin>>) -> Result<Executor> {
         Ok(Executor {
-            pool: self.pool.clone(),
             chain: Arc::new(PluginChain::new(plugins)?),
-            clock: self.clock.clone(),
-            tx: self.tx.clone(),
+            ..self.clone()
         })
+    }
+
+    /// PostgreSQL native row-level security: when on, every transaction this executor begins
+    /// inside an [`rls`](crate::rls) scope first sets `kysera.tenant_id`, `kysera.user_id`,
+    /// `kysera.roles` (comma-separated) and `kysera.system` (`on`/`off`) for that transaction
+    /// only (`set_config(…, true)`, the bound-parameter form of `SET LOCAL`), so policies such as
+    /// those of [`rls::postgres_tenant_policy`](crate::rls::postgres_tenant_policy) can read them
+    /// with `current_setting(…, true)`. Queries outside a transaction get no settings (and such
+    /// a policy then shows no rows). No effect on other databases.
+    pub fn with_postgres_rls(&self, on: bool) -> Executor {
+        Executor {
+            postgres_rls: on,
+            ..self.clone()
+        }
     }
 
     /// A new executor over the same pool and plugins whose clock sets timestamps and soft
@@ -486,7 +501,7 @@ impl Executor {
         let mut query = query.into();
         // The behaviours models declare come first, so plugins see the query as it will run.
         if let Some(registry) = crate::behaviour::registry() {
-            registry.apply(&mut query, || self.clock.now());
+            registry.apply(&mut query, || self.clock.now())?;
         }
         if !self.chain.interceptors.is_empty() {
             self.chain.intercept(&mut query, &self.context())?;
@@ -768,7 +783,24 @@ impl Executor {
         let Some(parent) = &self.tx else {
             let conn = match &self.pool {
                 Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
-                Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
+                Pool::Postgres(p) => {
+                    let mut tx = p.begin().await?;
+                    if self.postgres_rls
+                        && let Some(ctx) = crate::rls::current()
+                    {
+                        sqlx::query(
+                            "SELECT set_config('kysera.tenant_id', $1, true), set_config('kysera.user_id', $2, true), \
+                             set_config('kysera.roles', $3, true), set_config('kysera.system', $4, true)",
+                        )
+                        .bind(crate::rls::setting_text(&ctx.tenant_id))
+                        .bind(crate::rls::setting_text(&ctx.user_id))
+                        .bind(ctx.roles.join(","))
+                        .bind(if ctx.system { "on" } else { "off" })
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    TxConn::Postgres(tx)
+                }
                 Pool::MySql(p) => TxConn::MySql(p.begin().await?),
             };
             return Ok(TxHandle {
@@ -897,7 +929,7 @@ fn filter_has_null(f: &Filter) -> bool {
 }
 
 /// Whether a value is a (typed) NULL: every sea-query variant holds an `Option`.
-fn is_null_value(v: &Value) -> bool {
+pub(crate) fn is_null_value(v: &Value) -> bool {
     matches!(
         v,
         Value::Bool(None)

@@ -47,6 +47,7 @@ pub mod pagination;
 mod plugin;
 pub mod query;
 mod repository;
+pub mod rls;
 mod row;
 pub mod validation;
 

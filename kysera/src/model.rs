@@ -92,6 +92,8 @@ pub struct ModelInfo {
     pub created_at: Option<TimestampColumn>,
     /// `#[timestamps]`: the update timestamp column, if the model has one.
     pub updated_at: Option<TimestampColumn>,
+    /// `#[rls(tenant = "…")]`: the tenant column.
+    pub tenant: Option<&'static str>,
 }
 
 impl ModelInfo {
@@ -110,7 +112,14 @@ impl ModelInfo {
             soft_delete: None,
             created_at: None,
             updated_at: None,
+            tenant: None,
         }
+    }
+
+    /// The same description with a tenant column (used by generated code).
+    pub const fn with_tenant(mut self, tenant: Option<&'static str>) -> Self {
+        self.tenant = tenant;
+        self
     }
 
     /// The same description with the model's behaviours (used by generated code).

@@ -1,0 +1,713 @@
+//! Row-level security: who is acting (an [`AuthContext`] in a task-local scope), tenant isolation
+//! declared on models with `#[rls(tenant = "…")]`, custom policies per table ([`RlsSchema`],
+//! enforced by the [`Rls`] plugin), and PostgreSQL native RLS.
+//!
+//! ```no_run
+//! use kysera::rls::{self, AuthContext};
+//! # #[derive(kysera::Repository)] #[rls(tenant = "tenant_id")]
+//! # struct Post { #[kysera(generated)] id: i64, tenant_id: String, title: String }
+//! # async fn f(db: kysera::Executor) -> kysera::Result<()> {
+//! let acme = AuthContext::user("u1").with_tenant("acme").with_roles(["editor"]);
+//! rls::with_context(acme, async {
+//!     // Only acme's posts, in every query of this scope (transactions included);
+//!     // inserts get tenant_id = "acme"; another tenant's rows cannot be changed.
+//!     let posts = Post::repo(&db).find_all().await?;
+//!     // Work spawned from here keeps the context only through rls::spawn.
+//!     let db2 = db.clone();
+//!     rls::spawn(async move { Post::repo(&db2).count(None).await }).await.expect("task")?;
+//!     kysera::Result::Ok(())
+//! })
+//! .await?;
+//! // Outside any context, a query on Post is an error, not an unfiltered read.
+//! assert!(matches!(Post::repo(&db).find_all().await, Err(kysera::Error::NoAuthContext { .. })));
+//! # Ok(()) }
+//! ```
+//!
+//! **Evaluation.** For a query on a protected table: a *system* context
+//! ([`AuthContext::system`], asked for explicitly) bypasses every policy; no context at all is
+//! [`Error::NoAuthContext`]. Otherwise the model's tenant policy applies (reads and writes limited
+//! to the context's tenant), then the table's [`RlsSchema`] policies for the statement's
+//! operation, in this order: every *deny* policy (one that denies outright refuses the statement;
+//! one that denies a condition excludes the rows matching it); then the *allow* policies — **when
+//! none allows, the statement is refused (the default is deny)**; one that allows outright lifts
+//! the restriction, otherwise the rows must match one of the allowed conditions; then the
+//! *filter* policies (reads: their conditions are ANDed in); then the *validate* policies on the
+//! values an insert or update writes. Conditions on a joined table go into its join's ON clause.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::query::{ColumnRef, Expr, Filter, Operation, Query, Value};
+use crate::{Error, Plugin, QueryContext, Result};
+
+tokio::task_local! {
+    static AUTH: Arc<AuthContext>;
+}
+
+/// Who is acting: the context every query in a [`with_context`] scope runs under.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct AuthContext {
+    /// The acting user.
+    pub user_id: Option<Value>,
+    /// The tenant whose rows the user may see (compared with `#[rls(tenant)]` columns, so give it
+    /// the column's type: a string for a text column, an integer for a numeric one).
+    pub tenant_id: Option<Value>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Permission names.
+    pub permissions: Vec<String>,
+    /// Anything else policies may look at.
+    pub attributes: HashMap<String, serde_json::Value>,
+    /// Bypasses every policy. Only [`AuthContext::system`] sets it.
+    pub system: bool,
+}
+
+impl AuthContext {
+    /// A context for user `id`.
+    pub fn user(id: impl Into<Value>) -> Self {
+        AuthContext {
+            user_id: Some(id.into()),
+            ..Default::default()
+        }
+    }
+
+    /// The system context: bypasses every row-level policy. For migrations, jobs and admin tools,
+    /// asked for explicitly; never the default.
+    pub fn system() -> Self {
+        AuthContext {
+            system: true,
+            ..Default::default()
+        }
+    }
+
+    /// With a tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<Value>) -> Self {
+        self.tenant_id = Some(tenant.into());
+        self
+    }
+
+    /// With roles.
+    pub fn with_roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// With permissions.
+    pub fn with_permissions<S: Into<String>>(mut self, p: impl IntoIterator<Item = S>) -> Self {
+        self.permissions.extend(p.into_iter().map(Into::into));
+        self
+    }
+
+    /// With a free attribute.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.attributes.insert(key.into(), value);
+        self
+    }
+
+    /// Whether the context has this role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the context has this permission.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+}
+
+/// Runs `f` with `ctx` as the auth context of every query it makes (in this task).
+pub async fn with_context<F: Future>(ctx: AuthContext, f: F) -> F::Output {
+    AUTH.scope(Arc::new(ctx), f).await
+}
+
+/// Runs `f` with the system context, which bypasses every row-level policy.
+pub async fn as_system<F: Future>(f: F) -> F::Output {
+    with_context(AuthContext::system(), f).await
+}
+
+/// The auth context of the current scope, if any.
+pub fn current() -> Option<Arc<AuthContext>> {
+    AUTH.try_with(Arc::clone).ok()
+}
+
+/// `tokio::spawn` that carries the current auth context into the new task (a plain
+/// `tokio::spawn` starts without one, and its queries on protected tables are refused).
+pub fn spawn<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match current() {
+        Some(ctx) => tokio::spawn(AUTH.scope(ctx, f)),
+        None => tokio::spawn(f),
+    }
+}
+
+/// The context a query on `table` runs under: `Ok(None)` for the system context (no policy
+/// applies), an error when there is none.
+pub(crate) fn context_for(table: &str) -> Result<Option<Arc<AuthContext>>> {
+    match current() {
+        None => Err(Error::NoAuthContext {
+            table: table.to_string(),
+        }),
+        Some(ctx) if ctx.system => Ok(None),
+        Some(ctx) => Ok(Some(ctx)),
+    }
+}
+
+/// Whether two values are the same, across integer widths (a tenant given as `i32` matches an
+/// `i64` column value) and string forms.
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
+    fn int(v: &Value) -> Option<i128> {
+        Some(match v {
+            Value::TinyInt(Some(i)) => *i as i128,
+            Value::SmallInt(Some(i)) => *i as i128,
+            Value::Int(Some(i)) => *i as i128,
+            Value::BigInt(Some(i)) => *i as i128,
+            Value::TinyUnsigned(Some(i)) => *i as i128,
+            Value::SmallUnsigned(Some(i)) => *i as i128,
+            Value::Unsigned(Some(i)) => *i as i128,
+            Value::BigUnsigned(Some(i)) => *i as i128,
+            _ => return None,
+        })
+    }
+    match (int(a), int(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Qualifies the unqualified columns of `f` with `table` (a policy's condition written for the
+/// table alone, applied where it is joined or aliased).
+pub(crate) fn qualify(f: Filter, table: &str) -> Filter {
+    fn expr(e: Expr, t: &str) -> Expr {
+        match e {
+            Expr::Column(ColumnRef {
+                table: None,
+                column,
+            }) => Expr::Column(ColumnRef {
+                table: Some(t.to_string()),
+                column,
+            }),
+            Expr::Aggregate(
+                f,
+                ColumnRef {
+                    table: None,
+                    column,
+                },
+            ) => Expr::Aggregate(
+                f,
+                ColumnRef {
+                    table: Some(t.to_string()),
+                    column,
+                },
+            ),
+            other => other,
+        }
+    }
+    match f {
+        Filter::Compare { left, op, right } => Filter::Compare {
+            left: expr(left, table),
+            op,
+            right: expr(right, table),
+        },
+        Filter::In {
+            expr: e,
+            values,
+            negated,
+        } => Filter::In {
+            expr: expr(e, table),
+            values,
+            negated,
+        },
+        Filter::Like {
+            expr: e,
+            pattern,
+            negated,
+        } => Filter::Like {
+            expr: expr(e, table),
+            pattern,
+            negated,
+        },
+        Filter::IsNull { expr: e, negated } => Filter::IsNull {
+            expr: expr(e, table),
+            negated,
+        },
+        Filter::And(v) => Filter::And(v.into_iter().map(|f| qualify(f, table)).collect()),
+        Filter::Or(v) => Filter::Or(v.into_iter().map(|f| qualify(f, table)).collect()),
+        Filter::Not(f) => Filter::Not(Box::new(qualify(*f, table))),
+    }
+}
+
+/// Evaluates a condition against the values an insert writes. Supports `=`, `<>`, IN, IS NULL,
+/// AND, OR, NOT over the row's columns and constants; anything else counts as not satisfied.
+fn holds(f: &Filter, row: &[(&str, &Value)]) -> bool {
+    let value = |e: &Expr| -> Option<Value> {
+        match e {
+            Expr::Value(v) => Some(v.clone()),
+            Expr::Column(c) => row
+                .iter()
+                .find(|(k, _)| *k == c.column)
+                .map(|(_, v)| (*v).clone()),
+            _ => None,
+        }
+    };
+    let is_null = |v: &Value| crate::executor::is_null_value(v);
+    match f {
+        Filter::Compare { left, op, right } => match (value(left), value(right), op) {
+            (Some(a), Some(b), crate::query::CmpOp::Eq) => !is_null(&a) && same_value(&a, &b),
+            (Some(a), Some(b), crate::query::CmpOp::Ne) => {
+                !is_null(&a) && !is_null(&b) && !same_value(&a, &b)
+            }
+            _ => false,
+        },
+        Filter::In {
+            expr,
+            values,
+            negated,
+        } => match value(expr) {
+            Some(v) if !is_null(&v) => values.iter().any(|c| same_value(&v, c)) != *negated,
+            _ => false,
+        },
+        Filter::IsNull { expr, negated } => match value(expr) {
+            Some(v) => is_null(&v) != *negated,
+            None => !*negated,
+        },
+        Filter::And(v) => v.iter().all(|f| holds(f, row)),
+        Filter::Or(v) => v.iter().any(|f| holds(f, row)),
+        Filter::Not(f) => !holds(f, row),
+        Filter::Like { .. } => false,
+    }
+}
+
+/// What an allow or deny policy says about a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// Does not apply.
+    No,
+    /// Applies to every row.
+    Yes,
+    /// Applies to the rows matching this condition (written on the table's own columns).
+    Where(Filter),
+}
+
+impl From<bool> for Access {
+    fn from(b: bool) -> Self {
+        if b { Access::Yes } else { Access::No }
+    }
+}
+
+type AccessFn = Arc<dyn Fn(&AuthContext) -> Access + Send + Sync>;
+type FilterFn = Arc<dyn Fn(&AuthContext) -> Option<Filter> + Send + Sync>;
+type ValidateFn =
+    Arc<dyn Fn(&AuthContext, &[(&str, &Value)]) -> std::result::Result<(), String> + Send + Sync>;
+
+#[derive(Clone)]
+enum PolicyKind {
+    Allow(AccessFn),
+    Deny(AccessFn),
+    Filter(FilterFn),
+    Validate(ValidateFn),
+}
+
+/// One policy of a table: which operations it covers and what it decides.
+#[derive(Clone)]
+pub struct Policy {
+    operations: Vec<Operation>,
+    kind: PolicyKind,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            PolicyKind::Allow(_) => "allow",
+            PolicyKind::Deny(_) => "deny",
+            PolicyKind::Filter(_) => "filter",
+            PolicyKind::Validate(_) => "validate",
+        };
+        write!(f, "Policy({kind} {:?})", self.operations)
+    }
+}
+
+impl Policy {
+    /// Allows `operations` when `f` says so ([`Access::Yes`]), or on the rows it names
+    /// ([`Access::Where`]).
+    pub fn allow(
+        operations: impl IntoIterator<Item = Operation>,
+        f: impl Fn(&AuthContext) -> Access + Send + Sync + 'static,
+    ) -> Self {
+        Policy {
+            operations: operations.into_iter().collect(),
+            kind: PolicyKind::Allow(Arc::new(f)),
+        }
+    }
+
+    /// Allows `operations` to contexts with any of `roles`.
+    pub fn allow_roles<S: Into<String>>(
+        operations: impl IntoIterator<Item = Operation>,
+        roles: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        Policy::allow(operations, move |ctx| {
+            Access::from(roles.iter().any(|r| ctx.has_role(r)))
+        })
+    }
+
+    /// Denies `operations` outright ([`Access::Yes`]) or on the rows it names.
+    pub fn deny(
+        operations: impl IntoIterator<Item = Operation>,
+        f: impl Fn(&AuthContext) -> Access + Send + Sync + 'static,
+    ) -> Self {
+        Policy {
+            operations: operations.into_iter().collect(),
+            kind: PolicyKind::Deny(Arc::new(f)),
+        }
+    }
+
+    /// Limits reads to the rows matching the condition (`None`: no limit for this context).
+    pub fn filter(f: impl Fn(&AuthContext) -> Option<Filter> + Send + Sync + 'static) -> Self {
+        Policy {
+            operations: vec![Operation::Select],
+            kind: PolicyKind::Filter(Arc::new(f)),
+        }
+    }
+
+    /// Checks the values an insert (each row) or update (its SET list) writes.
+    pub fn validate(
+        operations: impl IntoIterator<Item = Operation>,
+        f: impl Fn(&AuthContext, &[(&str, &Value)]) -> std::result::Result<(), String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Policy {
+            operations: operations.into_iter().collect(),
+            kind: PolicyKind::Validate(Arc::new(f)),
+        }
+    }
+}
+
+/// Custom row-level policies, per table (the seed's `defineRLSSchema`).
+///
+/// ```
+/// use kysera::query::{col, Operation::*};
+/// use kysera::rls::{Access, Policy, RlsSchema};
+///
+/// let schema = RlsSchema::new()
+///     // Reads: the user's organisation only.
+///     .policy("documents", Policy::filter(|ctx| {
+///         ctx.attributes.get("org").and_then(|o| o.as_str()).map(|o| col("org").eq(o))
+///     }))
+///     .policy("documents", Policy::allow([Select, Insert], |_| Access::Yes))
+///     // Authors may change their own documents; admins any.
+///     .policy("documents", Policy::allow([Update, Delete], |ctx| match &ctx.user_id {
+///         Some(u) => Access::Where(col("author_id").eq(u.clone())),
+///         None => Access::No,
+///     }))
+///     .policy("documents", Policy::allow_roles([Update, Delete], ["admin"]))
+///     .policy("documents", Policy::deny([Delete], |ctx| Access::from(ctx.has_role("suspended"))))
+///     .policy("documents", Policy::validate([Insert, Update], |_, values| {
+///         match values.iter().find(|(c, _)| *c == "title") {
+///             Some((_, v)) if **v == kysera::Value::from("") => Err("title is empty".into()),
+///             _ => Ok(()),
+///         }
+///     }));
+/// assert_eq!(schema.tables().count(), 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RlsSchema {
+    tables: HashMap<String, Vec<Policy>>,
+}
+
+impl RlsSchema {
+    /// An empty schema.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a policy to `table`.
+    pub fn policy(mut self, table: impl Into<String>, policy: Policy) -> Self {
+        self.tables.entry(table.into()).or_default().push(policy);
+        self
+    }
+
+    /// The protected tables.
+    pub fn tables(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
+    }
+
+    fn denied(table: &str, operation: Operation, reason: impl Into<String>) -> Error {
+        Error::AccessDenied {
+            table: table.to_string(),
+            operation,
+            reason: reason.into(),
+        }
+    }
+
+    /// The condition rows must meet for `op` on `table` under `ctx` (`None`: no condition), or
+    /// the refusal. Validation is separate ([`RlsSchema::validate`]).
+    fn condition(&self, table: &str, op: Operation, ctx: &AuthContext) -> Result<Option<Filter>> {
+        let Some(policies) = self.tables.get(table) else {
+            return Ok(None);
+        };
+        let applies = |p: &&Policy| p.operations.contains(&op);
+        let mut conds = Vec::new();
+        for p in policies.iter().filter(applies) {
+            if let PolicyKind::Deny(f) = &p.kind {
+                match f(ctx) {
+                    Access::No => {}
+                    Access::Yes => return Err(Self::denied(table, op, "a deny policy applies")),
+                    Access::Where(c) => conds.push(!c),
+                }
+            }
+        }
+        let mut allowed_everywhere = false;
+        let mut allowed_where = Vec::new();
+        for p in policies.iter().filter(applies) {
+            if let PolicyKind::Allow(f) = &p.kind {
+                match f(ctx) {
+                    Access::No => {}
+                    Access::Yes => allowed_everywhere = true,
+                    Access::Where(c) => allowed_where.push(c),
+                }
+            }
+        }
+        if !allowed_everywhere {
+            if allowed_where.is_empty() {
+                return Err(Self::denied(table, op, "no policy allows it"));
+            }
+            conds.push(Filter::Or(allowed_where));
+        }
+        if op == Operation::Select {
+            for p in policies.iter().filter(applies) {
+                if let PolicyKind::Filter(f) = &p.kind
+                    && let Some(c) = f(ctx)
+                {
+                    conds.push(c);
+                }
+            }
+        }
+        Ok((!conds.is_empty()).then_some(Filter::And(conds)))
+    }
+
+    fn validate(
+        &self,
+        table: &str,
+        op: Operation,
+        ctx: &AuthContext,
+        values: &[(&str, &Value)],
+    ) -> Result<()> {
+        let Some(policies) = self.tables.get(table) else {
+            return Ok(());
+        };
+        for p in policies.iter().filter(|p| p.operations.contains(&op)) {
+            if let PolicyKind::Validate(f) = &p.kind {
+                f(ctx, values).map_err(|reason| Self::denied(table, op, reason))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the schema to a query (see the module docs for the order).
+    fn apply(&self, query: &mut Query) -> Result<()> {
+        let table = query.table().to_string();
+        let op = query.operation();
+        let touches = self.tables.contains_key(&table)
+            || query
+                .joined_tables()
+                .any(|t| self.tables.contains_key(&t.name));
+        if !touches {
+            return Ok(());
+        }
+        let Some(ctx) = context_for(&table)? else {
+            return Ok(());
+        };
+        match query {
+            Query::Select(s) => {
+                if let Some(c) = self.condition(&table, op, &ctx)? {
+                    let reference = s.table.reference().to_string();
+                    s.add_filter(qualify(c, &reference));
+                }
+                for j in &mut s.joins {
+                    let c = match self.condition(&j.table.name, Operation::Select, &ctx) {
+                        Ok(c) => c,
+                        // A joined table the context may not read contributes no rows.
+                        Err(Error::AccessDenied { .. }) => Some(Filter::Or(vec![])),
+                        Err(e) => return Err(e),
+                    };
+                    if let Some(c) = c {
+                        let c = qualify(c, j.table.reference());
+                        j.on = std::mem::replace(&mut j.on, Filter::And(vec![])).and(c);
+                    }
+                }
+            }
+            Query::Insert(i) => {
+                let cond = self.condition(&table, op, &ctx)?;
+                for n in 0..i.rows.len() {
+                    let row: Vec<(&str, &Value)> = i
+                        .columns
+                        .iter()
+                        .map(String::as_str)
+                        .zip(i.rows[n].iter())
+                        .collect();
+                    if let Some(c) = &cond
+                        && !holds(c, &row)
+                    {
+                        return Err(Self::denied(
+                            &table,
+                            op,
+                            format!("row {n} is not one the policies allow"),
+                        ));
+                    }
+                    self.validate(&table, op, &ctx, &row)?;
+                }
+            }
+            Query::Update(u) => {
+                if let Some(c) = self.condition(&table, op, &ctx)? {
+                    u.add_filter(c);
+                }
+                let values: Vec<(&str, &Value)> =
+                    u.values.iter().map(|(c, v)| (c.as_str(), v)).collect();
+                self.validate(&table, op, &ctx, &values)?;
+            }
+            Query::Delete(d) => {
+                if let Some(c) = self.condition(&table, op, &ctx)? {
+                    d.add_filter(c);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The plugin that enforces an [`RlsSchema`] on every query (named `"rls"`).
+#[derive(Debug, Clone)]
+pub struct Rls {
+    schema: Arc<RlsSchema>,
+}
+
+impl Rls {
+    /// Enforces `schema`.
+    pub fn new(schema: RlsSchema) -> Self {
+        Rls {
+            schema: Arc::new(schema),
+        }
+    }
+}
+
+impl Plugin for Rls {
+    fn name(&self) -> &str {
+        "rls"
+    }
+    /// Policies run before other plugins by default.
+    fn priority(&self) -> i32 {
+        1000
+    }
+    fn intercept(&self, query: &mut Query, _cx: &QueryContext) -> Result<()> {
+        self.schema.apply(query)
+    }
+}
+
+/// The text form of a context value for `set_config` (PostgreSQL native RLS); values of other
+/// kinds give an empty setting, which no tenant column equals.
+pub(crate) fn setting_text(v: &Option<Value>) -> String {
+    match v {
+        Some(Value::String(Some(s))) => s.clone(),
+        Some(Value::Uuid(Some(u))) => u.to_string(),
+        Some(Value::TinyInt(Some(i))) => i.to_string(),
+        Some(Value::SmallInt(Some(i))) => i.to_string(),
+        Some(Value::Int(Some(i))) => i.to_string(),
+        Some(Value::BigInt(Some(i))) => i.to_string(),
+        Some(Value::TinyUnsigned(Some(i))) => i.to_string(),
+        Some(Value::SmallUnsigned(Some(i))) => i.to_string(),
+        Some(Value::Unsigned(Some(i))) => i.to_string(),
+        Some(Value::BigUnsigned(Some(i))) => i.to_string(),
+        Some(Value::Bool(Some(b))) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The PostgreSQL statements that make the database itself enforce tenant isolation on `table`
+/// (for connections that are not superusers or `BYPASSRLS`): enable and force row security, and
+/// a policy comparing `tenant_column` with the `kysera.tenant_id` setting that the executor sets
+/// in each transaction when built `with_postgres_rls(true)`; the system context
+/// (`kysera.system = 'on'`) passes.
+///
+/// ```
+/// let sql = kysera::rls::postgres_tenant_policy("posts", "tenant_id");
+/// assert!(sql[2].starts_with("CREATE POLICY"));
+/// ```
+pub fn postgres_tenant_policy(table: &str, tenant_column: &str) -> Vec<String> {
+    let t = format!("\"{}\"", table.replace('"', "\"\""));
+    let c = format!("\"{}\"", tenant_column.replace('"', "\"\""));
+    let check = format!(
+        "({c}::text = current_setting('kysera.tenant_id', true) OR current_setting('kysera.system', true) = 'on')"
+    );
+    vec![
+        format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"),
+        format!("ALTER TABLE {t} FORCE ROW LEVEL SECURITY"),
+        format!("CREATE POLICY kysera_tenant_isolation ON {t} USING {check} WITH CHECK {check}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{Operation::*, col};
+
+    #[test]
+    fn default_is_deny_and_order_holds() {
+        let ctx = AuthContext::user(7i64).with_roles(["editor"]);
+        let schema = RlsSchema::new()
+            .policy("t", Policy::allow([Select], |_| Access::Yes))
+            .policy(
+                "t",
+                Policy::allow([Update], |c| {
+                    Access::Where(col("owner").eq(c.user_id.clone().unwrap()))
+                }),
+            )
+            .policy(
+                "t",
+                Policy::deny([Update], |c| Access::from(c.has_role("suspended"))),
+            );
+        assert_eq!(schema.condition("t", Select, &ctx).unwrap(), None);
+        assert!(matches!(
+            schema.condition("t", Delete, &ctx),
+            Err(Error::AccessDenied { .. })
+        ));
+        assert!(schema.condition("t", Update, &ctx).unwrap().is_some());
+        let suspended = ctx.clone().with_roles(["suspended"]);
+        assert!(matches!(
+            schema.condition("t", Update, &suspended),
+            Err(Error::AccessDenied { .. })
+        ));
+        assert_eq!(schema.condition("other", Delete, &ctx).unwrap(), None);
+    }
+
+    #[test]
+    fn insert_conditions_are_evaluated_on_the_values() {
+        let f = col("tenant").eq("a").and(col("x").is_null());
+        let a = Value::from("a");
+        let b = Value::from("b");
+        assert!(holds(&f, &[("tenant", &a)]));
+        assert!(!holds(&f, &[("tenant", &b)]));
+        assert!(!holds(&col("n").eq(1i64), &[("n", &Value::Int(Some(2)))]));
+        assert!(holds(&col("n").eq(2i64), &[("n", &Value::Int(Some(2)))]));
+        assert!(!holds(&col("t").like("a%"), &[("t", &a)]));
+    }
+
+    #[test]
+    fn qualify_rewrites_unqualified_columns() {
+        let f = qualify(col("a").eq(1).and(col("x.b").is_null()), "p");
+        assert_eq!(f, col("p.a").eq(1).and(col("x.b").is_null()));
+    }
+
+    #[test]
+    fn setting_texts() {
+        assert_eq!(setting_text(&Some(Value::from("acme"))), "acme");
+        assert_eq!(setting_text(&Some(Value::from(42i64))), "42");
+        assert_eq!(setting_text(&None), "");
+    }
+}

@@ -1,0 +1,606 @@
+//! Row-level security on every configured database: tenant A tries every operation on tenant
+//! B's rows and fails; many tenants at once never see each other's rows; custom policies;
+//! PostgreSQL native RLS.
+
+mod common;
+
+use std::sync::Arc;
+
+use kysera::query::{Delete, Insert, Operation, Order, Select, Update, col};
+use kysera::rls::{self, Access, AuthContext, Policy, Rls, RlsSchema};
+use kysera::{Dialect, Error, Executor, Model, Repository};
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_rls_projects")]
+#[rls(tenant = "tenant_id")]
+struct Project {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    tenant_id: String,
+    name: String,
+    budget: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_rls_tasks")]
+#[rls(tenant = "tenant_id")]
+struct Task {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    tenant_id: String,
+    project_id: i64,
+    title: String,
+}
+
+async fn schema(db: &Executor, projects: &str, tasks: &str) {
+    let id = common::id_column(db.dialect());
+    common::drop_tables(db, &[tasks, projects]).await;
+    common::ddl(db, &format!("CREATE TABLE {projects} ({id}, tenant_id VARCHAR(20) NOT NULL, name VARCHAR(50) NOT NULL, budget BIGINT NOT NULL)")).await;
+    common::ddl(db, &format!("CREATE TABLE {tasks} ({id}, tenant_id VARCHAR(20) NOT NULL, project_id BIGINT NOT NULL, title VARCHAR(50) NOT NULL)")).await;
+}
+
+fn tenant(t: &str) -> AuthContext {
+    AuthContext::user(format!("user-of-{t}")).with_tenant(t)
+}
+
+fn project(name: &str, budget: i64) -> NewProject {
+    NewProject {
+        tenant_id: None,
+        name: name.into(),
+        budget,
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_reach_another_tenants_rows() {
+    for db in common::databases().await {
+        let d = db.dialect();
+        schema(&db, Project::INFO.table, Task::INFO.table).await;
+
+        // Seed both tenants as the system (which must be asked for).
+        let (b_project, a_project) = rls::as_system(async {
+            let repo = Project::repo(&db);
+            let mk = |t: &str, name: &str, budget| NewProject {
+                tenant_id: Some(t.into()),
+                name: name.into(),
+                budget,
+            };
+            let b = repo.create(mk("b", "b-secret", 900)).await?;
+            repo.create(mk("b", "shared-name", 50)).await?;
+            let a = repo.create(mk("a", "a-one", 10)).await?;
+            repo.create(mk("a", "shared-name", 20)).await?;
+            // A task of tenant a that points at b's project (a cross-tenant reference).
+            Task::repo(&db)
+                .create(NewTask {
+                    tenant_id: Some("a".into()),
+                    project_id: b.id,
+                    title: "sneaky".into(),
+                })
+                .await?;
+            Task::repo(&db)
+                .create(NewTask {
+                    tenant_id: Some("a".into()),
+                    project_id: a.id,
+                    title: "honest".into(),
+                })
+                .await?;
+            Ok::<_, Error>((b, a))
+        })
+        .await
+        .unwrap();
+
+        let outcome: kysera::Result<()> = rls::with_context(tenant("a"), async {
+            let repo = Project::repo(&db);
+            // Reads.
+            assert_eq!(
+                repo.find_by_id(b_project.id).await?,
+                None,
+                "{d}: find by id"
+            );
+            let all = repo.find_all().await?;
+            assert!(
+                all.iter().all(|p| p.tenant_id == "a") && all.len() == 2,
+                "{d}: find all {all:?}"
+            );
+            assert_eq!(
+                repo.find_many(Project::NAME.eq("b-secret")).await?.len(),
+                0,
+                "{d}: find many"
+            );
+            assert_eq!(repo.count(None).await?, 2, "{d}: count");
+            assert!(
+                !repo.exists(Project::ID.eq(b_project.id)).await?,
+                "{d}: exists"
+            );
+            assert_eq!(repo.find().page(1, 10).await?.total, 2, "{d}: paginate");
+            let cursor = repo
+                .find()
+                .order_by(Project::BUDGET.desc())
+                .cursor(1, None)
+                .await?;
+            let next = repo
+                .find()
+                .order_by(Project::BUDGET.desc())
+                .cursor(5, cursor.next_cursor.as_deref())
+                .await?;
+            assert_eq!(
+                cursor.items.len() + next.items.len(),
+                2,
+                "{d}: cursor pages"
+            );
+            assert_eq!(
+                db.count(Select::from(Project::INFO.table)).await?,
+                2,
+                "{d}: builder"
+            );
+            // Joins: b's project does not join to a's task, even by its id.
+            let joined = db
+                .fetch_all(
+                    Select::from(Task::INFO.table)
+                        .alias("t")
+                        .column(col("t.title"))
+                        .expr_as(col("p.name"), "project")
+                        .left_join(
+                            Project::INFO.table,
+                            "p",
+                            col("p.id").eq_col(col("t.project_id")),
+                        )
+                        .order_by(col("t.title"), Order::Asc),
+                )
+                .await?;
+            let got: Vec<(String, Option<String>)> = joined
+                .iter()
+                .map(|r| (r.get("title").unwrap(), r.get("project").unwrap()))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    ("honest".into(), Some("a-one".into())),
+                    ("sneaky".into(), None)
+                ],
+                "{d}: join"
+            );
+
+            // Writes.
+            assert!(
+                matches!(
+                    repo.update(b_project.id, ProjectPatch::default().budget(0))
+                        .await,
+                    Err(Error::NotFound(_))
+                ),
+                "{d}: update"
+            );
+            assert_eq!(
+                repo.update_many(Project::BUDGET.gt(0), ProjectPatch::default().budget(1))
+                    .await?,
+                2,
+                "{d}: update many"
+            );
+            assert!(
+                matches!(repo.delete(b_project.id).await, Err(Error::NotFound(_))),
+                "{d}: delete"
+            );
+            assert_eq!(
+                repo.delete_many(Project::NAME.eq("shared-name")).await?,
+                1,
+                "{d}: delete many"
+            );
+            let forged = repo
+                .create(NewProject {
+                    tenant_id: Some("b".into()),
+                    name: "x".into(),
+                    budget: 1,
+                })
+                .await;
+            assert!(
+                matches!(forged, Err(Error::AccessDenied { .. })),
+                "{d}: insert for b: {forged:?}"
+            );
+            let moved = db
+                .execute(
+                    Update::table(Project::INFO.table)
+                        .set("tenant_id", "b")
+                        .filter(col("id").eq(a_project.id)),
+                )
+                .await;
+            assert!(
+                matches!(moved, Err(Error::AccessDenied { .. })),
+                "{d}: move to b: {moved:?}"
+            );
+            let raw_delete = db.execute(Delete::from(Project::INFO.table)).await?;
+            assert_eq!(
+                raw_delete, 1,
+                "{d}: a builder DELETE reaches a's remaining row only"
+            );
+            let mine = repo.create(project("mine", 5)).await?;
+            assert_eq!(mine.tenant_id, "a", "{d}: the context's tenant is set");
+            // Inside a transaction, the same.
+            db.transaction(async |tx| {
+                let n = Project::repo(&tx).count(None).await?;
+                assert_eq!(n, 1);
+                assert_eq!(Project::repo(&tx).find_by_id(b_project.id).await?, None);
+                Ok::<_, Error>(())
+            })
+            .await?;
+            Ok(())
+        })
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{d}: {e}"));
+
+        // b's rows are exactly as they were.
+        let b_rows = rls::with_context(
+            tenant("b"),
+            Project::repo(&db)
+                .find()
+                .order_by(Project::NAME.asc())
+                .all(),
+        )
+        .await
+        .unwrap();
+        let got: Vec<(&str, i64)> = b_rows.iter().map(|p| (p.name.as_str(), p.budget)).collect();
+        assert_eq!(got, [("b-secret", 900), ("shared-name", 50)], "{d}");
+
+        // No context: refused, not unfiltered. A context without a tenant: refused.
+        assert!(
+            matches!(
+                Project::repo(&db).find_all().await,
+                Err(Error::NoAuthContext { .. })
+            ),
+            "{d}"
+        );
+        assert!(
+            matches!(
+                db.count(Select::from(Project::INFO.table)).await,
+                Err(Error::NoAuthContext { .. })
+            ),
+            "{d}"
+        );
+        let no_tenant =
+            rls::with_context(AuthContext::user("x"), Project::repo(&db).count(None)).await;
+        assert!(matches!(no_tenant, Err(Error::AccessDenied { .. })), "{d}");
+        // The system context sees everything.
+        // b's two rows and the one a created.
+        assert_eq!(
+            rls::as_system(Project::repo(&db).count(None))
+                .await
+                .unwrap(),
+            3,
+            "{d}"
+        );
+        common::drop_tables(&db, &[Task::INFO.table, Project::INFO.table]).await;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_rls_notes")]
+#[rls(tenant = "tenant_id")]
+struct Note {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    tenant_id: i64,
+    body: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tenants_at_once_never_cross() {
+    for db in common::databases().await {
+        let d = db.dialect();
+        let t = Note::INFO.table;
+        common::drop_tables(&db, &[t]).await;
+        common::ddl(
+            &db,
+            &format!(
+                "CREATE TABLE {t} ({}, tenant_id BIGINT NOT NULL, body VARCHAR(50) NOT NULL)",
+                common::id_column(d)
+            ),
+        )
+        .await;
+        // SQLite in memory has one connection: fewer tasks, same interleaving.
+        let tenants: i64 = if d == Dialect::Sqlite { 6 } else { 12 };
+        let mut handles = Vec::new();
+        for task in 0..tenants * 2 {
+            let tenant_id = task % tenants;
+            let db = db.clone();
+            handles.push(tokio::spawn(rls::with_context(
+                AuthContext::user(task).with_tenant(tenant_id),
+                async move {
+                    let repo = Note::repo(&db);
+                    for i in 0..5 {
+                        repo.create(NewNote {
+                            tenant_id: None,
+                            body: format!("{task}-{i}"),
+                        })
+                        .await?;
+                        tokio::task::yield_now().await;
+                    }
+                    // Work spawned with rls::spawn keeps the context…
+                    let db2 = db.clone();
+                    let seen = rls::spawn(async move { Note::repo(&db2).find_all().await })
+                        .await
+                        .expect("task")?;
+                    assert!(
+                        seen.iter().all(|n| n.tenant_id == tenant_id),
+                        "tenant {tenant_id} saw {seen:?}"
+                    );
+                    // …a plain spawn has none, and is refused.
+                    let db3 = db.clone();
+                    let bare = tokio::spawn(async move { Note::repo(&db3).count(None).await })
+                        .await
+                        .expect("task");
+                    assert!(matches!(bare, Err(Error::NoAuthContext { .. })));
+                    Ok::<_, Error>(())
+                },
+            )));
+        }
+        for h in handles {
+            h.await
+                .expect("task panicked")
+                .unwrap_or_else(|e| panic!("{d}: {e}"));
+        }
+        for tenant_id in 0..tenants {
+            let rows = rls::with_context(
+                AuthContext::user(0i64).with_tenant(tenant_id),
+                Note::repo(&db).find_all(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(rows.len(), 10, "{d}: tenant {tenant_id}");
+            assert!(rows.iter().all(|n| n.tenant_id == tenant_id), "{d}");
+        }
+        let all = rls::as_system(Note::repo(&db).count(None)).await.unwrap();
+        assert_eq!(all, tenants * 10, "{d}");
+        common::drop_tables(&db, &[t]).await;
+    }
+}
+
+#[tokio::test]
+async fn custom_policies_from_the_schema() {
+    use Operation::{Delete as Del, Insert as Ins, Select as Sel, Update as Upd};
+    for plain in common::databases().await {
+        let d = plain.dialect();
+        let t = "k_rls_documents";
+        common::drop_tables(&plain, &[t]).await;
+        common::ddl(&plain, &format!("CREATE TABLE {t} ({}, org VARCHAR(10) NOT NULL, author_id BIGINT NOT NULL, title VARCHAR(50) NOT NULL)", common::id_column(d))).await;
+        let schema = RlsSchema::new()
+            .policy(
+                t,
+                Policy::filter(|ctx| {
+                    ctx.attributes
+                        .get("org")
+                        .and_then(|o| o.as_str())
+                        .map(|o| col("org").eq(o))
+                }),
+            )
+            .policy(t, Policy::allow([Sel], |_| Access::Yes))
+            .policy(
+                t,
+                Policy::allow([Ins], |ctx| match &ctx.user_id {
+                    Some(u) => Access::Where(col("author_id").eq(u.clone())),
+                    None => Access::No,
+                }),
+            )
+            .policy(
+                t,
+                Policy::allow([Upd, Del], |ctx| match &ctx.user_id {
+                    Some(u) => Access::Where(col("author_id").eq(u.clone())),
+                    None => Access::No,
+                }),
+            )
+            .policy(t, Policy::allow_roles([Upd, Del], ["admin"]))
+            .policy(
+                t,
+                Policy::deny([Del], |ctx| Access::from(ctx.has_role("suspended"))),
+            )
+            .policy(
+                t,
+                Policy::validate([Ins, Upd], |_, values| {
+                    match values.iter().find(|(c, _)| *c == "title") {
+                        Some((_, v)) if **v == kysera::Value::from("") => {
+                            Err("the title is empty".into())
+                        }
+                        _ => Ok(()),
+                    }
+                }),
+            );
+        let db = plain
+            .with_plugins(vec![Arc::new(Rls::new(schema))])
+            .unwrap();
+        let doc = |org: &str, author: i64, title: &str| {
+            Insert::into(t)
+                .set("org", org.to_string())
+                .set("author_id", author)
+                .set("title", title.to_string())
+        };
+        let ann = || AuthContext::user(1i64).with_attribute("org", serde_json::json!("x"));
+        let bob = || AuthContext::user(2i64).with_attribute("org", serde_json::json!("x"));
+        rls::with_context(ann(), async {
+            db.execute(doc("x", 1, "ann-1")).await?;
+            db.execute(doc("y", 1, "ann-in-y")).await?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+        rls::with_context(bob(), db.execute(doc("x", 2, "bob-1")))
+            .await
+            .unwrap();
+
+        let outcome: kysera::Result<()> = rls::with_context(bob(), async {
+            // Filter policy: org x only.
+            assert_eq!(db.count(Select::from(t)).await?, 2);
+            // Insert allowed only as oneself; validation runs.
+            let as_ann = db.execute(doc("x", 1, "forged")).await;
+            assert!(matches!(as_ann, Err(Error::AccessDenied { .. })), "{as_ann:?}");
+            let empty = db.execute(doc("x", 2, "")).await;
+            assert!(matches!(empty, Err(Error::AccessDenied { ref reason, .. }) if reason.contains("empty")), "{empty:?}");
+            // Update/delete only one's own rows.
+            assert_eq!(db.execute(Update::table(t).set("title", "edited")).await?, 1);
+            assert_eq!(db.execute(Delete::from(t).filter(col("title").eq("ann-1"))).await?, 0);
+            Ok(())
+        })
+        .await;
+        outcome.unwrap_or_else(|e| panic!("{d}: {e}"));
+        // An admin may change anyone's; a suspended admin may not delete; no user: default deny.
+        let admin = || bob().with_roles(["admin"]);
+        assert_eq!(
+            rls::with_context(
+                admin(),
+                db.execute(
+                    Update::table(t)
+                        .set("title", "by-admin")
+                        .filter(col("author_id").eq(1i64))
+                )
+            )
+            .await
+            .unwrap(),
+            2,
+            "{d}"
+        );
+        let suspended = rls::with_context(
+            admin().with_roles(["suspended"]),
+            db.execute(Delete::from(t)),
+        )
+        .await;
+        assert!(matches!(suspended, Err(Error::AccessDenied { .. })), "{d}");
+        let anonymous =
+            rls::with_context(AuthContext::default(), db.execute(doc("x", 1, "anon"))).await;
+        assert!(
+            matches!(anonymous, Err(Error::AccessDenied { ref reason, .. }) if reason.contains("no policy")),
+            "{d}: {anonymous:?}"
+        );
+        assert!(
+            matches!(
+                db.count(Select::from(t)).await,
+                Err(Error::NoAuthContext { .. })
+            ),
+            "{d}"
+        );
+        let titles: Vec<String> = db
+            .raw()
+            .fetch_all(
+                Select::from(t)
+                    .column(col("title"))
+                    .order_by(col("title"), Order::Asc),
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("title").unwrap())
+            .collect();
+        assert_eq!(titles, ["by-admin", "by-admin", "edited"], "{d}");
+        common::drop_tables(&plain, &[t]).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_native_rls() {
+    let Ok(url) = std::env::var(common::POSTGRES_ENV) else {
+        return;
+    };
+    let db = kysera::connect(&url).await.unwrap().with_postgres_rls(true);
+    let t = "k_rls_native";
+    common::drop_tables(&db, &[t]).await;
+    common::ddl(&db, &format!("CREATE TABLE {t} (id BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, body TEXT NOT NULL)")).await;
+    common::ddl(&db, "DO $$ BEGIN CREATE ROLE kysera_rls_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$").await;
+    common::ddl(
+        &db,
+        &format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO kysera_rls_app"),
+    )
+    .await;
+    common::ddl(
+        &db,
+        &format!("GRANT USAGE, SELECT ON SEQUENCE {t}_id_seq TO kysera_rls_app"),
+    )
+    .await;
+    for stmt in rls::postgres_tenant_policy(t, "tenant_id") {
+        common::ddl(&db, &stmt).await;
+    }
+    db.raw()
+        .execute_sql(
+            &format!(
+                "INSERT INTO {t} (tenant_id, body) VALUES ('a', 'a1'), ('b', 'b1'), ('b', 'b2')"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    // Raw SQL bypasses Kysera's own policies: here the database alone filters, under a role that
+    // is not a superuser, with the settings the executor passed to the transaction.
+    let seen = rls::with_context(
+        AuthContext::user("u").with_tenant("b"),
+        db.transaction(async |tx| {
+            tx.raw()
+                .execute_sql("SET LOCAL ROLE kysera_rls_app", vec![])
+                .await?;
+            let rows = tx
+                .raw()
+                .fetch_all_sql(&format!("SELECT body FROM {t} ORDER BY body"), vec![])
+                .await?;
+            let bodies: Vec<String> = rows.iter().map(|r| r.get("body").unwrap()).collect();
+            let forged = tx
+                .raw()
+                .execute_sql(
+                    &format!("INSERT INTO {t} (tenant_id, body) VALUES ('a', 'x')"),
+                    vec![],
+                )
+                .await;
+            assert!(
+                forged.is_err(),
+                "the database refuses a row for another tenant"
+            );
+            Ok::<_, Error>(bodies)
+        }),
+    )
+    .await;
+    // The refused insert aborted the transaction, so it reports an error at commit or earlier;
+    // check the read on its own too.
+    let bodies = match seen {
+        Ok(b) => b,
+        Err(_) => rls::with_context(
+            AuthContext::user("u").with_tenant("b"),
+            db.transaction(async |tx| {
+                tx.raw()
+                    .execute_sql("SET LOCAL ROLE kysera_rls_app", vec![])
+                    .await?;
+                let rows = tx
+                    .raw()
+                    .fetch_all_sql(&format!("SELECT body FROM {t} ORDER BY body"), vec![])
+                    .await?;
+                Ok::<_, Error>(
+                    rows.iter()
+                        .map(|r| r.get::<String>("body").unwrap())
+                        .collect::<Vec<_>>(),
+                )
+            }),
+        )
+        .await
+        .unwrap(),
+    };
+    assert_eq!(bodies, ["b1", "b2"]);
+    // No context: the setting is unset and the role sees nothing.
+    let none = db
+        .transaction(async |tx| {
+            tx.raw()
+                .execute_sql("SET LOCAL ROLE kysera_rls_app", vec![])
+                .await?;
+            tx.raw()
+                .fetch_all_sql(&format!("SELECT body FROM {t}"), vec![])
+                .await
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // The system context passes.
+    let all = rls::as_system(db.transaction(async |tx| {
+        tx.raw()
+            .execute_sql("SET LOCAL ROLE kysera_rls_app", vec![])
+            .await?;
+        tx.raw()
+            .fetch_all_sql(&format!("SELECT body FROM {t}"), vec![])
+            .await
+    }))
+    .await
+    .unwrap();
+    assert_eq!(all.len(), 3);
+    common::drop_tables(&db, &[t]).await;
+}
