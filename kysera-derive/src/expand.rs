@@ -13,12 +13,20 @@ pub fn derive(input: syn::DeriveInput) -> TokenStream {
         Some(m) => generate(&m),
         None => {
             let stub = if input.generics.params.is_empty() {
-                stub(
-                    &checked.ident,
-                    &checked.krate,
-                    &input.vis,
-                    &checked.partial_fields,
-                )
+                let (name, krate) = (&checked.ident, &checked.krate);
+                let mut s = stub(name, krate, &input.vis, &checked.partial_fields);
+                // Keep the behaviour methods callable, so their uses get no follow-on errors.
+                let declared = |n: &str| input.attrs.iter().any(|a| a.path().is_ident(n));
+                if declared("soft_delete") {
+                    s.extend(quote!(impl #krate::SoftDeleteModel for #name {}));
+                }
+                if declared("timestamps") {
+                    s.extend(quote!(
+                        impl #krate::HasCreatedAt for #name {}
+                        impl #krate::HasUpdatedAt for #name {}
+                    ));
+                }
+                s
             } else {
                 TokenStream::new()
             };

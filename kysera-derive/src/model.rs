@@ -49,12 +49,26 @@ pub const SOFT_DELETE_HELP: &str =
     "write `#[soft_delete]` (column `deleted_at`) or `#[soft_delete(column = \"name\")]`";
 pub const TIMESTAMPS_HELP: &str = "write `#[timestamps]` (columns `created_at` / `updated_at`) or `#[timestamps(created_at = \"…\", updated_at = \"…\")]`";
 
-/// `DateTime<…>` or `NaiveDateTime`, by the last path segment.
+/// `DateTime<Utc>` or `NaiveDateTime`, by the last path segments.
 fn time_kind(ty: &syn::Type) -> Option<TimeKind> {
     let syn::Type::Path(p) = ty else { return None };
-    match p.path.segments.last()?.ident.to_string().as_str() {
-        "DateTime" => Some(TimeKind::Utc),
+    let last = p.path.segments.last()?;
+    match last.ident.to_string().as_str() {
         "NaiveDateTime" => Some(TimeKind::Naive),
+        "DateTime" => {
+            // Only UTC: a `DateTime<Local>` or `DateTime<FixedOffset>` is not a column type.
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first() {
+                Some(syn::GenericArgument::Type(syn::Type::Path(tz)))
+                    if tz.path.segments.last().is_some_and(|s| s.ident == "Utc") =>
+                {
+                    Some(TimeKind::Utc)
+                }
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -417,6 +431,8 @@ struct Wanted<'a> {
     optional: bool,
     /// "the soft-delete", "the creation timestamp", …
     what: &'static str,
+    /// Some field failed its own checks: a column not found may be that field, already reported.
+    fields_failed: bool,
 }
 
 /// Finds and checks the field of a behaviour's column, and marks it managed.
@@ -432,9 +448,10 @@ fn managed(
         explicit,
         optional,
         what,
+        fields_failed,
     } = w;
     let Some(field) = fields.iter_mut().find(|f| f.column == column) else {
-        if explicit || !optional {
+        if (explicit || !optional) && !fields_failed {
             errors.add(
                 span,
                 format_args!("{what} column `{column}` is not a field of `{ident}`"),
@@ -462,6 +479,24 @@ fn managed(
                 "give the timestamp a field of its own",
             );
             let _ = kind;
+            None
+        }
+        Some(_) if field.managed => {
+            errors.add(
+                span,
+                format_args!("{what} column `{column}` is already managed by another behaviour"),
+                "give each behaviour a column of its own",
+            );
+            None
+        }
+        Some(_) if field.generated || !field.rules.is_empty() => {
+            errors.add(
+                field.ident.span(),
+                format_args!(
+                    "{what} column `{column}` is set by Kysera: it cannot be `generated` or have `validate` rules"
+                ),
+                "remove `generated` / `validate` from the field",
+            );
             None
         }
         Some(kind) => {
@@ -564,6 +599,18 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
     let mut skipped = Vec::new();
     let mut field_errors = false;
     for field in &named.named {
+        for a in &field.attrs {
+            if let Some(name) = ["soft_delete", "timestamps", "rls"]
+                .into_iter()
+                .find(|n| a.path().is_ident(n))
+            {
+                errors.add(
+                    a.path().span(),
+                    format_args!("`#[{name}]` belongs on the struct, not on a field"),
+                    format_args!("move it above `struct {ident}`; it names its column(s) itself"),
+                );
+            }
+        }
         match FieldAttrs::from_field(field) {
             Ok(f) => {
                 let is_skip = f.skip.is_present();
@@ -646,6 +693,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
             explicit,
             optional: false,
             what: "the soft-delete",
+            fields_failed: field_errors,
         };
         managed(&mut fields, &ident, wanted, &mut errors)
     });
@@ -673,6 +721,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
                     explicit: ce,
                     optional: true,
                     what: "the creation timestamp",
+                    fields_failed: field_errors,
                 };
                 let updated = Wanted {
                     column: &uc,
@@ -680,6 +729,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
                     explicit: ue,
                     optional: true,
                     what: "the update timestamp",
+                    fields_failed: field_errors,
                 };
                 (
                     managed(&mut fields, &ident, created, &mut errors),
@@ -702,6 +752,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
             return None;
         };
         match fields.iter_mut().find(|f| f.column == t.as_str()) {
+            None if field_errors => None,
             None => {
                 errors.add(
                     t.span(),

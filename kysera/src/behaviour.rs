@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 
 use crate::model::{ModelInfo, TimestampColumn, TimestampKind};
-use crate::query::{ColumnRef, Expr, Filter, Operation, Query, Value};
+use crate::query::{ColumnRef, ConflictAction, Expr, Filter, JoinKind, Operation, Query, Value};
 use crate::{Error, Result, rls};
 
 /// A model's registration, submitted by the derive (not for direct use).
@@ -61,8 +61,20 @@ pub(crate) fn registry() -> Option<&'static Registry> {
                 {
                     continue;
                 }
-                // Several models may share a table: each behaviour any of them declares applies.
+                // Several models may share a table: each behaviour any of them declares applies
+                // (to every query on the table); where they name different columns, the first
+                // registered wins and the disagreement is logged.
                 let b = map.entry(info.table).or_default();
+                let differs = |a: Option<TimestampColumn>, c: Option<TimestampColumn>| {
+                    matches!((a, c), (Some(x), Some(y)) if x != y)
+                };
+                if differs(b.soft_delete, info.soft_delete)
+                    || differs(b.created_at, info.created_at)
+                    || differs(b.updated_at, info.updated_at)
+                    || matches!((b.tenant, info.tenant), (Some(x), Some(y)) if x != y)
+                {
+                    tracing::warn!(target: "kysera::behaviour", table = info.table, model = info.name, "models of one table declare different behaviour columns; the first registered applies");
+                }
                 b.soft_delete = b.soft_delete.or(info.soft_delete);
                 b.created_at = b.created_at.or(info.created_at);
                 b.updated_at = b.updated_at.or(info.updated_at);
@@ -114,11 +126,32 @@ impl Registry {
         }
     }
 
+    /// Whether the table hides rows (soft delete or tenant isolation).
+    fn hides_rows(&self, table: &str) -> bool {
+        self.get(table)
+            .is_some_and(|b| b.soft_delete.is_some() || b.tenant.is_some())
+    }
+
     /// Applies soft-delete filters, timestamps and tenant isolation to `query`.
     pub(crate) fn apply(&self, query: &mut Query, now: impl Fn() -> DateTime<Utc>) -> Result<()> {
         let op = query.operation();
         match query {
             Query::Select(s) => {
+                // Under RIGHT or FULL JOIN a table's hidden rows would come back NULL-extended
+                // or unfiltered (another tenant's rows, deleted rows): refuse rather than leak.
+                let outer = s
+                    .joins
+                    .iter()
+                    .any(|j| matches!(j.kind, JoinKind::Right | JoinKind::Full));
+                if outer
+                    && (self.hides_rows(&s.table.name)
+                        || s.joins.iter().any(|j| self.hides_rows(&j.table.name)))
+                {
+                    return Err(Error::InvalidQuery(format!(
+                        "RIGHT or FULL JOIN with a soft-delete or row-level-security table in a query on `{}`; write it as a LEFT JOIN from the other table",
+                        s.table.name
+                    )));
+                }
                 let main = self.get(&s.table.name).copied().unwrap_or_default();
                 let reference = s.table.reference().to_string();
                 if let Some(sd) = main.soft_delete
@@ -138,8 +171,9 @@ impl Registry {
                         continue;
                     };
                     let mut extra = Vec::new();
+                    // `only_deleted` concerns the main table; joined tables still hide theirs.
                     if let Some(sd) = b.soft_delete
-                        && s.deleted == DeletedRows::Exclude
+                        && s.deleted != DeletedRows::Include
                     {
                         extra.push(
                             Expr::Column(ColumnRef::qualified(j.table.reference(), sd.name))
@@ -191,9 +225,11 @@ impl Registry {
                 let Some(b) = self.get(&i.table).copied() else {
                     return Ok(());
                 };
-                if let Some(column) = b.tenant
-                    && let Some(t) = Self::tenant_of(&i.table, op)?
-                {
+                let tenant = match b.tenant {
+                    Some(column) => Self::tenant_of(&i.table, op)?.map(|t| (column, t)),
+                    None => None,
+                };
+                if let Some((column, t)) = tenant.clone() {
                     for n in 0..i.rows.len() {
                         if let Some(v) = i.value(n, column)
                             && !rls::same_value(v, &t)
@@ -206,6 +242,36 @@ impl Registry {
                         }
                     }
                     i.set_value(column, t);
+                }
+                if let Some(oc) = &mut i.on_conflict
+                    && let ConflictAction::Update(cols) = &mut oc.action
+                {
+                    // An upsert that updates could overwrite another tenant's row.
+                    if tenant.is_some() {
+                        return Err(Error::AccessDenied {
+                            table: i.table.clone(),
+                            operation: op,
+                            reason: "ON CONFLICT DO UPDATE is not allowed on a row-level-security table; insert or update explicitly".into(),
+                        });
+                    }
+                    // Hitting a soft-deleted row revives it (the inserted row has no deletion
+                    // time); the update bumps updated_at and never rewrites created_at.
+                    let mut add = |c: &str| {
+                        if !cols.iter().any(|x| x == c) {
+                            cols.push(c.to_string());
+                        }
+                    };
+                    if let Some(sd) = b.soft_delete {
+                        add(sd.name);
+                    }
+                    if !i.preserve_timestamps {
+                        if let Some(ts) = b.updated_at {
+                            add(ts.name);
+                        }
+                        if let Some(ts) = b.created_at {
+                            cols.retain(|c| c != ts.name);
+                        }
+                    }
                 }
                 if !i.preserve_timestamps {
                     let mut at = None;

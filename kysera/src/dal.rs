@@ -402,13 +402,35 @@ fn update_returning<M: Model>(filter: Filter) -> Update {
         .returning(all_columns::<M>())
 }
 
+/// Sets `column` to `value` and the model's update timestamp to `now` (one statement, one
+/// instant), taking the timestamp over from the executor.
+fn stamp<M: Model>(
+    upd: Update,
+    column: Option<(crate::model::TimestampColumn, crate::Value)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Update {
+    let mut upd = match column {
+        Some((c, value)) => upd.set(c.name, value),
+        None => upd,
+    };
+    if let Some(ts) = M::INFO.updated_at {
+        upd = upd
+            .set(ts.name, crate::behaviour::timestamp_value(ts.kind, now))
+            .preserve_timestamps();
+    }
+    upd
+}
+
 /// Marks one row deleted (its deletion column set to the executor's clock) and returns it; a
 /// missing or already deleted row is [`Error::NotFound`].
 pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M> {
     let sd = soft_delete_column::<M>()?;
-    let upd = update_returning::<M>(M::id_filter(id)).set(
-        sd.name,
-        crate::behaviour::timestamp_value(sd.kind, ctx.now()),
+    let now = ctx.now();
+    let value = crate::behaviour::timestamp_value(sd.kind, now);
+    let upd = stamp::<M>(
+        update_returning::<M>(M::id_filter(id)),
+        Some((sd, value)),
+        now,
     );
     match ctx.fetch_optional(upd).await? {
         Some(row) => M::from_row(&row),
@@ -423,9 +445,12 @@ pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Resul
 /// Marks every matching row that is not yet deleted as deleted; returns how many.
 pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter) -> Result<u64> {
     let sd = soft_delete_column::<M>()?;
-    let upd = Update::table(M::INFO.table).filter(filter).set(
-        sd.name,
-        crate::behaviour::timestamp_value(sd.kind, ctx.now()),
+    let now = ctx.now();
+    let value = crate::behaviour::timestamp_value(sd.kind, now);
+    let upd = stamp::<M>(
+        Update::table(M::INFO.table).filter(filter),
+        Some((sd, value)),
+        now,
     );
     ctx.execute(upd).await
 }
@@ -434,9 +459,9 @@ pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter)
 /// is [`Error::NotFound`].
 pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M> {
     let sd = soft_delete_column::<M>()?;
-    let upd = update_returning::<M>(M::id_filter(id))
-        .set(sd.name, null_timestamp(sd.kind))
-        .only_deleted();
+    let restored = Some((sd, null_timestamp(sd.kind)));
+    let upd =
+        stamp::<M>(update_returning::<M>(M::id_filter(id)), restored, ctx.now()).only_deleted();
     match ctx.fetch_optional(upd).await? {
         Some(row) => M::from_row(&row),
         None => Err(Error::NotFound(Some(format!(
@@ -447,15 +472,16 @@ pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M>
     }
 }
 
-/// Sets the update timestamp of one row to the executor's clock and returns the row.
+/// Sets the update timestamp of one row to the executor's clock and returns the row; a missing
+/// row (or, on a soft-delete model, a deleted one) is [`Error::NotFound`].
 pub async fn touch<M: HasUpdatedAt>(ctx: &Context, id: &M::Id) -> Result<M> {
-    let ts = M::INFO
-        .updated_at
-        .ok_or_else(|| Error::InvalidQuery(format!("{} has no update timestamp", M::INFO.name)))?;
-    let upd = update_returning::<M>(M::id_filter(id)).set(
-        ts.name,
-        crate::behaviour::timestamp_value(ts.kind, ctx.now()),
-    );
+    if M::INFO.updated_at.is_none() {
+        return Err(Error::InvalidQuery(format!(
+            "{} has no update timestamp",
+            M::INFO.name
+        )));
+    }
+    let upd = stamp::<M>(update_returning::<M>(M::id_filter(id)), None, ctx.now());
     match ctx.fetch_optional(upd).await? {
         Some(row) => M::from_row(&row),
         None => Err(not_found::<M>(id)),

@@ -458,9 +458,10 @@ impl Executor {
         }
     }
 
-    /// The current time by this executor's clock.
+    /// The current time by this executor's clock, in whole microseconds (what every database
+    /// here stores, so a timestamp reads back equal to the one written).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
+        crate::clock::to_micros(self.clock.now())
     }
 
     /// The plugins, in the order they run.
@@ -501,7 +502,7 @@ impl Executor {
         let mut query = query.into();
         // The behaviours models declare come first, so plugins see the query as it will run.
         if let Some(registry) = crate::behaviour::registry() {
-            registry.apply(&mut query, || self.clock.now())?;
+            registry.apply(&mut query, || self.now())?;
         }
         if !self.chain.interceptors.is_empty() {
             self.chain.intercept(&mut query, &self.context())?;

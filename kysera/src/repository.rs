@@ -170,7 +170,8 @@ impl<M: HasCreatedAt> Repository<M> {
 
 /// Methods of `#[timestamps]` models with an update timestamp.
 impl<M: HasUpdatedAt> Repository<M> {
-    /// Sets the row's update timestamp to now and returns it; missing is `NotFound`.
+    /// Sets the row's update timestamp to now and returns it; missing (or soft-deleted) is
+    /// `NotFound`.
     pub async fn touch(&self, id: M::Id) -> Result<M> {
         dal::touch(&self.ctx, &id).await
     }

@@ -15,7 +15,7 @@
 //!     // Work spawned from here keeps the context only through rls::spawn.
 //!     let db2 = db.clone();
 //!     rls::spawn(async move { Post::repo(&db2).count(None).await }).await.expect("task")?;
-//!     kysera::Result::Ok(())
+//!     Ok::<_, kysera::Error>(())
 //! })
 //! .await?;
 //! // Outside any context, a query on Post is an error, not an unfiltered read.
@@ -525,6 +525,30 @@ impl RlsSchema {
             return Ok(());
         };
         match query {
+            Query::Select(s)
+                if s.joins.iter().any(|j| {
+                    matches!(
+                        j.kind,
+                        crate::query::JoinKind::Right | crate::query::JoinKind::Full
+                    )
+                }) =>
+            {
+                // The kept side of a RIGHT / FULL JOIN cannot be filtered in its ON clause.
+                return Err(Self::denied(
+                    &table,
+                    op,
+                    "RIGHT or FULL JOIN with a protected table; write it as a LEFT JOIN",
+                ));
+            }
+            Query::Insert(i) if matches!(&i.on_conflict, Some(oc) if matches!(oc.action, crate::query::ConflictAction::Update(_))) =>
+            {
+                // The conflict update would bypass the update policies.
+                return Err(Self::denied(
+                    &table,
+                    op,
+                    "ON CONFLICT DO UPDATE on a protected table; insert or update explicitly",
+                ));
+            }
             Query::Select(s) => {
                 if let Some(c) = self.condition(&table, op, &ctx)? {
                     let reference = s.table.reference().to_string();

@@ -212,6 +212,32 @@ async fn a_tenant_cannot_reach_another_tenants_rows() {
                 raw_delete, 1,
                 "{d}: a builder DELETE reaches a's remaining row only"
             );
+            // An upsert could overwrite another tenant's row; a RIGHT JOIN would show one.
+            let upsert = db
+                .execute(
+                    Insert::into(Project::INFO.table)
+                        .set("id", b_project.id)
+                        .set("name", "taken")
+                        .set("budget", 1i64)
+                        .on_conflict_update(["id"], ["name"]),
+                )
+                .await;
+            assert!(
+                matches!(upsert, Err(Error::AccessDenied { .. })),
+                "{d}: upsert {upsert:?}"
+            );
+            let right = db
+                .fetch_all(Select::from(Task::INFO.table).join(
+                    kysera::query::JoinKind::Right,
+                    Project::INFO.table,
+                    "p",
+                    col("p.id").eq_col(col("project_id")),
+                ))
+                .await;
+            assert!(
+                matches!(right, Err(Error::InvalidQuery(_))),
+                "{d}: right join {right:?}"
+            );
             let mine = repo.create(project("mine", 5)).await?;
             assert_eq!(mine.tenant_id, "a", "{d}: the context's tenant is set");
             // Inside a transaction, the same.

@@ -439,6 +439,46 @@ async fn soft_deleted_rows_are_hidden_everywhere() {
         assert!(res.is_err());
         assert_eq!(stored(&db, p3.id).await.unwrap().deleted_at, None, "{d}");
 
+        // An upsert onto a soft-deleted row revives it, bumps updated_at, keeps created_at.
+        let p4 = posts.create(new_post("p4", ann.id)).await.unwrap();
+        posts.soft_delete(p4.id).await.unwrap();
+        clock.advance(TimeDelta::seconds(5));
+        let t2 = t1 + TimeDelta::seconds(5);
+        let upsert = Insert::into(Post::INFO.table)
+            .set("id", p4.id)
+            .set("title", "p4-again")
+            .set("author_id", ann.id)
+            .on_conflict_update(["id"], ["title", "created_at"])
+            .primary_key(["id"])
+            .returning_all();
+        let revived = Post::from_row(&db.fetch_one(upsert).await.unwrap()).unwrap();
+        assert_eq!(
+            (
+                revived.title.as_str(),
+                revived.deleted_at,
+                revived.created_at,
+                revived.updated_at
+            ),
+            ("p4-again", None, p4.created_at, t2),
+            "{d}"
+        );
+        assert_eq!(stored(&db, p4.id).await.unwrap(), revived, "{d}");
+        posts.hard_delete(p4.id).await.unwrap();
+
+        // A RIGHT JOIN would return hidden rows: refused.
+        let right = db
+            .fetch_all(Select::from(Post::INFO.table).join(
+                kysera::query::JoinKind::Right,
+                Author::INFO.table,
+                "a",
+                col("a.id").eq_col(col("author_id")),
+            ))
+            .await;
+        assert!(
+            matches!(right, Err(Error::InvalidQuery(_))),
+            "{d}: {right:?}"
+        );
+
         // delete is a hard delete, and reaches soft-deleted rows too.
         posts.hard_delete(p2.id).await.unwrap();
         assert_eq!(stored(&db, p2.id).await, None, "{d}");

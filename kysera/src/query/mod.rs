@@ -466,7 +466,7 @@ impl Select {
         self.deleted = DeletedRows::Include;
         self
     }
-    /// Sees only soft-deleted rows of the main table.
+    /// Sees only soft-deleted rows of the main table (joined tables still hide theirs).
     pub fn only_deleted(mut self) -> Self {
         self.deleted = DeletedRows::Only;
         self
