@@ -20,6 +20,9 @@ pub fn derive(input: syn::DeriveInput) -> TokenStream {
                 if declared("soft_delete") {
                     s.extend(quote!(impl #krate::SoftDeleteModel for #name {}));
                 }
+                if declared("audit") {
+                    s.extend(quote!(impl #krate::AuditedModel for #name {}));
+                }
                 if declared("timestamps") {
                     s.extend(quote!(
                         impl #krate::HasCreatedAt for #name {}
@@ -111,6 +114,8 @@ fn stub(
                 fn id(&self) -> Self::Id {}
                 fn id_values(_: &Self::Id) -> ::std::vec::Vec<#krate::Value> { ::std::vec::Vec::new() }
                 fn column_value(&self, _: &str) -> ::core::option::Option<#krate::Value> { ::core::option::Option::None }
+                fn to_json(&self) -> #krate::__private::JsonMap { #krate::__private::JsonMap::new() }
+                fn values_from_json(_: &#krate::__private::JsonMap) -> #krate::Result<::std::vec::Vec<(&'static str, #krate::Value)>> { ::core::result::Result::Ok(::std::vec::Vec::new()) }
                 fn insert_values(_: &Self::New) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
                 fn patch_values(_: &Self::Patch) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
                 fn validate_new(_: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> { ::core::result::Result::Ok(()) }
@@ -240,6 +245,7 @@ fn generate(m: &Model) -> TokenStream {
         created_at,
         updated_at,
         tenant,
+        audit,
     } = m;
     let ts_column = |m: &Option<model::Managed>| match m {
         Some(model::Managed { column, kind }) => {
@@ -271,6 +277,16 @@ fn generate(m: &Model) -> TokenStream {
     }
     let tenant_info = match tenant {
         Some(t) => quote!(::core::option::Option::Some(#t)),
+        None => quote!(::core::option::Option::None),
+    };
+    let audit_info = match audit {
+        Some(a) => {
+            let (c, u, d, o, n) = (a.create, a.update, a.delete, a.old_values, a.new_values);
+            let ex = &a.exclude;
+            behaviour_impls
+                .extend(quote!(#[automatically_derived] impl #krate::AuditedModel for #name {}));
+            quote!(::core::option::Option::Some(#krate::audit::AuditSpec::new(#c, #u, #d, #o, #n, &[#(#ex),*])))
+        }
         None => quote!(::core::option::Option::None),
     };
     if soft_delete.is_some() || created_at.is_some() || updated_at.is_some() || tenant.is_some() {
@@ -417,6 +433,18 @@ fn generate(m: &Model) -> TokenStream {
     let n_inserted = fields.iter().filter(|f| f.inserted()).count();
     let n_patched = fields.iter().filter(|f| f.patched()).count();
 
+    // JSON of every column, and values back from it (audit records and restores).
+    let json_inserts = fields.iter().map(|f| {
+        let (ident, col) = (&f.ident, &f.column);
+        let j = col_call(krate, &f.ty, "__to_json", quote!(&self.#ident));
+        quote!(__kysera_map.insert(::std::string::String::from(#col), #j);)
+    });
+    let json_reads = fields.iter().map(|f| {
+        let col = &f.column;
+        let v = col_call(krate, &f.ty, "__value_from_json", quote!(#col, __kysera_v));
+        quote!(if let ::core::option::Option::Some(__kysera_v) = __kysera_map.get(#col) { __kysera_values.push((#col, #v?)); })
+    });
+
     // Clone, PartialEq and Debug for the generated structs.
     let new_impl_fields: Vec<_> = fields
         .iter()
@@ -470,7 +498,8 @@ fn generate(m: &Model) -> TokenStream {
                     &[#(#pk_cols),*],
                 )
                 .with_behaviours(#sd_info, #ca_info, #ua_info)
-                .with_tenant(#tenant_info);
+                .with_tenant(#tenant_info)
+                .with_audit(#audit_info);
 
                 fn from_row(row: &#krate::Row) -> #krate::Result<Self> {
                     ::core::result::Result::Ok(Self {
@@ -492,6 +521,18 @@ fn generate(m: &Model) -> TokenStream {
                         #(#value_arms)*
                         _ => ::core::option::Option::None,
                     }
+                }
+
+                fn to_json(&self) -> #krate::__private::JsonMap {
+                    let mut __kysera_map = #krate::__private::JsonMap::new();
+                    #(#json_inserts)*
+                    __kysera_map
+                }
+
+                fn values_from_json(__kysera_map: &#krate::__private::JsonMap) -> #krate::Result<::std::vec::Vec<(&'static str, #value)>> {
+                    let mut __kysera_values = ::std::vec::Vec::new();
+                    #(#json_reads)*
+                    ::core::result::Result::Ok(__kysera_values)
                 }
 
                 fn insert_values(__kysera_new: &Self::New) -> ::std::vec::Vec<(&'static str, #value)> {

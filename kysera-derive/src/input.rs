@@ -128,3 +128,13 @@ pub fn behaviour<T: FromMeta + Default>(
 pub struct RlsAttrs {
     pub tenant: Option<SpannedValue<String>>,
 }
+
+/// `#[audit]` or `#[audit(operations(create, update, delete), old_values = …, new_values = …,
+/// exclude(field, …))]`
+#[derive(Debug, Default, FromMeta)]
+pub struct AuditAttrs {
+    pub operations: Option<darling::util::PathList>,
+    pub old_values: Option<bool>,
+    pub new_values: Option<bool>,
+    pub exclude: Option<darling::util::PathList>,
+}

@@ -36,8 +36,9 @@ use proc_macro::TokenStream;
 /// the executor's clock on insert and on every update). Managed columns are not in the insert
 /// or patch struct. `#[rls(tenant = "tenant_id")]`: tenant isolation, enforced on every query
 /// under the `kysera::rls` auth context (the tenant field is optional in the insert struct and
-/// not in the patch struct).
-#[proc_macro_derive(Repository, attributes(kysera, soft_delete, timestamps, rls))]
+/// not in the patch struct). `#[audit]` / `#[audit(operations(…), old_values = …, new_values = …,
+/// exclude(…))]`: repository and DAL writes record who changed what (see `kysera::audit`).
+#[proc_macro_derive(Repository, attributes(kysera, soft_delete, timestamps, rls, audit))]
 pub fn derive_repository(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(input).into()

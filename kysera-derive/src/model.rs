@@ -43,6 +43,7 @@ impl Errors {
     }
 }
 
+pub const AUDIT_HELP: &str = "write `#[audit]` or `#[audit(operations(create, update, delete), old_values = true, new_values = true, exclude(field, …))]`";
 pub const RLS_HELP: &str =
     "write `#[rls(tenant = \"tenant_id\")]`, naming the column that holds each row's tenant";
 pub const SOFT_DELETE_HELP: &str =
@@ -154,6 +155,18 @@ pub struct Model {
     pub updated_at: Option<Managed>,
     /// `#[rls(tenant = "…")]`: the tenant column.
     pub tenant: Option<String>,
+    pub audit: Option<AuditModel>,
+}
+
+/// `#[audit(…)]`, checked.
+pub struct AuditModel {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub old_values: bool,
+    pub new_values: bool,
+    /// Excluded columns.
+    pub exclude: Vec<String>,
 }
 
 impl Model {
@@ -600,7 +613,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
     let mut field_errors = false;
     for field in &named.named {
         for a in &field.attrs {
-            if let Some(name) = ["soft_delete", "timestamps", "rls"]
+            if let Some(name) = ["soft_delete", "timestamps", "rls", "audit"]
                 .into_iter()
                 .find(|n| a.path().is_ident(n))
             {
@@ -786,6 +799,55 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
         }
     });
 
+    let audit = match input::behaviour::<input::AuditAttrs>(&input.attrs, "audit") {
+        Ok(b) => b,
+        Err(e) => {
+            errors.darling(e, AUDIT_HELP);
+            None
+        }
+    };
+    let audit = audit.map(|b| {
+        let ops: Vec<String> = match &b.attrs.operations {
+            None => vec!["create".into(), "update".into(), "delete".into()],
+            Some(list) => list
+                .iter()
+                .filter_map(|p| {
+                    let name = p.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                    if ["create", "update", "delete"].contains(&name.as_str()) {
+                        Some(name)
+                    } else {
+                        errors.add(
+                            p.span(),
+                            format_args!("`{}` is not an audited operation", quote::quote!(#p)),
+                            "operations are `create`, `update` (soft delete and restore included) and `delete`",
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let mut exclude = Vec::new();
+        for p in b.attrs.exclude.iter().flat_map(|l| l.iter()) {
+            match p.get_ident().and_then(|i| fields.iter().find(|f| f.ident == *i)) {
+                Some(f) => exclude.push(f.column.clone()),
+                None if field_errors => {}
+                None => errors.add(
+                    p.span(),
+                    format_args!("`{}` is not a column field of `{ident}`", quote::quote!(#p)),
+                    "`exclude(...)` names the fields never written to the audit log",
+                ),
+            }
+        }
+        AuditModel {
+            create: ops.iter().any(|o| o == "create"),
+            update: ops.iter().any(|o| o == "update"),
+            delete: ops.iter().any(|o| o == "delete"),
+            old_values: b.attrs.old_values.unwrap_or(true),
+            new_values: b.attrs.new_values.unwrap_or(true),
+            exclude,
+        }
+    });
+
     if errors.is_empty() {
         Checked {
             ident: ident.clone(),
@@ -801,6 +863,7 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
                 created_at,
                 updated_at,
                 tenant,
+                audit,
             }),
             errors,
             partial_fields: Vec::new(),

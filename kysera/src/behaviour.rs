@@ -45,14 +45,16 @@ pub(crate) struct TableBehaviour {
 }
 
 /// Tables with at least one behaviour.
-pub(crate) struct Registry(HashMap<&'static str, TableBehaviour>);
+/// Keyed by lowercased table name: SQLite and MySQL match names without regard to case, so
+/// `POSTS` must not escape the policies of `posts`.
+pub(crate) struct Registry(HashMap<String, TableBehaviour>);
 
 /// The registry, or `None` when no linked model declares a behaviour.
 pub(crate) fn registry() -> Option<&'static Registry> {
     static REGISTRY: OnceLock<Option<Registry>> = OnceLock::new();
     REGISTRY
         .get_or_init(|| {
-            let mut map: HashMap<&'static str, TableBehaviour> = HashMap::new();
+            let mut map: HashMap<String, TableBehaviour> = HashMap::new();
             for ModelRegistration(info) in inventory::iter::<ModelRegistration> {
                 if info.soft_delete.is_none()
                     && info.created_at.is_none()
@@ -64,7 +66,7 @@ pub(crate) fn registry() -> Option<&'static Registry> {
                 // Several models may share a table: each behaviour any of them declares applies
                 // (to every query on the table); where they name different columns, the first
                 // registered wins and the disagreement is logged.
-                let b = map.entry(info.table).or_default();
+                let b = map.entry(info.table.to_ascii_lowercase()).or_default();
                 let differs = |a: Option<TimestampColumn>, c: Option<TimestampColumn>| {
                     matches!((a, c), (Some(x), Some(y)) if x != y)
                 };
@@ -105,9 +107,20 @@ fn deleted_filter(table: Option<&str>, column: &str, rows: DeletedRows) -> Optio
     }
 }
 
+/// Whether any linked model is tenant-isolated (`#[rls(tenant)]`).
+pub(crate) fn has_tenants() -> bool {
+    registry().is_some_and(|r| r.0.values().any(|b| b.tenant.is_some()))
+}
+
 impl Registry {
     fn get(&self, table: &str) -> Option<&TableBehaviour> {
-        self.0.get(table)
+        match self.0.get(table) {
+            Some(b) => Some(b),
+            None if table.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.0.get(&table.to_ascii_lowercase())
+            }
+            None => None,
+        }
     }
 
     /// The tenant a query on `table` (with tenant column `column`) is limited to: `None` for the
@@ -117,8 +130,8 @@ impl Registry {
             return Ok(None);
         };
         match &ctx.tenant_id {
-            Some(t) => Ok(Some(t.clone())),
-            None => Err(Error::AccessDenied {
+            Some(t) if !crate::executor::is_null_value(t) => Ok(Some(t.clone())),
+            _ => Err(Error::AccessDenied {
                 table: table.to_string(),
                 operation: op,
                 reason: "the auth context names no tenant".into(),
@@ -199,9 +212,10 @@ impl Registry {
                 if let Some(column) = b.tenant
                     && let Some(t) = Self::tenant_of(&u.table, op)?
                 {
-                    if let Some((_, v)) = u.values.iter().find(|(c, _)| c == column)
-                        && !rls::same_value(v, &t)
-                    {
+                    // Every spelling of the column (SQLite and MySQL ignore case).
+                    if u.values.iter().any(|(c, v)| {
+                        c.eq_ignore_ascii_case(column) && (c != column || !rls::same_value(v, &t))
+                    }) {
                         return Err(Error::AccessDenied {
                             table: u.table.clone(),
                             operation: op,
@@ -230,6 +244,16 @@ impl Registry {
                     None => None,
                 };
                 if let Some((column, t)) = tenant.clone() {
+                    if i.columns
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(column) && c != column)
+                    {
+                        return Err(Error::AccessDenied {
+                            table: i.table.clone(),
+                            operation: op,
+                            reason: format!("write the tenant column as `{column}`"),
+                        });
+                    }
                     for n in 0..i.rows.len() {
                         if let Some(v) = i.value(n, column)
                             && !rls::same_value(v, &t)

@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, FutureExt, try_join_all};
 
-use crate::model::{HasUpdatedAt, Model, SoftDeleteModel};
+use crate::audit::{self, Change};
+use crate::behaviour::DeletedRows;
+use crate::model::{AuditedModel, HasUpdatedAt, Model, SoftDeleteModel};
 use crate::pagination::{self, CursorPage, Page, PageRequest};
 use crate::query::{Delete, Filter, Insert, OrderBy, Returning, Select, Update};
 use crate::{Error, Executor, Result};
@@ -83,15 +85,10 @@ fn insert_for<M: Model>() -> Insert {
 /// Validates and inserts one row; returns it as stored (database defaults filled in).
 pub async fn create<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
     M::validate_new(&new).map_err(Error::Validation)?;
-    let mut ins = insert_for::<M>();
-    for (c, v) in M::insert_values(&new) {
-        ins.set_value(c, v);
-    }
-    if ins.rows.is_empty() {
-        ins.rows.push(Vec::new());
-    }
-    let row = ctx.fetch_one(ins).await?;
-    M::from_row(&row)
+    let write = async move |tx: Context| create_unvalidated::<M>(&tx, new).await.map(Some);
+    audit_one::<M, _, _>(ctx, Change::Create, "create", None, write)
+        .await?
+        .ok_or_else(|| Error::NotFound(Some(format!("the {} just created", M::INFO.name))))
 }
 
 /// Validates every input, then inserts them all (one statement when they name the same columns,
@@ -101,6 +98,21 @@ pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<V
     for new in &news {
         M::validate_new(new).map_err(Error::Validation)?;
     }
+    match audit::for_change::<M>(ctx, Change::Create)? {
+        None => create_many_unvalidated(ctx, news).await,
+        Some(audit) => {
+            ctx.transaction(async move |tx| {
+                let rows = create_many_unvalidated::<M>(&tx, news).await?;
+                let pairs: Vec<_> = rows.iter().map(|r| (None, Some(r))).collect();
+                audit::record(&tx, &audit, "create", &pairs).await?;
+                Ok(rows)
+            })
+            .await
+        }
+    }
+}
+
+async fn create_many_unvalidated<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
     if news.is_empty() {
         return Ok(Vec::new());
     }
@@ -148,18 +160,16 @@ pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Res
             .await?
             .ok_or_else(|| not_found::<M>(id));
     }
-    let mut upd = Update::table(M::INFO.table)
-        .filter(M::id_filter(id))
-        .primary_key(M::INFO.primary_key.iter().copied())
-        .returning(all_columns::<M>());
+    let mut upd = update_returning::<M>(M::id_filter(id));
     upd.values = values
         .into_iter()
         .map(|(c, v)| (c.to_string(), v))
         .collect();
-    match ctx.fetch_optional(upd).await? {
-        Some(row) => M::from_row(&row),
-        None => Err(not_found::<M>(id)),
-    }
+    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
+    let before = Some((M::id_filter(id), DeletedRows::Exclude));
+    audit_one::<M, _, _>(ctx, Change::Update, "update", before, write)
+        .await?
+        .ok_or_else(|| not_found::<M>(id))
 }
 
 /// Validates the patch and applies it to every row matching `filter`; returns how many.
@@ -172,31 +182,130 @@ pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patc
             M::INFO.name
         )));
     }
-    let mut upd = Update::table(M::INFO.table).filter(filter);
+    let mut upd = Update::table(M::INFO.table).filter(filter.clone());
     upd.values = values
         .into_iter()
         .map(|(c, v)| (c.to_string(), v))
         .collect();
-    ctx.execute(upd).await
+    let write = async move |tx: Context| tx.execute(upd).await;
+    let scopes = (DeletedRows::Exclude, Some(DeletedRows::Exclude));
+    audit_many::<M, _, _>(ctx, Change::Update, "update", filter, scopes, write).await
 }
 
 /// Deletes the row with this primary key; a missing row is [`Error::NotFound`]. On a
 /// `#[soft_delete]` model this is a hard delete (as in the original Kysera): it removes the row,
 /// deleted or not; [`soft_delete`] marks it instead.
 pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
-    match ctx
-        .execute(Delete::from(M::INFO.table).filter(M::id_filter(id)))
-        .await?
-    {
-        0 => Err(not_found::<M>(id)),
-        _ => Ok(()),
+    let del = Delete::from(M::INFO.table).filter(M::id_filter(id));
+    let write = async move |tx: Context| match tx.execute(del).await? {
+        0 => Err(Error::NotFound(None)),
+        _ => Ok(None),
+    };
+    let before = Some((M::id_filter(id), DeletedRows::Include));
+    match audit_one::<M, _, _>(ctx, Change::Delete, "delete", before, write).await {
+        Err(Error::NotFound(None)) => Err(not_found::<M>(id)),
+        other => other.map(drop),
     }
 }
 
 /// Deletes every row matching `filter`; returns how many.
 pub async fn delete_many<M: Model>(ctx: &Context, filter: Filter) -> Result<u64> {
-    ctx.execute(Delete::from(M::INFO.table).filter(filter))
-        .await
+    let del = Delete::from(M::INFO.table).filter(filter.clone());
+    let write = async move |tx: Context| tx.execute(del).await;
+    let scopes = (DeletedRows::Include, None);
+    audit_many::<M, _, _>(ctx, Change::Delete, "delete", filter, scopes, write).await
+}
+
+/// Runs the update and decodes the row it returns, if any.
+async fn fetch_row<M: Model>(ctx: &Context, upd: Update) -> Result<Option<M>> {
+    ctx.fetch_optional(upd)
+        .await?
+        .as_ref()
+        .map(M::from_row)
+        .transpose()
+}
+
+/// The rows matching `filter`, seeing deleted rows as `scope` says.
+async fn fetch_scoped<M: Model>(
+    ctx: &Context,
+    filter: Filter,
+    scope: DeletedRows,
+) -> Result<Vec<M>> {
+    let mut select = M::select().filter(filter);
+    select.deleted = scope;
+    fetch(ctx, select).await
+}
+
+/// A write of one row. Audited, it runs in a transaction that first reads the row's old state
+/// (`before`: its filter and which deleted rows to see) and records old and new after it.
+async fn audit_one<M: Model, F, Fut>(
+    ctx: &Context,
+    change: Change,
+    operation: &'static str,
+    before: Option<(Filter, DeletedRows)>,
+    write: F,
+) -> Result<Option<M>>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Option<M>>>,
+{
+    let Some(audit) = audit::for_change::<M>(ctx, change)? else {
+        return write(ctx.clone()).await;
+    };
+    ctx.transaction(async move |tx| {
+        let old = match before {
+            Some((filter, scope)) => fetch_scoped::<M>(&tx, filter, scope)
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        };
+        let new = write(tx.clone()).await?;
+        if old.is_some() || new.is_some() {
+            audit::record(&tx, &audit, operation, &[(old.as_ref(), new.as_ref())]).await?;
+        }
+        Ok(new)
+    })
+    .await
+}
+
+/// A write of the rows matching `filter`. Audited, it runs in a transaction that reads them
+/// first (seeing deleted rows as `scopes.0` says) and, unless they were deleted (`scopes.1`
+/// `None`), again after, and records each.
+async fn audit_many<M: Model, F, Fut>(
+    ctx: &Context,
+    change: Change,
+    operation: &'static str,
+    filter: Filter,
+    scopes: (DeletedRows, Option<DeletedRows>),
+    write: F,
+) -> Result<u64>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<u64>>,
+{
+    let Some(audit) = audit::for_change::<M>(ctx, change)? else {
+        return write(ctx.clone()).await;
+    };
+    ctx.transaction(async move |tx| {
+        let olds = fetch_scoped::<M>(&tx, filter, scopes.0).await?;
+        let n = write(tx.clone()).await?;
+        let news = match scopes.1 {
+            Some(scope) if !olds.is_empty() => {
+                let ids = Filter::Or(olds.iter().map(|o| M::id_filter(&o.id())).collect());
+                fetch_scoped::<M>(&tx, ids, scope).await?
+            }
+            _ => Vec::new(),
+        };
+        let key = |m: &M| audit::entity_id::<M>(&m.id());
+        let pairs: Vec<(Option<&M>, Option<&M>)> = olds
+            .iter()
+            .map(|o| (Some(o), news.iter().find(|n| key(n) == key(o))))
+            .collect();
+        audit::record(&tx, &audit, operation, &pairs).await?;
+        Ok(n)
+    })
+    .await
 }
 
 /// Counts the rows matching `filter` (every row for `None`).
@@ -432,8 +541,10 @@ pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Resul
         Some((sd, value)),
         now,
     );
-    match ctx.fetch_optional(upd).await? {
-        Some(row) => M::from_row(&row),
+    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
+    let before = Some((M::id_filter(id), DeletedRows::Exclude));
+    match audit_one::<M, _, _>(ctx, Change::Update, "soft_delete", before, write).await? {
+        Some(row) => Ok(row),
         None => Err(Error::NotFound(Some(format!(
             "{} with id {:?} (missing or already deleted)",
             M::INFO.name,
@@ -448,11 +559,13 @@ pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter)
     let now = ctx.now();
     let value = crate::behaviour::timestamp_value(sd.kind, now);
     let upd = stamp::<M>(
-        Update::table(M::INFO.table).filter(filter),
+        Update::table(M::INFO.table).filter(filter.clone()),
         Some((sd, value)),
         now,
     );
-    ctx.execute(upd).await
+    let write = async move |tx: Context| tx.execute(upd).await;
+    let scopes = (DeletedRows::Exclude, Some(DeletedRows::Only));
+    audit_many::<M, _, _>(ctx, Change::Update, "soft_delete", filter, scopes, write).await
 }
 
 /// Brings a soft-deleted row back and returns it; a missing row, or one that is not deleted,
@@ -462,8 +575,10 @@ pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M>
     let restored = Some((sd, null_timestamp(sd.kind)));
     let upd =
         stamp::<M>(update_returning::<M>(M::id_filter(id)), restored, ctx.now()).only_deleted();
-    match ctx.fetch_optional(upd).await? {
-        Some(row) => M::from_row(&row),
+    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
+    let before = Some((M::id_filter(id), DeletedRows::Only));
+    match audit_one::<M, _, _>(ctx, Change::Update, "restore", before, write).await? {
+        Some(row) => Ok(row),
         None => Err(Error::NotFound(Some(format!(
             "{} with id {:?} (missing or not deleted)",
             M::INFO.name,
@@ -482,10 +597,11 @@ pub async fn touch<M: HasUpdatedAt>(ctx: &Context, id: &M::Id) -> Result<M> {
         )));
     }
     let upd = stamp::<M>(update_returning::<M>(M::id_filter(id)), None, ctx.now());
-    match ctx.fetch_optional(upd).await? {
-        Some(row) => M::from_row(&row),
-        None => Err(not_found::<M>(id)),
-    }
+    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
+    let before = Some((M::id_filter(id), DeletedRows::Exclude));
+    audit_one::<M, _, _>(ctx, Change::Update, "update", before, write)
+        .await?
+        .ok_or_else(|| not_found::<M>(id))
 }
 
 /// Rows whose timestamp column `ts` is after (`after = true`) or before `t`, oldest first.
@@ -508,4 +624,71 @@ pub(crate) async fn find_by_time<M: Model>(
         .filter(column.clone().compare(op, value))
         .order_by(column, crate::query::Order::Asc);
     fetch(ctx, select).await
+}
+
+/// Re-applies the old values an audit entry recorded for a row of `M`: updates the row when it
+/// exists (soft-deleted or not), re-creates it (with its key) when it was deleted. The write is
+/// audited like any other. Columns the audit excludes are left as they are (and must have
+/// defaults for a re-create).
+pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -> Result<M> {
+    let entry = audit::entry(ctx, entry_id).await?;
+    if entry.table_name != M::INFO.table {
+        return Err(Error::InvalidQuery(format!(
+            "audit entry {entry_id} is for `{}`, not `{}`",
+            entry.table_name,
+            M::INFO.table
+        )));
+    }
+    let Some(serde_json::Value::Object(old)) = &entry.old_values else {
+        return Err(Error::InvalidQuery(format!(
+            "audit entry {entry_id} ({}) has no old values to restore",
+            entry.operation
+        )));
+    };
+    let values = M::values_from_json(old)?;
+    let key: Vec<Filter> = M::INFO
+        .primary_key
+        .iter()
+        .map(|pk| {
+            values
+                .iter()
+                .find(|(c, _)| c == pk)
+                .map(|(c, v)| crate::query::col(c).eq(v.clone()))
+                .ok_or_else(|| {
+                    Error::InvalidQuery(format!("audit entry {entry_id} lacks key column `{pk}`"))
+                })
+        })
+        .collect::<Result<_>>()?;
+    let key = Filter::And(key);
+    let exists = !fetch_scoped::<M>(ctx, key.clone(), DeletedRows::Include)
+        .await?
+        .is_empty();
+    if exists {
+        let mut upd = update_returning::<M>(key.clone()).with_deleted();
+        for (c, v) in values {
+            let generated = M::INFO
+                .column(c)
+                .is_some_and(|i| i.generated || i.primary_key);
+            if !generated {
+                upd.set_value(c, v);
+            }
+        }
+        let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
+        let before = Some((key, DeletedRows::Include));
+        audit_one::<M, _, _>(ctx, Change::Update, "update", before, write)
+            .await?
+            .ok_or_else(|| Error::NotFound(Some(format!("the row of audit entry {entry_id}"))))
+    } else {
+        let mut ins = insert_for::<M>();
+        for (c, v) in values {
+            ins.set_value(c, v);
+        }
+        let write = async move |tx: Context| {
+            let row = tx.fetch_one(ins).await?;
+            M::from_row(&row).map(Some)
+        };
+        audit_one::<M, _, _>(ctx, Change::Create, "create", None, write)
+            .await?
+            .ok_or_else(|| Error::NotFound(Some(format!("the row of audit entry {entry_id}"))))
+    }
 }

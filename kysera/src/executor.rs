@@ -500,12 +500,13 @@ impl Executor {
 
     fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
         let mut query = query.into();
-        // The behaviours models declare come first, so plugins see the query as it will run.
-        if let Some(registry) = crate::behaviour::registry() {
-            registry.apply(&mut query, || self.now())?;
-        }
         if !self.chain.interceptors.is_empty() {
             self.chain.intercept(&mut query, &self.context())?;
+        }
+        // The behaviours models declare come last, so no plugin can undo them (a plugin that
+        // adds a join or renames the table is checked like any query).
+        if let Some(registry) = crate::behaviour::registry() {
+            registry.apply(&mut query, || self.now())?;
         }
         Ok(query)
     }
@@ -597,6 +598,17 @@ impl Executor {
         row.get::<i64>(0)
     }
 
+    /// [`count`](Self::count) without plugins (for the library's own tables).
+    pub(crate) async fn raw_count(&self, select: Select) -> Result<i64> {
+        let l = lower_count(&select, self.dialect())?;
+        let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_one(c)
+            .await
+            .map(wrap)
+            .map_err(Error::from))?;
+        row.get::<i64>(0)
+    }
+
     /// Whether `select` returns at least one row.
     pub async fn exists(&self, select: Select) -> Result<bool> {
         let Query::Select(select) = self.intercept(select)? else {
@@ -663,6 +675,17 @@ impl Executor {
             .map_err(Error::from))
     }
 
+    /// A read-back of emulated RETURNING, through the same policies as the statement (tenant
+    /// isolation, RLS filters) but seeing soft-deleted rows (a soft delete returns its row).
+    fn read_back(&self, select: Select) -> Result<Select> {
+        match self.intercept(select.with_deleted())? {
+            Query::Select(s) => Ok(s),
+            _ => Err(Error::InvalidQuery(
+                "a plugin turned a SELECT into another statement".into(),
+            )),
+        }
+    }
+
     /// Emulates RETURNING (and exact DO NOTHING counts) on MySQL: the rows and the number of
     /// rows affected. `None` when the query is not a data-changing one.
     async fn mysql_emulated(&self, query: &Query) -> Result<Option<(Vec<Row>, u64)>> {
@@ -671,6 +694,7 @@ impl Executor {
         }
         let rows = match self.target().await? {
             Target::Tx(mut guard) => {
+                let read = |s: Select| self.read_back(s);
                 let Some(conn) = guard.as_mut().filter(|c| matches!(c, TxConn::MySql(_))) else {
                     return Err(Error::TransactionClosed);
                 };
@@ -684,7 +708,7 @@ impl Executor {
                 let TxConn::MySql(tx) = conn else {
                     return Ok(None);
                 };
-                match mysql_emulate(tx, query).await {
+                match mysql_emulate(tx, query, &read).await {
                     Ok(rows) => {
                         conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
                         rows
@@ -698,7 +722,8 @@ impl Executor {
             Target::Pool(Pool::MySql(pool)) => {
                 // The statements must see one consistent state: run them in a transaction.
                 let mut tx = pool.begin().await?;
-                let rows = mysql_emulate(&mut tx, query).await?;
+                let read = |s: Select| self.read_back(s);
+                let rows = mysql_emulate(&mut tx, query, &read).await?;
                 tx.commit().await?;
                 rows
             }
@@ -912,8 +937,13 @@ fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
 }
 
 /// Whether a row with this key exists, locking it (or the gap where it would be).
-async fn mysql_key_exists(conn: &mut MySqlConnection, table: &str, key: &Filter) -> Result<bool> {
-    let probe = Select::from(table).filter(key.clone()).limit(1);
+async fn mysql_key_exists(
+    conn: &mut MySqlConnection,
+    table: &str,
+    key: &Filter,
+    read: ReadBack<'_>,
+) -> Result<bool> {
+    let probe = read(Select::from(table).filter(key.clone()).limit(1))?;
     Ok(!mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty())
 }
 
@@ -1005,10 +1035,17 @@ fn mysql_checks_conflicts(query: &Query) -> bool {
 
 /// RETURNING on MySQL: the statement, then a read of the affected rows by key, on one connection
 /// inside a transaction. Returns the rows and the number of rows affected.
-async fn mysql_emulate(conn: &mut MySqlConnection, query: &Query) -> Result<(Vec<Row>, u64)> {
+/// `read` puts the emulation's own reads (probes and read-backs) under the statement's policies.
+type ReadBack<'a> = &'a (dyn Fn(Select) -> Result<Select> + Sync);
+
+async fn mysql_emulate(
+    conn: &mut MySqlConnection,
+    query: &Query,
+    read: ReadBack<'_>,
+) -> Result<(Vec<Row>, u64)> {
     match query {
-        Query::Insert(ins) => mysql_insert(conn, ins).await,
-        Query::Update(upd) => mysql_update_returning(conn, upd).await,
+        Query::Insert(ins) => mysql_insert(conn, ins, read).await,
+        Query::Update(upd) => mysql_update_returning(conn, upd, read).await,
         Query::Delete(del) => {
             let before = Select {
                 filter: del.filter.clone(),
@@ -1033,7 +1070,11 @@ async fn mysql_emulate(conn: &mut MySqlConnection, query: &Query) -> Result<(Vec
 /// already present (checked under `FOR UPDATE`) is skipped, as PostgreSQL and SQLite skip it.
 /// With RETURNING, each inserted row is read back by its conflict key, its given primary key, or
 /// `LAST_INSERT_ID()` for a single auto-increment key.
-async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<Row>, u64)> {
+async fn mysql_insert(
+    conn: &mut MySqlConnection,
+    ins: &Insert,
+    read: ReadBack<'_>,
+) -> Result<(Vec<Row>, u64)> {
     let want_rows = ins.returning != Returning::None;
     let mut out = Vec::with_capacity(if want_rows { ins.rows.len() } else { 0 });
     let mut inserted = 0;
@@ -1058,7 +1099,7 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
         };
         let skip_on_conflict = matches!(&conflict_key, Some((_, true)));
         if let Some((key, true)) = &conflict_key
-            && mysql_key_exists(conn, &ins.table, key).await?
+            && mysql_key_exists(conn, &ins.table, key, read).await?
         {
             continue;
         }
@@ -1084,7 +1125,7 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
             Err(Error::UniqueViolation(_))
                 if skip_on_conflict
                     && let Some((key, _)) = &conflict_key
-                    && mysql_key_exists(conn, &ins.table, key).await? =>
+                    && mysql_key_exists(conn, &ins.table, key, read).await? =>
             {
                 continue;
             }
@@ -1129,8 +1170,9 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
                 ins.table
             )));
         }
-        let read = mysql_fetch(conn, returning_select(&ins.table, &ins.returning, key), "").await?;
-        if read.is_empty() {
+        let back = read(returning_select(&ins.table, &ins.returning, key))?;
+        let back = mysql_fetch(conn, back, "").await?;
+        if back.is_empty() {
             // Never report success for a row that cannot be returned: the caller's
             // transaction (or ours) is rolled back by this error.
             return Err(Error::NotFound(Some(format!(
@@ -1138,7 +1180,7 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
                 ins.table
             ))));
         }
-        out.extend(read);
+        out.extend(back);
     }
     Ok((out, inserted))
 }
@@ -1146,6 +1188,7 @@ async fn mysql_insert(conn: &mut MySqlConnection, ins: &Insert) -> Result<(Vec<R
 async fn mysql_update_returning(
     conn: &mut MySqlConnection,
     upd: &Update,
+    read: ReadBack<'_>,
 ) -> Result<(Vec<Row>, u64)> {
     if upd.primary_key.is_empty() {
         return Err(needs_key("an update of", &upd.table));
@@ -1180,7 +1223,8 @@ async fn mysql_update_returning(
         return Ok((Vec::new(), n));
     }
     let any = Filter::Or(keys.into_iter().map(|k| key_filter(pk, k)).collect());
-    let rows = mysql_fetch(conn, returning_select(&upd.table, &upd.returning, any), "").await?;
+    let back = read(returning_select(&upd.table, &upd.returning, any))?;
+    let rows = mysql_fetch(conn, back, "").await?;
     Ok((rows, n))
 }
 

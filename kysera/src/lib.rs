@@ -37,6 +37,7 @@
 // Lets generated `::kysera::…` paths resolve inside this crate too.
 extern crate self as kysera;
 
+pub mod audit;
 pub mod behaviour;
 pub mod clock;
 pub mod dal;
@@ -56,7 +57,7 @@ pub use error::{ConstraintViolation, Error, Result};
 pub use executor::{Dialect, Executor, Pool, Raw, connect};
 pub use kysera_derive::Repository;
 pub use model::{
-    Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,
+    AuditedModel, Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,
     NonNullColumnType, SoftDeleteModel, TextColumn, TimestampColumn, TimestampKind,
 };
 pub use pagination::{CursorPage, Page, PageRequest};
@@ -71,6 +72,8 @@ pub mod __private {
     pub use crate::behaviour::ModelRegistration;
     pub use crate::validation::{check_custom, check_email, check_length, check_range};
     pub use inventory;
+    /// A JSON object.
+    pub type JsonMap = serde_json::Map<String, serde_json::Value>;
     pub use sea_query::Value;
     pub use std::{option::Option, result::Result, string::String, vec::Vec};
 }

@@ -47,6 +47,45 @@ impl ColumnInfo {
     }
 }
 
+/// What `#[audit(…)]` asks to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditSpec {
+    /// Record creates.
+    pub create: bool,
+    /// Record updates (soft deletes and restores count as updates).
+    pub update: bool,
+    /// Record deletes.
+    pub delete: bool,
+    /// Keep the values before the change.
+    pub old_values: bool,
+    /// Keep the values after the change.
+    pub new_values: bool,
+    /// Columns never written to the log (secrets).
+    pub exclude: &'static [&'static str],
+}
+
+impl AuditSpec {
+    /// An audit specification (used by generated code).
+    pub const fn new(
+        create: bool,
+        update: bool,
+        delete: bool,
+        old_values: bool,
+        new_values: bool,
+        exclude: &'static [&'static str],
+    ) -> Self {
+        AuditSpec {
+            create,
+            update,
+            delete,
+            old_values,
+            new_values,
+            exclude,
+        }
+    }
+}
+
 /// How a timestamp column stores time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -94,6 +133,8 @@ pub struct ModelInfo {
     pub updated_at: Option<TimestampColumn>,
     /// `#[rls(tenant = "…")]`: the tenant column.
     pub tenant: Option<&'static str>,
+    /// `#[audit(…)]`: what to record.
+    pub audit: Option<AuditSpec>,
 }
 
 impl ModelInfo {
@@ -113,7 +154,14 @@ impl ModelInfo {
             created_at: None,
             updated_at: None,
             tenant: None,
+            audit: None,
         }
+    }
+
+    /// The same description with an audit specification (used by generated code).
+    pub const fn with_audit(mut self, audit: Option<AuditSpec>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The same description with a tenant column (used by generated code).
@@ -169,6 +217,12 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn insert_values(new: &Self::New) -> Vec<(&'static str, Value)>;
     /// The columns and values an update writes (only the fields that are `Some`).
     fn patch_values(patch: &Self::Patch) -> Vec<(&'static str, Value)>;
+    /// Every column's value as JSON (column name → value), for audit records.
+    fn to_json(&self) -> serde_json::Map<String, serde_json::Value>;
+    /// Column values from such JSON (the columns present), for restoring from an audit record.
+    fn values_from_json(
+        map: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<(&'static str, Value)>>;
     /// Checks an insert input against the field validation rules.
     fn validate_new(new: &Self::New) -> Result<(), ValidationErrors>;
     /// Checks an update input against the field validation rules.
@@ -208,7 +262,17 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     label = "unsupported column type",
     note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; mark fields that are not columns #[kysera(skip)]"
 )]
-pub trait ColumnType: Decodable + Clone + PartialEq + fmt::Debug + Send + Sync + 'static {
+pub trait ColumnType:
+    Decodable
+    + Clone
+    + PartialEq
+    + fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
     /// The type values are compared with: the type itself, or `T` for `Option<T>`.
     type Compare: Into<Value>;
 
@@ -221,6 +285,16 @@ pub trait ColumnType: Decodable + Clone + PartialEq + fmt::Debug + Send + Sync +
     #[doc(hidden)]
     fn __to_value(&self) -> Value {
         self.to_value()
+    }
+    #[doc(hidden)]
+    fn __to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+    #[doc(hidden)]
+    fn __value_from_json(column: &str, v: &serde_json::Value) -> Result<Value> {
+        serde_json::from_value::<Self>(v.clone())
+            .map(|x| x.to_value())
+            .map_err(|e| crate::Error::InvalidQuery(format!("column `{column}`: {e}")))
     }
     #[doc(hidden)]
     fn __decode(row: &Row, column: &str) -> Result<Self> {
@@ -480,3 +554,11 @@ pub trait HasCreatedAt: Model {}
     note = "help: add `#[timestamps]` to `{Self}` and an `updated_at: chrono::DateTime<chrono::Utc>` field"
 )]
 pub trait HasUpdatedAt: Model {}
+
+/// A model declared `#[audit]`: its repository has `audit_history`, `audit_log` and
+/// `restore_from_audit`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an audited model",
+    note = "help: add `#[audit]` to `{Self}` and the `kysera::audit::Audit` plugin to the executor"
+)]
+pub trait AuditedModel: Model {}

@@ -69,6 +69,12 @@ pub trait Plugin: Send + Sync + 'static {
         true
     }
 
+    /// The plugin as `Any`, for the library's own plugins that carry configuration (such as
+    /// [`Audit`](crate::audit::Audit)); `None` by default.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Inspects and possibly rewrites `query`, or refuses it with an error
     /// (see [`Error::rejected`]).
     fn intercept(&self, query: &mut Query, cx: &QueryContext) -> Result<()> {

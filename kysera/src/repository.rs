@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use crate::behaviour::DeletedRows;
 use crate::dal;
-use crate::model::{HasCreatedAt, HasUpdatedAt, Model, SoftDeleteModel};
+use crate::model::{AuditedModel, HasCreatedAt, HasUpdatedAt, Model, SoftDeleteModel};
 use crate::pagination::{CursorPage, Page, PageRequest};
 use crate::query::{Filter, OrderBy, Select};
 use crate::{Executor, Result};
@@ -153,6 +153,27 @@ impl<M: SoftDeleteModel> Repository<M> {
     /// A query that sees only deleted rows.
     pub fn find_deleted(&self) -> Find<M> {
         self.find().only_deleted()
+    }
+}
+
+/// Methods of `#[audit]` models.
+impl<M: AuditedModel> Repository<M> {
+    /// Every audit entry of one row, oldest first.
+    pub async fn audit_history(&self, id: M::Id) -> Result<Vec<crate::audit::AuditRecord>> {
+        crate::audit::history::<M>(&self.ctx, &id).await
+    }
+    /// One page of this model's audit log (newest first), filtered.
+    pub async fn audit_log(
+        &self,
+        filter: crate::audit::AuditFilter,
+        page: u64,
+        limit: u64,
+    ) -> Result<Page<crate::audit::AuditRecord>> {
+        crate::audit::audit_log(&self.ctx, filter.table(M::INFO.table), page, limit).await
+    }
+    /// Re-applies the old values of an audit entry (re-creating a deleted row).
+    pub async fn restore_from_audit(&self, entry_id: i64) -> Result<M> {
+        dal::restore_from_audit(&self.ctx, entry_id).await
     }
 }
 

@@ -179,46 +179,43 @@ pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Qualifies the unqualified columns of `f` with `table` (a policy's condition written for the
-/// table alone, applied where it is joined or aliased).
-pub(crate) fn qualify(f: Filter, table: &str) -> Filter {
-    fn expr(e: Expr, t: &str) -> Expr {
-        match e {
-            Expr::Column(ColumnRef {
-                table: None,
-                column,
-            }) => Expr::Column(ColumnRef {
-                table: Some(t.to_string()),
-                column,
-            }),
-            Expr::Aggregate(
-                f,
-                ColumnRef {
-                    table: None,
-                    column,
-                },
-            ) => Expr::Aggregate(
-                f,
-                ColumnRef {
-                    table: Some(t.to_string()),
-                    column,
-                },
-            ),
-            other => other,
+/// Points the columns of a policy's condition (written for the table alone, unqualified or
+/// qualified by the table's own name) at `reference`, the name the query uses for the table.
+pub(crate) fn qualify_for(f: Filter, name: &str, reference: &str) -> Filter {
+    let col = |c: ColumnRef| -> ColumnRef {
+        let own = c
+            .table
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case(name));
+        ColumnRef {
+            // A qualifier naming another table is kept: it names no column of this table and
+            // the database refuses it, rather than the condition landing on another table.
+            table: if own {
+                Some(reference.to_string())
+            } else {
+                c.table
+            },
+            column: c.column,
         }
-    }
+    };
+    let expr = |e: Expr| match e {
+        Expr::Column(c) => Expr::Column(col(c)),
+        Expr::Aggregate(a, c) => Expr::Aggregate(a, col(c)),
+        other => other,
+    };
+    let q = |f: Filter| qualify_for(f, name, reference);
     match f {
         Filter::Compare { left, op, right } => Filter::Compare {
-            left: expr(left, table),
+            left: expr(left),
             op,
-            right: expr(right, table),
+            right: expr(right),
         },
         Filter::In {
             expr: e,
             values,
             negated,
         } => Filter::In {
-            expr: expr(e, table),
+            expr: expr(e),
             values,
             negated,
         },
@@ -227,58 +224,89 @@ pub(crate) fn qualify(f: Filter, table: &str) -> Filter {
             pattern,
             negated,
         } => Filter::Like {
-            expr: expr(e, table),
+            expr: expr(e),
             pattern,
             negated,
         },
         Filter::IsNull { expr: e, negated } => Filter::IsNull {
-            expr: expr(e, table),
+            expr: expr(e),
             negated,
         },
-        Filter::And(v) => Filter::And(v.into_iter().map(|f| qualify(f, table)).collect()),
-        Filter::Or(v) => Filter::Or(v.into_iter().map(|f| qualify(f, table)).collect()),
-        Filter::Not(f) => Filter::Not(Box::new(qualify(*f, table))),
+        Filter::And(v) => Filter::And(v.into_iter().map(q).collect()),
+        Filter::Or(v) => Filter::Or(v.into_iter().map(q).collect()),
+        Filter::Not(f) => Filter::Not(Box::new(q(*f))),
     }
 }
 
-/// Evaluates a condition against the values an insert writes. Supports `=`, `<>`, IN, IS NULL,
-/// AND, OR, NOT over the row's columns and constants; anything else counts as not satisfied.
-fn holds(f: &Filter, row: &[(&str, &Value)]) -> bool {
+/// The value a statement writes to `column` (names compared without regard to case), for
+/// `validate` policies.
+pub fn written<'a>(values: &[(&str, &'a Value)], column: &str) -> Option<&'a Value> {
+    values
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(column))
+        .map(|(_, v)| *v)
+}
+
+/// Evaluates a condition against the values a statement writes, in three-valued logic:
+/// `None` when it cannot tell (a column not written; an operator other than `=`, `<>`, IN,
+/// IS NULL, AND, OR, NOT). Callers refuse unless the answer is the one they need.
+fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<bool> {
     let value = |e: &Expr| -> Option<Value> {
         match e {
             Expr::Value(v) => Some(v.clone()),
-            Expr::Column(c) => row
-                .iter()
-                .find(|(k, _)| *k == c.column)
-                .map(|(_, v)| (*v).clone()),
+            Expr::Column(c) => written(row, &c.column).cloned(),
             _ => None,
         }
     };
     let is_null = |v: &Value| crate::executor::is_null_value(v);
     match f {
-        Filter::Compare { left, op, right } => match (value(left), value(right), op) {
-            (Some(a), Some(b), crate::query::CmpOp::Eq) => !is_null(&a) && same_value(&a, &b),
-            (Some(a), Some(b), crate::query::CmpOp::Ne) => {
-                !is_null(&a) && !is_null(&b) && !same_value(&a, &b)
+        Filter::Compare { left, op, right } => {
+            let (a, b) = (value(left)?, value(right)?);
+            if is_null(&a) || is_null(&b) {
+                return Some(false);
             }
-            _ => false,
-        },
+            match op {
+                crate::query::CmpOp::Eq => Some(same_value(&a, &b)),
+                crate::query::CmpOp::Ne => Some(!same_value(&a, &b)),
+                _ => None,
+            }
+        }
         Filter::In {
             expr,
             values,
             negated,
-        } => match value(expr) {
-            Some(v) if !is_null(&v) => values.iter().any(|c| same_value(&v, c)) != *negated,
-            _ => false,
-        },
-        Filter::IsNull { expr, negated } => match value(expr) {
-            Some(v) => is_null(&v) != *negated,
-            None => !*negated,
-        },
-        Filter::And(v) => v.iter().all(|f| holds(f, row)),
-        Filter::Or(v) => v.iter().any(|f| holds(f, row)),
-        Filter::Not(f) => !holds(f, row),
-        Filter::Like { .. } => false,
+        } => {
+            let v = value(expr)?;
+            if is_null(&v) {
+                return Some(false);
+            }
+            Some(values.iter().any(|c| same_value(&v, c)) != *negated)
+        }
+        Filter::IsNull { expr, negated } => Some(is_null(&value(expr)?) != *negated),
+        Filter::And(v) => {
+            let mut unknown = false;
+            for f in v {
+                match eval(f, row) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            (!unknown).then_some(true)
+        }
+        Filter::Or(v) => {
+            let mut unknown = false;
+            for f in v {
+                match eval(f, row) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            (!unknown).then_some(false)
+        }
+        Filter::Not(f) => eval(f, row).map(|b| !b),
+        Filter::Like { .. } => None,
     }
 }
 
@@ -429,7 +457,11 @@ impl RlsSchema {
 
     /// Adds a policy to `table`.
     pub fn policy(mut self, table: impl Into<String>, policy: Policy) -> Self {
-        self.tables.entry(table.into()).or_default().push(policy);
+        let table: String = table.into();
+        self.tables
+            .entry(table.to_ascii_lowercase())
+            .or_default()
+            .push(policy);
         self
     }
 
@@ -448,8 +480,13 @@ impl RlsSchema {
 
     /// The condition rows must meet for `op` on `table` under `ctx` (`None`: no condition), or
     /// the refusal. Validation is separate ([`RlsSchema::validate`]).
+    /// The policies of a table (names compared without regard to case, as SQLite and MySQL do).
+    fn policies(&self, table: &str) -> Option<&Vec<Policy>> {
+        self.tables.get(&table.to_ascii_lowercase())
+    }
+
     fn condition(&self, table: &str, op: Operation, ctx: &AuthContext) -> Result<Option<Filter>> {
-        let Some(policies) = self.tables.get(table) else {
+        let Some(policies) = self.policies(table) else {
             return Ok(None);
         };
         let applies = |p: &&Policy| p.operations.contains(&op);
@@ -499,7 +536,7 @@ impl RlsSchema {
         ctx: &AuthContext,
         values: &[(&str, &Value)],
     ) -> Result<()> {
-        let Some(policies) = self.tables.get(table) else {
+        let Some(policies) = self.policies(table) else {
             return Ok(());
         };
         for p in policies.iter().filter(|p| p.operations.contains(&op)) {
@@ -514,10 +551,10 @@ impl RlsSchema {
     fn apply(&self, query: &mut Query) -> Result<()> {
         let table = query.table().to_string();
         let op = query.operation();
-        let touches = self.tables.contains_key(&table)
+        let touches = self.policies(&table).is_some()
             || query
                 .joined_tables()
-                .any(|t| self.tables.contains_key(&t.name));
+                .any(|t| self.policies(&t.name).is_some());
         if !touches {
             return Ok(());
         }
@@ -552,7 +589,7 @@ impl RlsSchema {
             Query::Select(s) => {
                 if let Some(c) = self.condition(&table, op, &ctx)? {
                     let reference = s.table.reference().to_string();
-                    s.add_filter(qualify(c, &reference));
+                    s.add_filter(qualify_for(c, &table, &reference));
                 }
                 for j in &mut s.joins {
                     let c = match self.condition(&j.table.name, Operation::Select, &ctx) {
@@ -562,7 +599,7 @@ impl RlsSchema {
                         Err(e) => return Err(e),
                     };
                     if let Some(c) = c {
-                        let c = qualify(c, j.table.reference());
+                        let c = qualify_for(c, &j.table.name, j.table.reference());
                         j.on = std::mem::replace(&mut j.on, Filter::And(vec![])).and(c);
                     }
                 }
@@ -577,7 +614,7 @@ impl RlsSchema {
                         .zip(i.rows[n].iter())
                         .collect();
                     if let Some(c) = &cond
-                        && !holds(c, &row)
+                        && eval(c, &row) != Some(true)
                     {
                         return Err(Self::denied(
                             &table,
@@ -589,12 +626,24 @@ impl RlsSchema {
                 }
             }
             Query::Update(u) => {
-                if let Some(c) = self.condition(&table, op, &ctx)? {
-                    u.add_filter(c);
-                }
+                let cond = self.condition(&table, op, &ctx)?;
                 let values: Vec<(&str, &Value)> =
                     u.values.iter().map(|(c, v)| (c.as_str(), v)).collect();
+                // WITH CHECK: the values written must not take the row out of what is allowed
+                // (moving a row to another author or organisation).
+                if let Some(c) = &cond
+                    && eval(c, &values) == Some(false)
+                {
+                    return Err(Self::denied(
+                        &table,
+                        op,
+                        "the new values are not ones the policies allow",
+                    ));
+                }
                 self.validate(&table, op, &ctx, &values)?;
+                if let Some(c) = cond {
+                    u.add_filter(c);
+                }
             }
             Query::Delete(d) => {
                 if let Some(c) = self.condition(&table, op, &ctx)? {
@@ -625,9 +674,9 @@ impl Plugin for Rls {
     fn name(&self) -> &str {
         "rls"
     }
-    /// Policies run before other plugins by default.
+    /// Policies run after every other plugin, so none can undo them.
     fn priority(&self) -> i32 {
-        1000
+        i32::MIN
     }
     fn intercept(&self, query: &mut Query, _cx: &QueryContext) -> Result<()> {
         self.schema.apply(query)
@@ -657,7 +706,9 @@ pub(crate) fn setting_text(v: &Option<Value>) -> String {
 /// (for connections that are not superusers or `BYPASSRLS`): enable and force row security, and
 /// a policy comparing `tenant_column` with the `kysera.tenant_id` setting that the executor sets
 /// in each transaction when built `with_postgres_rls(true)`; the system context
-/// (`kysera.system = 'on'`) passes.
+/// (`kysera.system = 'on'`) passes. The policy is permissive: another permissive policy on the
+/// table widens access. It guards against application mistakes, not against arbitrary SQL
+/// (which could set the settings itself).
 ///
 /// ```
 /// let sql = kysera::rls::postgres_tenant_policy("posts", "tenant_id");
@@ -666,8 +717,11 @@ pub(crate) fn setting_text(v: &Option<Value>) -> String {
 pub fn postgres_tenant_policy(table: &str, tenant_column: &str) -> Vec<String> {
     let t = format!("\"{}\"", table.replace('"', "\"\""));
     let c = format!("\"{}\"", tenant_column.replace('"', "\"\""));
+    // A setting once used in a session reads '' (not NULL) outside the transaction that set it:
+    // an empty tenant matches nothing.
     let check = format!(
-        "({c}::text = current_setting('kysera.tenant_id', true) OR current_setting('kysera.system', true) = 'on')"
+        "(({c}::text = current_setting('kysera.tenant_id', true) AND current_setting('kysera.tenant_id', true) <> '') \
+         OR current_setting('kysera.system', true) = 'on')"
     );
     vec![
         format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"),
@@ -711,21 +765,41 @@ mod tests {
     }
 
     #[test]
-    fn insert_conditions_are_evaluated_on_the_values() {
-        let f = col("tenant").eq("a").and(col("x").is_null());
+    fn conditions_are_evaluated_on_the_values_in_three_valued_logic() {
         let a = Value::from("a");
         let b = Value::from("b");
-        assert!(holds(&f, &[("tenant", &a)]));
-        assert!(!holds(&f, &[("tenant", &b)]));
-        assert!(!holds(&col("n").eq(1i64), &[("n", &Value::Int(Some(2)))]));
-        assert!(holds(&col("n").eq(2i64), &[("n", &Value::Int(Some(2)))]));
-        assert!(!holds(&col("t").like("a%"), &[("t", &a)]));
+        let null = Value::String(None);
+        let f = col("tenant").eq("a").and(col("x").is_null());
+        assert_eq!(eval(&f, &[("tenant", &a), ("x", &null)]), Some(true));
+        assert_eq!(eval(&f, &[("TENANT", &b)]), Some(false));
+        assert_eq!(eval(&f, &[("tenant", &a)]), None, "x not written: unknown");
+        assert_eq!(
+            eval(&col("n").eq(1i64), &[("n", &Value::Int(Some(2)))]),
+            Some(false)
+        );
+        assert_eq!(
+            eval(&col("n").eq(2i64), &[("n", &Value::Int(Some(2)))]),
+            Some(true)
+        );
+        // A deny condition is stored negated: unknown stays unknown, never "allowed".
+        assert_eq!(eval(&!col("t").like("a%"), &[("t", &a)]), None);
+        assert_eq!(
+            eval(&!col("n").gt(1000i64), &[("n", &Value::Int(Some(5)))]),
+            None
+        );
+        assert_eq!(
+            eval(&col("n").eq(1i64).or(col("t").eq("a")), &[("t", &a)]),
+            Some(true)
+        );
     }
 
     #[test]
-    fn qualify_rewrites_unqualified_columns() {
-        let f = qualify(col("a").eq(1).and(col("x.b").is_null()), "p");
+    fn qualify_points_columns_at_the_reference() {
+        let f = qualify_for(col("a").eq(1).and(col("x.b").is_null()), "p", "p");
         assert_eq!(f, col("p.a").eq(1).and(col("x.b").is_null()));
+        // A condition qualified by the table's own name follows the alias.
+        let f = qualify_for(col("documents.org").eq("x"), "documents", "d");
+        assert_eq!(f, col("d.org").eq("x"));
     }
 
     #[test]

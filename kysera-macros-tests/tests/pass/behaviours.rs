@@ -6,6 +6,7 @@ use kysera::{Model, Repository, TimestampKind};
 #[derive(Debug, Repository)]
 #[soft_delete]
 #[timestamps]
+#[audit(operations(create, delete), new_values = true, exclude(title))]
 struct Post {
     #[kysera(generated)]
     id: i64,
@@ -33,6 +34,8 @@ async fn uses(db: &kysera::Executor) -> kysera::Result<()> {
     posts.touch(p.id).await?;
     posts.find_deleted().all().await?;
     posts.find_created_after(chrono::Utc::now()).await?;
+    posts.audit_history(p.id).await?;
+    posts.restore_from_audit(1).await?;
     let tags = Tag::repo(db);
     tags.create(NewTag { id: 1 }).await?;
     tags.find_created_before(chrono::Utc::now()).await?;
@@ -47,5 +50,9 @@ fn main() {
     assert_eq!(Tag::INFO.soft_delete.unwrap().name, "removed");
     assert_eq!(Tag::INFO.created_at.unwrap().kind, TimestampKind::Naive);
     assert!(Tag::INFO.updated_at.is_none());
+    let audit = Post::INFO.audit.unwrap();
+    assert!(audit.create && !audit.update && audit.delete && audit.old_values);
+    assert_eq!(audit.exclude, ["title"]);
+    assert!(Tag::INFO.audit.is_none());
     let _patch = PostPatch::default().title("x");
 }

@@ -220,7 +220,23 @@ fn returning(r: &Returning, dialect: Dialect) -> Option<sea_query::ReturningClau
     }
 }
 
+/// A column named twice (in any case: SQLite and MySQL do not tell them apart) would let one
+/// value hide behind another.
+fn refuse_duplicates<'a>(table: &str, names: impl Iterator<Item = &'a String>) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in names {
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+            return Err(Error::InvalidQuery(format!(
+                "column `{n}` is written twice in one statement on `{table}`"
+            )));
+        }
+        seen.push(n);
+    }
+    Ok(())
+}
+
 fn insert(i: &Insert, dialect: Dialect) -> Result<Lowered> {
+    refuse_duplicates(&i.table, i.columns.iter())?;
     if i.rows.is_empty() {
         return Err(Error::InvalidQuery(format!(
             "INSERT INTO `{}` has no rows",
@@ -261,14 +277,17 @@ fn insert(i: &Insert, dialect: Dialect) -> Result<Lowered> {
             SqOnConflict::columns(c.columns.iter().map(|c| iden(c)))
         };
         match &c.action {
+            ConflictAction::DoNothing if dialect == Dialect::MySql && c.columns.is_empty() => {
+                // MySQL reports a skipped duplicate as an affected row (CLIENT_FOUND_ROWS), so
+                // DO NOTHING is a check of the named key; without one it cannot be told apart.
+                return Err(Error::Unsupported {
+                    dialect,
+                    what: "ON CONFLICT DO NOTHING without conflict columns (name them)".into(),
+                });
+            }
             ConflictAction::DoNothing if dialect == Dialect::MySql => {
                 // `ON DUPLICATE KEY UPDATE c = c` (never INSERT IGNORE, which also hides other errors)
-                let cols = if c.columns.is_empty() {
-                    i.columns.first().into_iter().cloned().collect()
-                } else {
-                    c.columns.clone()
-                };
-                oc.do_nothing_on(cols.iter().map(|c| iden(c)));
+                oc.do_nothing_on(c.columns.iter().map(|c| iden(c)));
             }
             ConflictAction::DoNothing => {
                 oc.do_nothing();
@@ -302,6 +321,7 @@ fn update(u: &Update, dialect: Dialect) -> Result<Lowered> {
             u.table
         )));
     }
+    refuse_duplicates(&u.table, u.values.iter().map(|(c, _)| c))?;
     let mut q = Sq::update();
     q.table(iden(&u.table));
     q.values(
@@ -495,6 +515,17 @@ mod tests {
         assert!(lower(&huge.into(), Dialect::MySql).is_ok());
         assert!(lower(&Select::from("t").limit(u64::MAX).into(), Dialect::Sqlite).is_err());
         assert!(lower(&Update::table("t").into(), Dialect::Sqlite).is_err());
+        let mut twice = Update::table("t").set("a", 1);
+        twice.values.push(("A".into(), 2.into()));
+        assert!(matches!(
+            lower(&twice.into(), Dialect::Sqlite),
+            Err(Error::InvalidQuery(_))
+        ));
+        let twice = Insert::into("t").columns(["a", "A"]).values([1, 2]);
+        assert!(matches!(
+            lower(&twice.into(), Dialect::Sqlite),
+            Err(Error::InvalidQuery(_))
+        ));
     }
 
     #[test]

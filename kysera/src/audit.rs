@@ -1,0 +1,481 @@
+//! The audit log: who changed what, with the values before and after, written in the same
+//! transaction as the change.
+//!
+//! A model declares `#[audit]` (options: `operations(create, update, delete)`,
+//! `old_values = false`, `new_values = false`, `exclude(password_hash, …)`); the executor gets
+//! the [`Audit`] plugin, which names the audit table and says who is acting (by default the
+//! user of the [`rls`](crate::rls) auth context). Then every repository and DAL write of the
+//! model — `create`, `create_many`, `update`, `update_many`, `delete`, `delete_many`,
+//! `soft_delete`, `soft_delete_many`, `restore` — records one entry per row, inside the write's
+//! transaction: a rolled-back change leaves no entry and a committed one always has one. Writes
+//! made with the query builder or [`raw`](crate::Executor::raw) are not audited (they do not know
+//! the rows' old values); a repository write of an audited model on an executor without the
+//! plugin is refused rather than left unrecorded. Entries keep the acting tenant, and reading
+//! the log is isolated like the rows: a tenant reads its own entries, the system context all.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kysera::audit::{Audit, AuditFilter};
+//! use kysera::Repository;
+//!
+//! #[derive(Debug, Repository)]
+//! #[audit(exclude(password_hash))]
+//! struct User {
+//!     #[kysera(primary_key, generated)]
+//!     id: i64,
+//!     email: String,
+//!     password_hash: String,
+//! }
+//!
+//! # async fn f(db: kysera::Executor) -> kysera::Result<()> {
+//! let audit = Audit::new().table("audit_logs");
+//! audit.install(&db).await?;                  // CREATE TABLE IF NOT EXISTS, per database
+//! let db = db.with_plugins(vec![Arc::new(audit)])?;
+//! let users = User::repo(&db);
+//! let u = users.create(NewUser { email: "a@b.co".into(), password_hash: "x".into() }).await?;
+//! users.update(u.id, UserPatch::default().email("c@d.co")).await?;
+//! let history = users.audit_history(u.id).await?;           // create, then update
+//! let page = users.audit_log(AuditFilter::new().operation("update"), 1, 20).await?;
+//! let before = users.restore_from_audit(history[1].id).await?; // the old email back
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::executor::Executor;
+use crate::pagination::{Page, PageRequest};
+use crate::query::{Insert, Order, Select, col};
+use crate::{Dialect, Error, Model, Plugin, Result, Row, Value};
+
+pub use crate::model::AuditSpec;
+
+type UserFn = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// The audit plugin: where records go and who is acting. Named `"audit"`; it intercepts no
+/// query (repositories and DAL functions write the records).
+#[derive(Clone)]
+pub struct Audit {
+    table: String,
+    user: Option<UserFn>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit")
+            .field("table", &self.table)
+            .field("user", &self.user.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit::new()
+    }
+}
+
+impl Audit {
+    /// Records into `audit_logs`, acting user from the `rls` auth context.
+    pub fn new() -> Self {
+        Audit {
+            table: "audit_logs".into(),
+            user: None,
+        }
+    }
+
+    /// Records into `table`.
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// Takes the acting user from `f` instead of the auth context.
+    pub fn user(mut self, f: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        self.user = Some(Arc::new(f));
+        self
+    }
+
+    /// The audit table's name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    fn acting_user(&self) -> Option<String> {
+        match &self.user {
+            Some(f) => f(),
+            None => crate::rls::current()
+                .and_then(|c| c.user_id.clone())
+                .map(|v| crate::rls::setting_text(&Some(v))),
+        }
+    }
+
+    /// The `CREATE TABLE IF NOT EXISTS` statement for the audit table on `dialect`.
+    pub fn create_table_sql(&self, dialect: Dialect) -> String {
+        let (id, json, ts, q) = match dialect {
+            Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "JSONB", "TIMESTAMPTZ", '"'),
+            Dialect::MySql => (
+                "BIGINT AUTO_INCREMENT PRIMARY KEY",
+                "JSON",
+                "DATETIME(6)",
+                '`',
+            ),
+            _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "TEXT", '"'),
+        };
+        let t = format!("{q}{}{q}", self.table.replace(q, &format!("{q}{q}")));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (id {id}, table_name VARCHAR(128) NOT NULL, \
+             entity_id VARCHAR(255) NOT NULL, operation VARCHAR(32) NOT NULL, old_values {json} NULL, \
+             new_values {json} NULL, changed_by VARCHAR(255) NULL, tenant_id VARCHAR(255) NULL, \
+             changed_at {ts} NOT NULL)"
+        )
+    }
+
+    /// Creates the audit table (and its lookup index) if it does not exist.
+    pub async fn install(&self, db: &Executor) -> Result<()> {
+        db.raw()
+            .execute_sql(&self.create_table_sql(db.dialect()), vec![])
+            .await?;
+        let (q, exists) = match db.dialect() {
+            Dialect::MySql => ('`', ""),
+            _ => ('"', "IF NOT EXISTS "),
+        };
+        let index = format!("{}_entity", self.table);
+        let sql = format!(
+            "CREATE INDEX {exists}{q}{index}{q} ON {q}{}{q} (table_name, entity_id)",
+            self.table
+        );
+        match db.raw().execute_sql(&sql, vec![]).await {
+            // MySQL has no IF NOT EXISTS for indexes: error 1061 is "duplicate key name".
+            Err(Error::Database(sqlx::Error::Database(e)))
+                if e.code().as_deref() == Some("42000")
+                    || e.message().contains("Duplicate key name") =>
+            {
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+}
+
+impl Plugin for Audit {
+    fn name(&self) -> &str {
+        "audit"
+    }
+    fn intercepts_queries(&self) -> bool {
+        false
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct AuditRecord {
+    /// The entry's id.
+    pub id: i64,
+    /// The changed table.
+    pub table_name: String,
+    /// The changed row's primary key (its value, or a JSON array for a composite key).
+    pub entity_id: String,
+    /// `create`, `update`, `delete`, `soft_delete` or `restore`.
+    pub operation: String,
+    /// The row before the change (excluded columns left out).
+    pub old_values: Option<serde_json::Value>,
+    /// The row after the change (excluded columns left out).
+    pub new_values: Option<serde_json::Value>,
+    /// Who changed it.
+    pub changed_by: Option<String>,
+    /// The acting tenant, if any.
+    pub tenant_id: Option<String>,
+    /// When (the executor's clock).
+    pub changed_at: DateTime<Utc>,
+}
+
+impl AuditRecord {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(AuditRecord {
+            id: row.get("id")?,
+            table_name: row.get("table_name")?,
+            entity_id: row.get("entity_id")?,
+            operation: row.get("operation")?,
+            old_values: row.get("old_values")?,
+            new_values: row.get("new_values")?,
+            changed_by: row.get("changed_by")?,
+            tenant_id: row.get("tenant_id")?,
+            changed_at: row.get("changed_at")?,
+        })
+    }
+}
+
+/// Filters for [`audit_log`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    table: Option<String>,
+    entity_id: Option<String>,
+    user: Option<String>,
+    operation: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    /// Every entry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Entries of one table.
+    pub fn table(mut self, t: impl Into<String>) -> Self {
+        self.table = Some(t.into());
+        self
+    }
+    /// Entries of one row (its entity id as recorded).
+    pub fn entity(mut self, id: impl Into<String>) -> Self {
+        self.entity_id = Some(id.into());
+        self
+    }
+    /// Entries by one user.
+    pub fn user(mut self, u: impl Into<String>) -> Self {
+        self.user = Some(u.into());
+        self
+    }
+    /// Entries of one operation.
+    pub fn operation(mut self, op: impl Into<String>) -> Self {
+        self.operation = Some(op.into());
+        self
+    }
+    /// Entries at or after `t`.
+    pub fn from(mut self, t: DateTime<Utc>) -> Self {
+        self.from = Some(t);
+        self
+    }
+    /// Entries before `t`.
+    pub fn to(mut self, t: DateTime<Utc>) -> Self {
+        self.to = Some(t);
+        self
+    }
+}
+
+/// The executor's audit plugin, if it has one.
+pub(crate) fn plugin(ctx: &Executor) -> Option<&Audit> {
+    ctx.plugins()
+        .iter()
+        .find_map(|p| p.as_any().and_then(|a| a.downcast_ref::<Audit>()))
+}
+
+/// Which writes of a model get entries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The audit plugin to record a `change` of `M` with, `None` when `M` does not audit it; an
+/// audited write on an executor without the plugin is an error.
+pub(crate) fn for_change<M: Model>(ctx: &Executor, change: Change) -> Result<Option<Audit>> {
+    let Some(spec) = M::INFO.audit else {
+        return Ok(None);
+    };
+    let wanted = match change {
+        Change::Create => spec.create,
+        Change::Update => spec.update,
+        Change::Delete => spec.delete,
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    match plugin(ctx) {
+        Some(a) => Ok(Some(a.clone())),
+        None => Err(Error::InvalidQuery(format!(
+            "{} is #[audit]ed but the executor has no Audit plugin: add kysera::audit::Audit so its changes are recorded",
+            M::INFO.name
+        ))),
+    }
+}
+
+/// The entity id text of a primary key.
+pub(crate) fn entity_id<M: Model>(id: &M::Id) -> String {
+    let parts: Vec<serde_json::Value> = M::id_values(id).iter().map(value_json).collect();
+    match parts.as_slice() {
+        [serde_json::Value::String(s)] => s.clone(),
+        [single] => single.to_string(),
+        _ => serde_json::Value::Array(parts).to_string(),
+    }
+}
+
+fn value_json(v: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        Value::Bool(Some(b)) => json!(b),
+        Value::TinyInt(Some(i)) => json!(i),
+        Value::SmallInt(Some(i)) => json!(i),
+        Value::Int(Some(i)) => json!(i),
+        Value::BigInt(Some(i)) => json!(i),
+        Value::String(Some(s)) => json!(s),
+        Value::Uuid(Some(u)) => json!(u.to_string()),
+        Value::ChronoDateTimeUtc(Some(t)) => json!(t),
+        Value::ChronoDateTime(Some(t)) => json!(t),
+        Value::ChronoDate(Some(t)) => json!(t),
+        Value::Double(Some(f)) => json!(f),
+        Value::Float(Some(f)) => json!(f),
+        other => json!(format!("{other:?}")),
+    }
+}
+
+fn snapshot<M: Model>(row: Option<&M>, keep: bool) -> Option<serde_json::Value> {
+    let spec = M::INFO.audit?;
+    let row = row.filter(|_| keep)?;
+    let mut map = row.to_json();
+    for c in spec.exclude {
+        map.remove(*c);
+    }
+    Some(serde_json::Value::Object(map))
+}
+
+/// Writes one entry per (old, new) pair, in `ctx` (which is the write's transaction).
+pub(crate) async fn record<M: Model>(
+    ctx: &Executor,
+    audit: &Audit,
+    operation: &str,
+    rows: &[(Option<&M>, Option<&M>)],
+) -> Result<()> {
+    let Some(spec) = M::INFO.audit else {
+        return Ok(());
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let by = audit.acting_user();
+    let at = ctx.now();
+    // The acting tenant: the log is read under the same isolation as the rows.
+    let tenant = crate::rls::current()
+        .filter(|c| !c.system)
+        .and_then(|c| c.tenant_id.clone())
+        .map(|t| crate::rls::setting_text(&Some(t)));
+    let mut ins = Insert::into(audit.table.clone()).columns([
+        "table_name",
+        "entity_id",
+        "operation",
+        "old_values",
+        "new_values",
+        "changed_by",
+        "tenant_id",
+        "changed_at",
+    ]);
+    for (old, new) in rows {
+        let Some(id) = new.or(*old).map(|m| m.id()) else {
+            continue;
+        };
+        let json = |v: Option<serde_json::Value>| Value::Json(v.map(Box::new));
+        ins = ins.values([
+            Value::from(M::INFO.table),
+            Value::from(entity_id::<M>(&id)),
+            Value::from(operation),
+            json(snapshot(*old, spec.old_values)),
+            json(snapshot(*new, spec.new_values)),
+            Value::String(by.clone()),
+            Value::String(tenant.clone()),
+            Value::from(at),
+        ]);
+    }
+    // Straight to the table: plugins must not hide or refuse the log's own writes.
+    ctx.raw().execute(ins).await.map(drop)
+}
+
+/// The audit table, limited to what the current auth context may read: a tenant's own entries,
+/// entries with no tenant for a context without one, everything for the system context. With no
+/// context at all the log is refused when any model is tenant-isolated.
+fn readable(ctx: &Executor) -> Result<Select> {
+    let table = plugin(ctx)
+        .map(|a| a.table.clone())
+        .unwrap_or_else(|| "audit_logs".into());
+    let select = Select::from(table.clone());
+    Ok(match crate::rls::current() {
+        Some(c) if c.system => select,
+        Some(c) => match &c.tenant_id {
+            Some(t) => {
+                select.filter(col("tenant_id").eq(crate::rls::setting_text(&Some(t.clone()))))
+            }
+            None => select.filter(col("tenant_id").is_null()),
+        },
+        None if crate::behaviour::has_tenants() => return Err(Error::NoAuthContext { table }),
+        None => select,
+    })
+}
+
+/// One page of the audit log, newest first.
+pub async fn audit_log(
+    ctx: &Executor,
+    filter: AuditFilter,
+    page: u64,
+    limit: u64,
+) -> Result<Page<AuditRecord>> {
+    let mut s = readable(ctx)?;
+    let eq = |s: Select, c: &str, v: &Option<String>| match v {
+        Some(v) => s.filter(col(c).eq(v.clone())),
+        None => s,
+    };
+    s = eq(s, "table_name", &filter.table);
+    s = eq(s, "entity_id", &filter.entity_id);
+    s = eq(s, "changed_by", &filter.user);
+    s = eq(s, "operation", &filter.operation);
+    if let Some(t) = filter.from {
+        s = s.filter(col("changed_at").gte(t));
+    }
+    if let Some(t) = filter.to {
+        s = s.filter(col("changed_at").lt(t));
+    }
+    let request = PageRequest::new(page, limit);
+    let offset = request.check()?;
+    let total = ctx.raw_count(s.clone()).await?;
+    let rows = ctx
+        .raw()
+        .fetch_all(
+            s.order_by(col("changed_at"), Order::Desc)
+                .order_by(col("id"), Order::Desc)
+                .limit(limit)
+                .offset(offset),
+        )
+        .await?;
+    Ok(Page {
+        items: rows
+            .iter()
+            .map(AuditRecord::from_row)
+            .collect::<Result<_>>()?,
+        total,
+        page,
+        limit,
+        total_pages: crate::pagination::total_pages(total, limit),
+    })
+}
+
+/// Every entry of one row of `M`, oldest first.
+pub async fn history<M: Model>(ctx: &Executor, id: &M::Id) -> Result<Vec<AuditRecord>> {
+    let s = readable(ctx)?
+        .filter(col("table_name").eq(M::INFO.table))
+        .filter(col("entity_id").eq(entity_id::<M>(id)))
+        .order_by(col("changed_at"), Order::Asc)
+        .order_by(col("id"), Order::Asc);
+    ctx.raw()
+        .fetch_all(s)
+        .await?
+        .iter()
+        .map(AuditRecord::from_row)
+        .collect()
+}
+
+/// One entry by id.
+pub(crate) async fn entry(ctx: &Executor, id: i64) -> Result<AuditRecord> {
+    let rows = ctx
+        .raw()
+        .fetch_all(readable(ctx)?.filter(col("id").eq(id)))
+        .await?;
+    match rows.first() {
+        Some(r) => AuditRecord::from_row(r),
+        None => Err(Error::NotFound(Some(format!("audit record {id}")))),
+    }
+}
