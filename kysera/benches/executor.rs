@@ -68,6 +68,19 @@ struct Post {
     deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The same shape as `Member`, audited.
+#[derive(Repository)]
+#[kysera(table = "kysera_bench_audited")]
+#[audit]
+#[allow(dead_code)]
+struct Audited {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    email: String,
+    name: String,
+    active: bool,
+}
+
 #[derive(sqlx::FromRow)]
 #[allow(dead_code)]
 struct PostRow {
@@ -141,6 +154,15 @@ fn fixture(url: &str) -> (Runtime, Executor) {
             posts = posts.values([kysera::Value::from(format!("post {i}")), deleted.into()]);
         }
         raw.execute(posts).await.unwrap();
+        raw.execute_sql("DROP TABLE IF EXISTS kysera_bench_audited", vec![]).await.unwrap();
+        raw.execute_sql("DROP TABLE IF EXISTS kysera_bench_audit_log", vec![]).await.unwrap();
+        raw.execute_sql(
+            &format!("CREATE TABLE kysera_bench_audited ({id}, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)"),
+            vec![],
+        )
+        .await
+        .unwrap();
+        kysera::audit::Audit::new().table("kysera_bench_audit_log").install(&db).await.unwrap();
         db
     });
     (rt, db)
@@ -319,6 +341,21 @@ macro_rules! pairs {
                             .bind("New")
                             .bind(true)
                             .fetch_one(p)
+                            .await
+                            .unwrap()
+                    })
+                });
+            }
+
+            #[divan::bench]
+            fn repo_create_audited(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let audit = kysera::audit::Audit::new().table("kysera_bench_audit_log");
+                let db = db.with_plugins(vec![Arc::new(audit)]).unwrap();
+                let repo = Audited::repo(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        repo.create(NewAudited { email: "new@x.io".into(), name: "New".into(), active: true })
                             .await
                             .unwrap()
                     })
