@@ -431,7 +431,7 @@ pub async fn audit_log(
     }
     let request = PageRequest::new(page, limit);
     let offset = request.check()?;
-    let total = ctx.raw_count(s.clone()).await?;
+    let total = ctx.count_unchecked(s.clone()).await?;
     let rows = ctx
         .raw()
         .fetch_all(

@@ -589,17 +589,11 @@ impl Executor {
                 "a plugin turned a SELECT into another statement".into(),
             ));
         };
-        let l = lower_count(&select, self.dialect())?;
-        let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-            .fetch_one(c)
-            .await
-            .map(wrap)
-            .map_err(Error::from))?;
-        row.get::<i64>(0)
+        self.count_unchecked(select).await
     }
 
     /// [`count`](Self::count) without plugins (for the library's own tables).
-    pub(crate) async fn raw_count(&self, select: Select) -> Result<i64> {
+    pub(crate) async fn count_unchecked(&self, select: Select) -> Result<i64> {
         let l = lower_count(&select, self.dialect())?;
         let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
             .fetch_one(c)
