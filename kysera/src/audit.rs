@@ -6,12 +6,18 @@
 //! the [`Audit`] plugin, which names the audit table and says who is acting (by default the
 //! user of the [`rls`](crate::rls) auth context). Then every repository and DAL write of the
 //! model — `create`, `create_many`, `update`, `update_many`, `delete`, `delete_many`,
-//! `soft_delete`, `soft_delete_many`, `restore` — records one entry per row, inside the write's
-//! transaction: a rolled-back change leaves no entry and a committed one always has one. Writes
+//! `soft_delete`, `soft_delete_many`, `restore`, `touch` — records one entry per row it changed,
+//! in the write's transaction: the rows are read with the write's own final condition (locked
+//! where the database can), the write is limited to exactly those rows, and a concurrent change
+//! that makes the counts differ undoes it, so a rolled-back change leaves no entry and a
+//! committed one always has one. Writes
 //! made with the query builder or [`raw`](crate::Executor::raw) are not audited (they do not know
 //! the rows' old values); a repository write of an audited model on an executor without the
-//! plugin is refused rather than left unrecorded. Entries keep the acting tenant, and reading
-//! the log is isolated like the rows: a tenant reads its own entries, the system context all.
+//! plugin is refused rather than left unrecorded. Entries keep the row's tenant (or the acting
+//! tenant for models without one), and reading the log is isolated by tenant: a tenant reads its
+//! own entries, a context without a tenant the entries without one, the system context all.
+//! Custom [`RlsSchema`](crate::rls::RlsSchema) policies are not applied to the log: guard access
+//! to it in the application when they matter. Non-finite floats are recorded as JSON `null`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -141,16 +147,17 @@ impl Audit {
             Dialect::MySql => ('`', ""),
             _ => ('"', "IF NOT EXISTS "),
         };
-        let index = format!("{}_entity", self.table);
+        let quote = |name: &str| format!("{q}{}{q}", name.replace(q, &format!("{q}{q}")));
         let sql = format!(
-            "CREATE INDEX {exists}{q}{index}{q} ON {q}{}{q} (table_name, entity_id)",
-            self.table
+            "CREATE INDEX {exists}{} ON {} (table_name, entity_id)",
+            quote(&format!("{}_entity", self.table)),
+            quote(&self.table)
         );
         match db.raw().execute_sql(&sql, vec![]).await {
-            // MySQL has no IF NOT EXISTS for indexes: error 1061 is "duplicate key name".
+            // MySQL has no CREATE INDEX IF NOT EXISTS: error 1061 is "duplicate key name".
             Err(Error::Database(sqlx::Error::Database(e)))
-                if e.code().as_deref() == Some("42000")
-                    || e.message().contains("Duplicate key name") =>
+                if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|m| m.number() == 1061) =>
             {
                 Ok(())
             }
@@ -320,8 +327,10 @@ fn value_json(v: &Value) -> serde_json::Value {
         Value::ChronoDateTimeUtc(Some(t)) => json!(t),
         Value::ChronoDateTime(Some(t)) => json!(t),
         Value::ChronoDate(Some(t)) => json!(t),
+        Value::ChronoTime(Some(t)) => json!(t),
         Value::Double(Some(f)) => json!(f),
         Value::Float(Some(f)) => json!(f),
+        Value::Bytes(Some(b)) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
         other => json!(format!("{other:?}")),
     }
 }
@@ -336,54 +345,67 @@ fn snapshot<M: Model>(row: Option<&M>, keep: bool) -> Option<serde_json::Value> 
     Some(serde_json::Value::Object(map))
 }
 
-/// Writes one entry per (old, new) pair, in `ctx` (which is the write's transaction).
+/// The tenant an entry belongs to: the row's own tenant for a tenant-isolated model (so the
+/// tenant reads it even when the system context made the change), else the acting tenant.
+fn entry_tenant<M: Model>(row: Option<&M>) -> Option<String> {
+    let from_row = M::INFO
+        .tenant
+        .and_then(|c| row.and_then(|r| r.column_value(c)));
+    let acting = || {
+        crate::rls::current()
+            .filter(|c| !c.system)
+            .and_then(|c| c.tenant_id.clone())
+    };
+    from_row
+        .or_else(acting)
+        .map(|t| crate::rls::setting_text(&Some(t)))
+}
+
+/// Writes one entry per (old, new) pair, in `ctx` (which is the write's atomic section), in
+/// statements of at most 500 entries.
 pub(crate) async fn record<M: Model>(
     ctx: &Executor,
     audit: &Audit,
     operation: &str,
     rows: &[(Option<&M>, Option<&M>)],
 ) -> Result<()> {
+    const BATCH: usize = 500;
     let Some(spec) = M::INFO.audit else {
         return Ok(());
     };
-    if rows.is_empty() {
-        return Ok(());
-    }
     let by = audit.acting_user();
     let at = ctx.now();
-    // The acting tenant: the log is read under the same isolation as the rows.
-    let tenant = crate::rls::current()
-        .filter(|c| !c.system)
-        .and_then(|c| c.tenant_id.clone())
-        .map(|t| crate::rls::setting_text(&Some(t)));
-    let mut ins = Insert::into(audit.table.clone()).columns([
-        "table_name",
-        "entity_id",
-        "operation",
-        "old_values",
-        "new_values",
-        "changed_by",
-        "tenant_id",
-        "changed_at",
-    ]);
-    for (old, new) in rows {
-        let Some(id) = new.or(*old).map(|m| m.id()) else {
-            continue;
-        };
-        let json = |v: Option<serde_json::Value>| Value::Json(v.map(Box::new));
-        ins = ins.values([
-            Value::from(M::INFO.table),
-            Value::from(entity_id::<M>(&id)),
-            Value::from(operation),
-            json(snapshot(*old, spec.old_values)),
-            json(snapshot(*new, spec.new_values)),
-            Value::String(by.clone()),
-            Value::String(tenant.clone()),
-            Value::from(at),
+    for batch in rows.chunks(BATCH) {
+        let mut ins = Insert::into(audit.table.clone()).columns([
+            "table_name",
+            "entity_id",
+            "operation",
+            "old_values",
+            "new_values",
+            "changed_by",
+            "tenant_id",
+            "changed_at",
         ]);
+        for (old, new) in batch {
+            let Some(row) = new.or(*old) else { continue };
+            let json = |v: Option<serde_json::Value>| Value::Json(v.map(Box::new));
+            ins = ins.values([
+                Value::from(M::INFO.table),
+                Value::from(entity_id::<M>(&row.id())),
+                Value::from(operation),
+                json(snapshot(*old, spec.old_values)),
+                json(snapshot(*new, spec.new_values)),
+                Value::String(by.clone()),
+                Value::String(entry_tenant::<M>(Some(row))),
+                Value::from(at),
+            ]);
+        }
+        if !ins.rows.is_empty() {
+            // Straight to the table: plugins must not hide or refuse the log's own writes.
+            ctx.raw().execute(ins).await?;
+        }
     }
-    // Straight to the table: plugins must not hide or refuse the log's own writes.
-    ctx.raw().execute(ins).await.map(drop)
+    Ok(())
 }
 
 /// The audit table, limited to what the current auth context may read: a tenant's own entries,

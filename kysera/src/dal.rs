@@ -29,7 +29,7 @@ use crate::audit::{self, Change};
 use crate::behaviour::DeletedRows;
 use crate::model::{AuditedModel, HasUpdatedAt, Model, SoftDeleteModel};
 use crate::pagination::{self, CursorPage, Page, PageRequest};
-use crate::query::{Delete, Filter, Insert, OrderBy, Returning, Select, Update};
+use crate::query::{Delete, Filter, Insert, OrderBy, Query, Returning, Select, Update};
 use crate::{Error, Executor, Result};
 
 /// What query functions run against: an executor, or the executor of a transaction.
@@ -85,15 +85,38 @@ fn insert_for<M: Model>() -> Insert {
 /// Validates and inserts one row; returns it as stored (database defaults filled in).
 pub async fn create<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
     M::validate_new(&new).map_err(Error::Validation)?;
-    let write = async move |tx: Context| create_unvalidated::<M>(&tx, new).await.map(Some);
-    audit_one::<M, _, _>(ctx, Change::Create, "create", None, write)
-        .await?
-        .ok_or_else(|| Error::NotFound(Some(format!("the {} just created", M::INFO.name))))
+    insert_row::<M>(ctx, new_insert::<M>(&new)).await
+}
+
+fn new_insert<M: Model>(new: &M::New) -> Insert {
+    let mut ins = insert_for::<M>();
+    for (c, v) in M::insert_values(new) {
+        ins.set_value(c, v);
+    }
+    if ins.rows.is_empty() {
+        ins.rows.push(Vec::new());
+    }
+    ins
+}
+
+/// Inserts one row (audited when `M` audits creates) and returns it.
+async fn insert_row<M: Model>(ctx: &Context, ins: Insert) -> Result<M> {
+    let Some(audit) = audit::for_change::<M>(ctx, Change::Create)? else {
+        return M::from_row(&ctx.fetch_one(ins).await?);
+    };
+    ctx.atomic(async move |tx| {
+        let row = M::from_row(&tx.fetch_one(ins).await?)?;
+        audit::record(&tx, &audit, "create", &[(None, Some(&row))]).await?;
+        Ok(row)
+    })
+    .await
 }
 
 /// Validates every input, then inserts them all (one statement when they name the same columns,
 /// otherwise one per row inside a transaction); returns the rows as the database returns them
 /// (in input order on all three databases, though SQL does not promise it for one statement).
+/// One statement binds every value: very large batches should be split (SQLite allows 32 766
+/// parameters, PostgreSQL and MySQL 65 535).
 pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
     for new in &news {
         M::validate_new(new).map_err(Error::Validation)?;
@@ -101,7 +124,7 @@ pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<V
     match audit::for_change::<M>(ctx, Change::Create)? {
         None => create_many_unvalidated(ctx, news).await,
         Some(audit) => {
-            ctx.transaction(async move |tx| {
+            ctx.atomic(async move |tx| {
                 let rows = create_many_unvalidated::<M>(&tx, news).await?;
                 let pairs: Vec<_> = rows.iter().map(|r| (None, Some(r))).collect();
                 audit::record(&tx, &audit, "create", &pairs).await?;
@@ -129,25 +152,14 @@ async fn create_many_unvalidated<M: Model>(ctx: &Context, news: Vec<M::New>) -> 
             .collect();
         return decode_all(ctx.fetch_all(ins).await?);
     }
-    ctx.transaction(async move |tx| {
+    ctx.atomic(async move |tx| {
         let mut out = Vec::with_capacity(news.len());
-        for new in news {
-            out.push(create_unvalidated::<M>(&tx, new).await?);
+        for new in &news {
+            out.push(M::from_row(&tx.fetch_one(new_insert::<M>(new)).await?)?);
         }
         Ok(out)
     })
     .await
-}
-
-async fn create_unvalidated<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
-    let mut ins = insert_for::<M>();
-    for (c, v) in M::insert_values(&new) {
-        ins.set_value(c, v);
-    }
-    if ins.rows.is_empty() {
-        ins.rows.push(Vec::new());
-    }
-    M::from_row(&ctx.fetch_one(ins).await?)
 }
 
 /// Validates the patch and updates one row; returns it as stored. A missing row is
@@ -165,10 +177,7 @@ pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Res
         .into_iter()
         .map(|(c, v)| (c.to_string(), v))
         .collect();
-    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
-    let before = Some((M::id_filter(id), DeletedRows::Exclude));
-    audit_one::<M, _, _>(ctx, Change::Update, "update", before, write)
-        .await?
+    one(write::<M>(ctx, Change::Update, "update", upd.into()).await?)
         .ok_or_else(|| not_found::<M>(id))
 }
 
@@ -182,14 +191,14 @@ pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patc
             M::INFO.name
         )));
     }
-    let mut upd = Update::table(M::INFO.table).filter(filter.clone());
+    let mut upd = Update::table(M::INFO.table).filter(filter);
     upd.values = values
         .into_iter()
         .map(|(c, v)| (c.to_string(), v))
         .collect();
-    let write = async move |tx: Context| tx.execute(upd).await;
-    let scopes = (DeletedRows::Exclude, Some(DeletedRows::Exclude));
-    audit_many::<M, _, _>(ctx, Change::Update, "update", filter, scopes, write).await
+    Ok(write::<M>(ctx, Change::Update, "update", upd.into())
+        .await?
+        .0)
 }
 
 /// Deletes the row with this primary key; a missing row is [`Error::NotFound`]. On a
@@ -197,115 +206,122 @@ pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patc
 /// deleted or not; [`soft_delete`] marks it instead.
 pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
     let del = Delete::from(M::INFO.table).filter(M::id_filter(id));
-    let write = async move |tx: Context| match tx.execute(del).await? {
-        0 => Err(Error::NotFound(None)),
-        _ => Ok(None),
-    };
-    let before = Some((M::id_filter(id), DeletedRows::Include));
-    match audit_one::<M, _, _>(ctx, Change::Delete, "delete", before, write).await {
-        Err(Error::NotFound(None)) => Err(not_found::<M>(id)),
-        other => other.map(drop),
+    match write::<M>(ctx, Change::Delete, "delete", del.into())
+        .await?
+        .0
+    {
+        0 => Err(not_found::<M>(id)),
+        _ => Ok(()),
     }
 }
 
 /// Deletes every row matching `filter`; returns how many.
 pub async fn delete_many<M: Model>(ctx: &Context, filter: Filter) -> Result<u64> {
-    let del = Delete::from(M::INFO.table).filter(filter.clone());
-    let write = async move |tx: Context| tx.execute(del).await;
-    let scopes = (DeletedRows::Include, None);
-    audit_many::<M, _, _>(ctx, Change::Delete, "delete", filter, scopes, write).await
-}
-
-/// Runs the update and decodes the row it returns, if any.
-async fn fetch_row<M: Model>(ctx: &Context, upd: Update) -> Result<Option<M>> {
-    ctx.fetch_optional(upd)
+    let del = Delete::from(M::INFO.table).filter(filter);
+    Ok(write::<M>(ctx, Change::Delete, "delete", del.into())
         .await?
-        .as_ref()
-        .map(M::from_row)
-        .transpose()
+        .0)
 }
 
-/// The rows matching `filter`, seeing deleted rows as `scope` says.
-async fn fetch_scoped<M: Model>(
-    ctx: &Context,
-    filter: Filter,
-    scope: DeletedRows,
-) -> Result<Vec<M>> {
-    let mut select = M::select().filter(filter);
-    select.deleted = scope;
-    fetch(ctx, select).await
+/// The one row a single-row write returned.
+fn one<M>((_, rows): (u64, Vec<M>)) -> Option<M> {
+    rows.into_iter().next()
 }
 
-/// A write of one row. Audited, it runs in a transaction that first reads the row's old state
-/// (`before`: its filter and which deleted rows to see) and records old and new after it.
-async fn audit_one<M: Model, F, Fut>(
+/// Runs an UPDATE or DELETE of `M`'s table: the number of rows it changed and, for an update
+/// with RETURNING, the rows as they are now. When `M` audits the change it goes through
+/// [`audited`].
+async fn write<M: Model>(
     ctx: &Context,
     change: Change,
     operation: &'static str,
-    before: Option<(Filter, DeletedRows)>,
-    write: F,
-) -> Result<Option<M>>
-where
-    F: FnOnce(Context) -> Fut,
-    Fut: Future<Output = Result<Option<M>>>,
-{
+    query: Query,
+) -> Result<(u64, Vec<M>)> {
     let Some(audit) = audit::for_change::<M>(ctx, change)? else {
-        return write(ctx.clone()).await;
-    };
-    ctx.transaction(async move |tx| {
-        let old = match before {
-            Some((filter, scope)) => fetch_scoped::<M>(&tx, filter, scope)
-                .await?
-                .into_iter()
-                .next(),
-            None => None,
+        return if matches!(query.returning(), Returning::None) {
+            Ok((ctx.execute(query).await?, Vec::new()))
+        } else {
+            let rows: Vec<M> = decode_all(ctx.fetch_all(query).await?)?;
+            Ok((rows.len() as u64, rows))
         };
-        let new = write(tx.clone()).await?;
-        if old.is_some() || new.is_some() {
-            audit::record(&tx, &audit, operation, &[(old.as_ref(), new.as_ref())]).await?;
+    };
+    ctx.atomic(async move |tx| audited::<M>(&tx, &audit, operation, query).await)
+        .await
+}
+
+/// The primary keys of `rows` as one condition (`pk IN (…)` for a single-column key).
+fn keys_of<M: Model>(rows: &[M]) -> Filter {
+    if let [pk] = M::INFO.primary_key {
+        let values: Vec<crate::Value> = rows.iter().flat_map(|r| M::id_values(&r.id())).collect();
+        return crate::query::col(pk).is_in(values);
+    }
+    Filter::Or(rows.iter().map(|r| M::id_filter(&r.id())).collect())
+}
+
+/// An audited UPDATE or DELETE, inside an atomic section: the statement passes through the
+/// plugins and the model's policies first; the rows it would change are then read (locked where
+/// the database can) with its final condition, the statement is limited to exactly those rows
+/// (in batches), and a row count that differs from the rows read (a concurrent change) undoes
+/// it all. Each row's old and new state is recorded.
+async fn audited<M: Model>(
+    tx: &Context,
+    audit: &audit::Audit,
+    operation: &'static str,
+    query: Query,
+) -> Result<(u64, Vec<M>)> {
+    const BATCH: usize = 500;
+    let mut query = tx.intercept(query)?;
+    match &mut query {
+        Query::Update(u) => u.returning = Returning::None,
+        Query::Delete(d) => d.returning = Returning::None,
+        _ => {
+            return Err(Error::InvalidQuery(
+                "only updates and deletes are audited this way".into(),
+            ));
         }
-        Ok(new)
-    })
-    .await
-}
-
-/// A write of the rows matching `filter`. Audited, it runs in a transaction that reads them
-/// first (seeing deleted rows as `scopes.0` says) and, unless they were deleted (`scopes.1`
-/// `None`), again after, and records each.
-async fn audit_many<M: Model, F, Fut>(
-    ctx: &Context,
-    change: Change,
-    operation: &'static str,
-    filter: Filter,
-    scopes: (DeletedRows, Option<DeletedRows>),
-    write: F,
-) -> Result<u64>
-where
-    F: FnOnce(Context) -> Fut,
-    Fut: Future<Output = Result<u64>>,
-{
-    let Some(audit) = audit::for_change::<M>(ctx, change)? else {
-        return write(ctx.clone()).await;
-    };
-    ctx.transaction(async move |tx| {
-        let olds = fetch_scoped::<M>(&tx, filter, scopes.0).await?;
-        let n = write(tx.clone()).await?;
-        let news = match scopes.1 {
-            Some(scope) if !olds.is_empty() => {
-                let ids = Filter::Or(olds.iter().map(|o| M::id_filter(&o.id())).collect());
-                fetch_scoped::<M>(&tx, ids, scope).await?
-            }
-            _ => Vec::new(),
-        };
-        let key = |m: &M| audit::entity_id::<M>(&m.id());
-        let pairs: Vec<(Option<&M>, Option<&M>)> = olds
-            .iter()
-            .map(|o| (Some(o), news.iter().find(|n| key(n) == key(o))))
-            .collect();
-        audit::record(&tx, &audit, operation, &pairs).await?;
-        Ok(n)
-    })
-    .await
+    }
+    let deleting = matches!(query, Query::Delete(_));
+    let mut select = M::select();
+    select.filter = query.filter().cloned();
+    let olds: Vec<M> = decode_all(tx.fetch_locked(select).await?)?;
+    let mut changed = 0;
+    let mut news = Vec::with_capacity(if deleting { 0 } else { olds.len() });
+    for batch in olds.chunks(BATCH) {
+        let keys = keys_of::<M>(batch);
+        let mut part = query.clone();
+        part.add_filter(keys.clone())?;
+        let n = tx.execute_unchecked(part).await?;
+        if n as usize != batch.len() {
+            return Err(Error::InvalidQuery(format!(
+                "{} of {} rows of `{}` changed while the audited {operation} ran; nothing was written",
+                batch.len() as u64 - n.min(batch.len() as u64),
+                batch.len(),
+                M::INFO.table
+            )));
+        }
+        changed += n;
+        if !deleting {
+            let after = M::select().filter(keys);
+            news.extend(decode_all::<M>(
+                tx.fetch_all_unchecked(after.into()).await?,
+            )?);
+        }
+    }
+    let by_key: std::collections::HashMap<String, &M> = news
+        .iter()
+        .map(|n| (audit::entity_id::<M>(&n.id()), n))
+        .collect();
+    let pairs: Vec<(Option<&M>, Option<&M>)> = olds
+        .iter()
+        .map(|o| {
+            (
+                Some(o),
+                by_key.get(&audit::entity_id::<M>(&o.id())).copied(),
+            )
+        })
+        .collect();
+    audit::record(tx, audit, operation, &pairs).await?;
+    Ok((changed, news))
 }
 
 /// Counts the rows matching `filter` (every row for `None`).
@@ -541,16 +557,13 @@ pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Resul
         Some((sd, value)),
         now,
     );
-    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
-    let before = Some((M::id_filter(id), DeletedRows::Exclude));
-    match audit_one::<M, _, _>(ctx, Change::Update, "soft_delete", before, write).await? {
-        Some(row) => Ok(row),
-        None => Err(Error::NotFound(Some(format!(
+    one(write::<M>(ctx, Change::Update, "soft_delete", upd.into()).await?).ok_or_else(|| {
+        Error::NotFound(Some(format!(
             "{} with id {:?} (missing or already deleted)",
             M::INFO.name,
             id
-        )))),
-    }
+        )))
+    })
 }
 
 /// Marks every matching row that is not yet deleted as deleted; returns how many.
@@ -559,13 +572,13 @@ pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter)
     let now = ctx.now();
     let value = crate::behaviour::timestamp_value(sd.kind, now);
     let upd = stamp::<M>(
-        Update::table(M::INFO.table).filter(filter.clone()),
+        Update::table(M::INFO.table).filter(filter),
         Some((sd, value)),
         now,
     );
-    let write = async move |tx: Context| tx.execute(upd).await;
-    let scopes = (DeletedRows::Exclude, Some(DeletedRows::Only));
-    audit_many::<M, _, _>(ctx, Change::Update, "soft_delete", filter, scopes, write).await
+    Ok(write::<M>(ctx, Change::Update, "soft_delete", upd.into())
+        .await?
+        .0)
 }
 
 /// Brings a soft-deleted row back and returns it; a missing row, or one that is not deleted,
@@ -575,16 +588,13 @@ pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M>
     let restored = Some((sd, null_timestamp(sd.kind)));
     let upd =
         stamp::<M>(update_returning::<M>(M::id_filter(id)), restored, ctx.now()).only_deleted();
-    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
-    let before = Some((M::id_filter(id), DeletedRows::Only));
-    match audit_one::<M, _, _>(ctx, Change::Update, "restore", before, write).await? {
-        Some(row) => Ok(row),
-        None => Err(Error::NotFound(Some(format!(
+    one(write::<M>(ctx, Change::Update, "restore", upd.into()).await?).ok_or_else(|| {
+        Error::NotFound(Some(format!(
             "{} with id {:?} (missing or not deleted)",
             M::INFO.name,
             id
-        )))),
-    }
+        )))
+    })
 }
 
 /// Sets the update timestamp of one row to the executor's clock and returns the row; a missing
@@ -597,10 +607,7 @@ pub async fn touch<M: HasUpdatedAt>(ctx: &Context, id: &M::Id) -> Result<M> {
         )));
     }
     let upd = stamp::<M>(update_returning::<M>(M::id_filter(id)), None, ctx.now());
-    let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
-    let before = Some((M::id_filter(id), DeletedRows::Exclude));
-    audit_one::<M, _, _>(ctx, Change::Update, "update", before, write)
-        .await?
+    one(write::<M>(ctx, Change::Update, "update", upd.into()).await?)
         .ok_or_else(|| not_found::<M>(id))
 }
 
@@ -627,9 +634,11 @@ pub(crate) async fn find_by_time<M: Model>(
 }
 
 /// Re-applies the old values an audit entry recorded for a row of `M`: updates the row when it
-/// exists (soft-deleted or not), re-creates it (with its key) when it was deleted. The write is
-/// audited like any other. Columns the audit excludes are left as they are (and must have
-/// defaults for a re-create).
+/// exists (soft-deleted or not; its update timestamp then says when), re-creates it with its key
+/// and its old timestamps when it was deleted. The write is audited and checked by the policies
+/// like any other. Generated columns are left to the database, and columns the audit excludes
+/// keep their value (a re-created row needs defaults for them); a PostgreSQL
+/// `GENERATED ALWAYS AS IDENTITY` key cannot be re-created (use `BIGSERIAL` or `BY DEFAULT`).
 pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -> Result<M> {
     let entry = audit::entry(ctx, entry_id).await?;
     if entry.table_name != M::INFO.table {
@@ -660,35 +669,35 @@ pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -
         })
         .collect::<Result<_>>()?;
     let key = Filter::And(key);
-    let exists = !fetch_scoped::<M>(ctx, key.clone(), DeletedRows::Include)
-        .await?
-        .is_empty();
+    let settable = |c: &str, with_key: bool| {
+        M::INFO.column(c).is_some_and(|i| {
+            if i.primary_key {
+                with_key
+            } else {
+                !i.generated
+            }
+        })
+    };
+    let mut probe = M::select().filter(key.clone());
+    probe.deleted = DeletedRows::Include;
+    // Whether the row is there at all (the write below is still checked by the policies).
+    let exists = !ctx.fetch_all_unchecked(probe.into()).await?.is_empty();
     if exists {
-        let mut upd = update_returning::<M>(key.clone()).with_deleted();
+        let mut upd = update_returning::<M>(key).with_deleted();
         for (c, v) in values {
-            let generated = M::INFO
-                .column(c)
-                .is_some_and(|i| i.generated || i.primary_key);
-            if !generated {
+            if settable(c, false) {
                 upd.set_value(c, v);
             }
         }
-        let write = async move |tx: Context| fetch_row::<M>(&tx, upd).await;
-        let before = Some((key, DeletedRows::Include));
-        audit_one::<M, _, _>(ctx, Change::Update, "update", before, write)
-            .await?
+        one(write::<M>(ctx, Change::Update, "update", upd.into()).await?)
             .ok_or_else(|| Error::NotFound(Some(format!("the row of audit entry {entry_id}"))))
     } else {
-        let mut ins = insert_for::<M>();
+        let mut ins = insert_for::<M>().preserve_timestamps();
         for (c, v) in values {
-            ins.set_value(c, v);
+            if settable(c, true) {
+                ins.set_value(c, v);
+            }
         }
-        let write = async move |tx: Context| {
-            let row = tx.fetch_one(ins).await?;
-            M::from_row(&row).map(Some)
-        };
-        audit_one::<M, _, _>(ctx, Change::Create, "create", None, write)
-            .await?
-            .ok_or_else(|| Error::NotFound(Some(format!("the row of audit entry {entry_id}"))))
+        insert_row::<M>(ctx, ins).await
     }
 }

@@ -283,6 +283,22 @@ impl TxHandle {
     }
 }
 
+/// A savepoint of [`Executor::atomic`] whose future may be dropped: undone before the
+/// connection's next use unless it ended.
+struct PendingSavepoint(Arc<TxShared>, Option<String>);
+
+impl Drop for PendingSavepoint {
+    fn drop(&mut self) {
+        if let Some(name) = self.1.take() {
+            self.0
+                .abandoned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(name);
+        }
+    }
+}
+
 /// Ends a level that was dropped before it finished (its future was cancelled): a nested
 /// level's savepoint is undone before the connection's next use; an outermost level's
 /// connection is dropped, which rolls it back.
@@ -498,7 +514,7 @@ impl Executor {
         }
     }
 
-    fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
+    pub(crate) fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
         let mut query = query.into();
         if !self.chain.interceptors.is_empty() {
             self.chain.intercept(&mut query, &self.context())?;
@@ -592,6 +608,66 @@ impl Executor {
         self.count_unchecked(select).await
     }
 
+    /// The rows `select` names, locked for update where the database can (PostgreSQL, MySQL;
+    /// SQLite serialises writers), without plugins: the rows an already intercepted write will
+    /// change.
+    pub(crate) async fn fetch_locked(&self, select: Select) -> Result<Vec<Row>> {
+        let mut l = lower(&Query::Select(select), self.dialect())?;
+        if self.dialect() != Dialect::Sqlite {
+            l.sql.push_str(" FOR UPDATE");
+        }
+        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(wrap).collect())
+            .map_err(Error::from))
+    }
+
+    /// Runs `f` atomically: in a transaction, or inside one in a savepoint of its own. Unlike
+    /// a nested [`transaction`](Self::transaction) it does not wait for the level's nesting
+    /// lock (it runs only the library's own statements), so it can be used from any level.
+    pub(crate) async fn atomic<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(Executor) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let Some(h) = &self.tx else {
+            return self.transaction(f).await;
+        };
+        if !h.open.load(Ordering::Acquire) {
+            return Err(Error::TransactionClosed);
+        }
+        let name = h.shared.new_savepoint();
+        h.shared
+            .lock()
+            .await
+            .as_mut()
+            .ok_or(Error::TransactionClosed)?
+            .run(format!("SAVEPOINT {name}"))
+            .await?;
+        let mut pending = PendingSavepoint(h.shared.clone(), Some(name.clone()));
+        let result = f(self.clone()).await;
+        let mut guard = h.shared.lock().await;
+        let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
+        let out = match result {
+            Ok(v) => match conn.run(format!("RELEASE SAVEPOINT {name}")).await {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    let _ = conn.undo(&name).await;
+                    Err(e)
+                }
+            },
+            Err(e) => {
+                if let Err(undo) = conn.undo(&name).await {
+                    tracing::warn!(target: "kysera::transaction", error = %undo, "undoing a savepoint failed");
+                }
+                Err(e)
+            }
+        };
+        pending.1 = None;
+        out
+    }
+
     /// [`count`](Self::count) without plugins (for the library's own tables).
     pub(crate) async fn count_unchecked(&self, select: Select) -> Result<i64> {
         let l = lower_count(&select, self.dialect())?;
@@ -620,7 +696,7 @@ impl Executor {
             .map_err(Error::from))
     }
 
-    async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
+    pub(crate) async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
         if self.dialect() == Dialect::MySql
             && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(&query))
             && let Some((rows, _)) = self.mysql_emulated(&query).await?
@@ -647,7 +723,7 @@ impl Executor {
             .map_err(Error::from))
     }
 
-    async fn execute_unchecked(&self, query: Query) -> Result<u64> {
+    pub(crate) async fn execute_unchecked(&self, query: Query) -> Result<u64> {
         if self.dialect() == Dialect::MySql
             && mysql_checks_conflicts(&query)
             && let Some((_, n)) = self.mysql_emulated(&query).await?

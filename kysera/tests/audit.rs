@@ -382,3 +382,101 @@ async fn restore_round_trip_and_options() {
         .await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_audit_tallies")]
+#[audit]
+#[soft_delete]
+struct Tally {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    n: i64,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+#[tokio::test]
+async fn entries_only_for_changed_rows_in_batches_and_nested() {
+    for plain in common::databases().await {
+        let d = plain.dialect();
+        let t = Tally::INFO.table;
+        let log = "k_audit_log_c";
+        let ts = common::timestamp_type(d).replace("TIMESTAMP", "TIMESTAMPTZ");
+        common::drop_tables(&plain, &[t, log]).await;
+        common::ddl(
+            &plain,
+            &format!(
+                "CREATE TABLE {t} ({}, n BIGINT NOT NULL, deleted_at {ts} NULL)",
+                common::id_column(d)
+            ),
+        )
+        .await;
+        let audit = Audit::new().table(log);
+        audit.install(&plain).await.unwrap();
+        let db = plain.with_plugins(vec![Arc::new(audit)]).unwrap();
+        let tallies = Tally::repo(&db);
+        let entries = || async {
+            kysera::audit::audit_log(&db, AuditFilter::new(), 1, 1)
+                .await
+                .unwrap()
+                .total
+        };
+
+        // More rows than one batch of entries (500).
+        let rows = tallies
+            .create_many((0..1200).map(|n| NewTally { n }).collect())
+            .await
+            .unwrap();
+        assert_eq!(entries().await, 1200, "{d}");
+        assert_eq!(
+            tallies
+                .update_many(Tally::N.gte(0), TallyPatch::default().n(7))
+                .await
+                .unwrap(),
+            1200,
+            "{d}"
+        );
+        assert_eq!(entries().await, 2400, "{d}");
+        let sample = tallies.audit_history(rows[1000].id).await.unwrap();
+        assert_eq!(sample.len(), 2, "{d}");
+        assert_eq!(sample[1].old_values.as_ref().unwrap()["n"], 1000, "{d}");
+        assert_eq!(sample[1].new_values.as_ref().unwrap()["n"], 7, "{d}");
+
+        // A write that changes nothing records nothing: a hidden (soft-deleted) row, a missing id.
+        let first = rows[0].id;
+        tallies.soft_delete(first).await.unwrap();
+        let before = entries().await;
+        assert!(
+            matches!(
+                tallies.update(first, TallyPatch::default().n(1)).await,
+                Err(Error::NotFound(_))
+            ),
+            "{d}"
+        );
+        assert!(
+            matches!(tallies.delete(-5).await, Err(Error::NotFound(_))),
+            "{d}"
+        );
+        assert_eq!(
+            tallies.delete_many(Tally::N.eq(-1)).await.unwrap(),
+            0,
+            "{d}"
+        );
+        assert_eq!(entries().await, before, "{d}");
+
+        // An audited write through the outer level, inside a nested transaction: no deadlock.
+        let id = rows[1].id;
+        let nested = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            db.transaction(async move |tx| {
+                let outer = Tally::repo(&tx);
+                tx.transaction(async |_sp| outer.update(id, TallyPatch::default().n(99)).await)
+                    .await
+            }),
+        )
+        .await;
+        assert!(nested.is_ok(), "{d}: the nested audited write hung");
+        assert_eq!(nested.unwrap().unwrap().n, 99, "{d}");
+        assert_eq!(entries().await, before + 1, "{d}");
+        common::drop_tables(&plain, &[t, log]).await;
+    }
+}
