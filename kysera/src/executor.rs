@@ -241,6 +241,18 @@ impl TxShared {
         )
     }
 
+    /// Opens a savepoint with a fresh name and returns the name.
+    async fn open_savepoint(&self) -> Result<String> {
+        let name = self.new_savepoint();
+        self.lock()
+            .await
+            .as_mut()
+            .ok_or(Error::TransactionClosed)?
+            .run(format!("SAVEPOINT {name}"))
+            .await?;
+        Ok(name)
+    }
+
     /// Locks the connection, first undoing abandoned savepoints.
     async fn lock(&self) -> MutexGuard<'_, Option<TxConn>> {
         let mut guard = self.conn.lock().await;
@@ -637,14 +649,7 @@ impl Executor {
         if !h.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
         }
-        let name = h.shared.new_savepoint();
-        h.shared
-            .lock()
-            .await
-            .as_mut()
-            .ok_or(Error::TransactionClosed)?
-            .run(format!("SAVEPOINT {name}"))
-            .await?;
+        let name = h.shared.open_savepoint().await?;
         let mut pending = PendingSavepoint(h.shared.clone(), Some(name.clone()));
         let result = f(self.clone()).await;
         let mut guard = h.shared.lock().await;
@@ -920,15 +925,7 @@ impl Executor {
         if !parent.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
         }
-        let name = parent.shared.new_savepoint();
-        parent
-            .shared
-            .lock()
-            .await
-            .as_mut()
-            .ok_or(Error::TransactionClosed)?
-            .run(format!("SAVEPOINT {name}"))
-            .await?;
+        let name = parent.shared.open_savepoint().await?;
         Ok(TxHandle {
             shared: parent.shared.clone(),
             savepoint: Some(name),

@@ -92,13 +92,13 @@ async fn schema(db: &Executor, posts: &str, authors: &str) {
 }
 
 /// The row as stored, whatever the filters say.
-async fn stored(db: &Executor, id: i64) -> Option<Post> {
+async fn stored<M: Model>(db: &Executor, id: i64) -> Option<M> {
     db.raw()
-        .fetch_all(Post::select().filter(Post::ID.eq(id)))
+        .fetch_all(M::select().filter(col("id").eq(id)))
         .await
         .unwrap()
         .first()
-        .map(|r| Post::from_row(r).unwrap())
+        .map(|r| M::from_row(r).unwrap())
 }
 
 fn new_post(title: &str, author_id: i64) -> NewPost {
@@ -106,15 +106,6 @@ fn new_post(title: &str, author_id: i64) -> NewPost {
         title: title.into(),
         author_id,
     }
-}
-
-async fn stored_article(db: &Executor, id: i64) -> Option<Article> {
-    db.raw()
-        .fetch_all(Article::select().filter(Article::ID.eq(id)))
-        .await
-        .unwrap()
-        .first()
-        .map(|r| Article::from_row(r).unwrap())
 }
 
 fn new_article(title: &str, author_id: i64) -> NewArticle {
@@ -135,7 +126,7 @@ async fn timestamps_are_set_from_the_clock() {
         let posts = Article::repo(&db);
 
         let p = posts.create(new_article("a", 1)).await.unwrap();
-        let s = stored_article(&db, p.id).await.unwrap();
+        let s = stored::<Article>(&db, p.id).await.unwrap();
         assert_eq!(
             (s.created_at, s.updated_at, s.deleted_at),
             (t0, t0, None),
@@ -148,7 +139,7 @@ async fn timestamps_are_set_from_the_clock() {
             .update(p.id, ArticlePatch::default().title("a2"))
             .await
             .unwrap();
-        let s = stored_article(&db, p.id).await.unwrap();
+        let s = stored::<Article>(&db, p.id).await.unwrap();
         assert_eq!(
             (s.title.as_str(), s.created_at, s.updated_at),
             ("a2", t0, t1),
@@ -241,7 +232,7 @@ async fn timestamps_are_set_from_the_clock() {
         let t3 = t2 + TimeDelta::seconds(60);
         assert_eq!(posts.touch(p.id).await.unwrap().updated_at, t3, "{d}");
         assert_eq!(
-            stored_article(&db, p.id).await.unwrap().updated_at,
+            stored::<Article>(&db, p.id).await.unwrap().updated_at,
             t3,
             "{d}"
         );
@@ -303,7 +294,7 @@ async fn soft_deleted_rows_are_hidden_everywhere() {
         let gone = posts.soft_delete(p1.id).await.unwrap();
         assert_eq!(gone.deleted_at, Some(t1), "{d}");
         // Still in the table, marked.
-        let s = stored(&db, p1.id).await.unwrap();
+        let s = stored::<Post>(&db, p1.id).await.unwrap();
         assert_eq!((s.deleted_at, s.updated_at), (Some(t1), t1), "{d}");
 
         // Hidden from the repository, the DAL, the builder, counts and pages.
@@ -382,7 +373,11 @@ async fn soft_deleted_rows_are_hidden_everywhere() {
         // Restore: back in every query; restoring a live or missing row is NotFound.
         let back = posts.restore(p1.id).await.unwrap();
         assert_eq!(back.deleted_at, None, "{d}");
-        assert_eq!(stored(&db, p1.id).await.unwrap().deleted_at, None, "{d}");
+        assert_eq!(
+            stored::<Post>(&db, p1.id).await.unwrap().deleted_at,
+            None,
+            "{d}"
+        );
         assert_eq!(posts.count(None).await.unwrap(), 3, "{d}");
         assert!(
             matches!(posts.restore(p1.id).await, Err(Error::NotFound(_))),
@@ -437,7 +432,11 @@ async fn soft_deleted_rows_are_hidden_everywhere() {
             })
             .await;
         assert!(res.is_err());
-        assert_eq!(stored(&db, p3.id).await.unwrap().deleted_at, None, "{d}");
+        assert_eq!(
+            stored::<Post>(&db, p3.id).await.unwrap().deleted_at,
+            None,
+            "{d}"
+        );
 
         // An upsert onto a soft-deleted row revives it, bumps updated_at, keeps created_at.
         let p4 = posts.create(new_post("p4", ann.id)).await.unwrap();
@@ -462,7 +461,7 @@ async fn soft_deleted_rows_are_hidden_everywhere() {
             ("p4-again", None, p4.created_at, t2),
             "{d}"
         );
-        assert_eq!(stored(&db, p4.id).await.unwrap(), revived, "{d}");
+        assert_eq!(stored::<Post>(&db, p4.id).await.unwrap(), revived, "{d}");
         posts.hard_delete(p4.id).await.unwrap();
 
         // A RIGHT JOIN would return hidden rows: refused.
@@ -481,9 +480,9 @@ async fn soft_deleted_rows_are_hidden_everywhere() {
 
         // delete is a hard delete, and reaches soft-deleted rows too.
         posts.hard_delete(p2.id).await.unwrap();
-        assert_eq!(stored(&db, p2.id).await, None, "{d}");
+        assert_eq!(stored::<Post>(&db, p2.id).await, None, "{d}");
         posts.delete(p3.id).await.unwrap();
-        assert_eq!(stored(&db, p3.id).await, None, "{d}");
+        assert_eq!(stored::<Post>(&db, p3.id).await, None, "{d}");
         assert_eq!(posts.find_with_deleted().count().await.unwrap(), 1, "{d}");
         common::drop_tables(&db, &[Post::INFO.table, Author::INFO.table]).await;
     }
