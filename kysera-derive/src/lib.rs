@@ -1,8 +1,8 @@
 //! Derive macros for [Kysera](https://docs.rs/kysera): `#[derive(Repository)]`.
 //!
-//! The derive works in three stages, each with its own types: [`input`] reads the attributes
-//! with darling, [`model`] checks them against the struct and builds a validated model
-//! (accumulating every error, each on its exact span with a `help:` line), and [`expand`]
+//! The derive works in three stages, each with its own types: `input` reads the attributes
+//! with darling, `model` checks them against the struct and builds a validated model
+//! (accumulating every error, each on its exact span with a `help:` line), and `expand`
 //! generates code from the validated model only. When any error is found, the errors are
 //! emitted together with a stub implementation so that one mistake does not cause a cascade of
 //! follow-on errors in the code that uses the model.

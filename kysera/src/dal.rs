@@ -3,7 +3,7 @@
 //! A context is an [`Executor`] — the plain one or the one a transaction hands out — so every
 //! function here runs the same inside and outside transactions, with the executor's plugins
 //! applied. The model functions ([`find_by_id`], [`create`], [`paginate`], …) are what
-//! [`Repository`](crate::Repository) calls; [`create_query`], [`compose`], [`parallel`] and
+//! [`Repository`](struct@crate::Repository) calls; [`create_query`], [`compose`], [`parallel`] and
 //! [`with_transaction`] build application queries out of them.
 //!
 //! ```no_run
