@@ -706,13 +706,14 @@ pub(crate) fn setting_text(v: &Option<Value>) -> String {
 /// (for connections that are not superusers or `BYPASSRLS`): enable and force row security, and
 /// a policy comparing `tenant_column` with the `kysera.tenant_id` setting that the executor sets
 /// in each transaction when built `with_postgres_rls(true)`; the system context
-/// (`kysera.system = 'on'`) passes. The policy is permissive: another permissive policy on the
-/// table widens access. It guards against application mistakes, not against arbitrary SQL
-/// (which could set the settings itself).
+/// (`kysera.system = 'on'`) passes. The tenant policy is RESTRICTIVE (with a permissive
+/// `USING (true)` base, which PostgreSQL needs to grant anything), so other permissive policies
+/// cannot widen access past the tenant; other restrictive policies still apply. It guards
+/// against application mistakes, not against arbitrary SQL (which could set the settings).
 ///
 /// ```
 /// let sql = kysera::rls::postgres_tenant_policy("posts", "tenant_id");
-/// assert!(sql[2].starts_with("CREATE POLICY"));
+/// assert!(sql[3].contains("AS RESTRICTIVE"));
 /// ```
 pub fn postgres_tenant_policy(table: &str, tenant_column: &str) -> Vec<String> {
     let t = format!("\"{}\"", table.replace('"', "\"\""));
@@ -726,7 +727,12 @@ pub fn postgres_tenant_policy(table: &str, tenant_column: &str) -> Vec<String> {
     vec![
         format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"),
         format!("ALTER TABLE {t} FORCE ROW LEVEL SECURITY"),
-        format!("CREATE POLICY kysera_tenant_isolation ON {t} USING {check} WITH CHECK {check}"),
+        // PostgreSQL needs a permissive policy to grant anything; the restrictive one then
+        // limits every access to the tenant, whatever other permissive policies allow.
+        format!("CREATE POLICY kysera_base ON {t} USING (true) WITH CHECK (true)"),
+        format!(
+            "CREATE POLICY kysera_tenant_isolation ON {t} AS RESTRICTIVE USING {check} WITH CHECK {check}"
+        ),
     ]
 }
 
