@@ -155,6 +155,7 @@ impl Audit {
         );
         match db.raw().execute_sql(&sql, vec![]).await {
             // MySQL has no CREATE INDEX IF NOT EXISTS: error 1061 is "duplicate key name".
+            #[cfg(feature = "mysql")]
             Err(Error::Database(sqlx::Error::Database(e)))
                 if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                     .is_some_and(|m| m.number() == 1061) =>

@@ -189,6 +189,7 @@ enum Kind {
 }
 
 /// PostgreSQL SQLSTATE codes (class 23, integrity constraint violation).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn pg_kind(code: &str) -> Option<Kind> {
     match code {
         "23505" => Some(Kind::Unique),
@@ -200,6 +201,7 @@ fn pg_kind(code: &str) -> Option<Kind> {
 }
 
 /// MySQL / MariaDB error numbers.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 fn mysql_kind(number: u16) -> Option<Kind> {
     match number {
         // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME
@@ -215,6 +217,7 @@ fn mysql_kind(number: u16) -> Option<Kind> {
 }
 
 /// SQLite extended result codes.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 fn sqlite_kind(code: &str) -> Option<Kind> {
     match code {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
@@ -227,6 +230,7 @@ fn sqlite_kind(code: &str) -> Option<Kind> {
 }
 
 /// Text between the first pair of `open`/`close` after `after` in `s`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn between<'a>(s: &'a str, after: &str, open: char, close: char) -> Option<&'a str> {
     let rest = &s[s.find(after)? + after.len()..];
     let start = rest.find(open)? + open.len_utf8();
@@ -234,6 +238,7 @@ fn between<'a>(s: &'a str, after: &str, open: char, close: char) -> Option<&'a s
     Some(&rest[start..end])
 }
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn split_columns(list: &str, quote: char) -> Vec<String> {
     list.split(',')
         .map(|c| c.trim().trim_matches(quote).to_string())
@@ -263,10 +268,13 @@ pub fn classify(err: sqlx::Error) -> Error {
         message: message.clone(),
         ..Default::default()
     };
-    let kind = if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+    // Each compiled-in backend recognises its own errors.
+    let mut kind = None;
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         v.constraint = pg.constraint().map(str::to_string);
         v.table = pg.table().map(str::to_string);
-        let kind = pg_kind(pg.code());
+        let found = pg_kind(pg.code());
         if let Some(col) = pg.column() {
             v.columns.push(col.to_string());
         } else if let Some(detail) = pg.detail() {
@@ -275,10 +283,12 @@ pub fn classify(err: sqlx::Error) -> Error {
                 v.columns = split_columns(list, '"');
             }
         }
-        kind
-    } else if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        let kind = mysql_kind(my.number());
-        match kind {
+        kind = found;
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        let found = mysql_kind(my.number());
+        match found {
             Some(Kind::Unique) => {
                 // "Duplicate entry 'x' for key 'users.email'" (MySQL 8) or "… for key 'email'"
                 if let Some(key) = message
@@ -328,16 +338,18 @@ pub fn classify(err: sqlx::Error) -> Error {
             }
             None => {}
         }
-        kind
-    } else if let Some(code) = db
+        kind = found;
+    }
+    #[cfg(feature = "sqlite")]
+    if let Some(code) = db
         .code()
         .filter(|_| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
     {
-        let kind = sqlite_kind(&code);
+        let found = sqlite_kind(&code);
         // "UNIQUE constraint failed: users.email, users.org" / "NOT NULL constraint failed: t.c"
         // "CHECK constraint failed: name_len"
         if let Some(list) = message.split("constraint failed: ").nth(1) {
-            if kind == Some(Kind::Check) {
+            if found == Some(Kind::Check) {
                 v.constraint = Some(list.trim().to_string());
             } else {
                 for item in list.split(',') {
@@ -353,10 +365,8 @@ pub fn classify(err: sqlx::Error) -> Error {
                 }
             }
         }
-        kind
-    } else {
-        None
-    };
+        kind = found;
+    }
     match kind {
         Some(Kind::Unique) => Error::UniqueViolation(v),
         Some(Kind::ForeignKey) => Error::ForeignKeyViolation(v),

@@ -9,19 +9,23 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use futures_util::FutureExt;
 use sea_query_sqlx::SqlxValues;
+use sqlx::AssertSqlSafe;
+#[cfg(feature = "mysql")]
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo};
+#[cfg(feature = "mysql")]
+use sqlx::{Column, Row as _, TypeInfo};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::redact_url;
 use crate::plugin::{PluginChain, QueryContext};
-use crate::query::{
-    ConflictAction, Delete, Filter, Insert, Lowered, Query, Returning, Select, Update, Value, col,
-    lower, lower_count, lower_exists,
-};
+#[cfg(feature = "mysql")]
+use crate::query::{ConflictAction, Delete, Filter, Insert, Returning, Update, col};
+use crate::query::{Lowered, Query, Select, Value, lower, lower_count, lower_exists};
 use crate::{Error, FromRow, Plugin, Result, Row};
 
 /// The SQL dialect of a connection, chosen at run time from the URL or the pool.
@@ -79,10 +83,13 @@ impl Dialect {
 #[non_exhaustive]
 pub enum Pool {
     /// A SQLite pool.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
     /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
     /// A MySQL / MariaDB pool.
+    #[cfg(feature = "mysql")]
     MySql(MySqlPool),
 }
 
@@ -90,8 +97,11 @@ impl Pool {
     /// The dialect of this pool.
     pub fn dialect(&self) -> Dialect {
         match self {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
             Pool::MySql(_) => Dialect::MySql,
         }
     }
@@ -99,23 +109,29 @@ impl Pool {
     /// Closes every connection (waiting for those in use to be returned).
     pub async fn close(&self) {
         match self {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.close().await,
         }
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<SqlitePool> for Pool {
     fn from(p: SqlitePool) -> Self {
         Pool::Sqlite(p)
     }
 }
+#[cfg(feature = "postgres")]
 impl From<PgPool> for Pool {
     fn from(p: PgPool) -> Self {
         Pool::Postgres(p)
     }
 }
+#[cfg(feature = "mysql")]
 impl From<MySqlPool> for Pool {
     fn from(p: MySqlPool) -> Self {
         Pool::MySql(p)
@@ -140,66 +156,110 @@ impl From<MySqlPool> for Pool {
 /// # Ok(()) }
 /// ```
 pub async fn connect(url: &str) -> Result<Executor> {
-    let invalid = |e: sqlx::Error| Error::InvalidUrl {
-        url: redact_url(url),
-        reason: e.to_string(),
-    };
-    let unreachable = |e: sqlx::Error| Error::Connection {
-        url: redact_url(url),
-        source: e,
-    };
     let pool = match Dialect::from_url(url)? {
-        Dialect::Sqlite => {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(invalid)?
-                .create_if_missing(true);
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            let pool_opts = if memory {
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-            } else {
-                SqlitePoolOptions::new()
-            };
-            Pool::Sqlite(pool_opts.connect_with(opts).await.map_err(unreachable)?)
-        }
-        Dialect::Postgres => {
-            let opts = PgConnectOptions::from_str(url).map_err(invalid)?;
-            Pool::Postgres(
-                PgPoolOptions::new()
-                    .acquire_timeout(std::time::Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-                    .map_err(unreachable)?,
-            )
-        }
-        Dialect::MySql => {
-            // `mariadb:` (any case) is an alias of `mysql:`.
-            let parse_url = match url.split_once(':') {
-                Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
-                    format!("mysql:{rest}")
-                }
-                _ => url.to_string(),
-            };
-            let opts = MySqlConnectOptions::from_str(&parse_url).map_err(invalid)?;
-            Pool::MySql(
-                MySqlPoolOptions::new()
-                    .acquire_timeout(std::time::Duration::from_secs(10))
-                    .connect_with(opts)
-                    .await
-                    .map_err(unreachable)?,
-            )
-        }
+        Dialect::Sqlite => connect_sqlite(url).await?,
+        Dialect::Postgres => connect_postgres(url).await?,
+        Dialect::MySql => connect_mysql(url).await?,
     };
     Ok(Executor::new(pool))
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn invalid_url(url: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+    move |e| Error::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn unreachable_at(url: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+    move |e| Error::Connection {
+        url: redact_url(url),
+        source: e,
+    }
+}
+
+/// The error for a URL whose database this build leaves out.
+#[allow(dead_code)]
+fn not_compiled(url: &str, feature: &str) -> Error {
+    Error::InvalidUrl {
+        url: redact_url(url),
+        reason: format!("kysera was built without its `{feature}` feature"),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+async fn connect_sqlite(url: &str) -> Result<Pool> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(invalid_url(url))?
+        .create_if_missing(true);
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let pool_opts = if memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new()
+    };
+    let pool = pool_opts
+        .connect_with(opts)
+        .await
+        .map_err(unreachable_at(url))?;
+    Ok(Pool::Sqlite(pool))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn connect_sqlite(url: &str) -> Result<Pool> {
+    Err(not_compiled(url, "sqlite"))
+}
+
+#[cfg(feature = "postgres")]
+async fn connect_postgres(url: &str) -> Result<Pool> {
+    let opts = PgConnectOptions::from_str(url).map_err(invalid_url(url))?;
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(unreachable_at(url))?;
+    Ok(Pool::Postgres(pool))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn connect_postgres(url: &str) -> Result<Pool> {
+    Err(not_compiled(url, "postgres"))
+}
+
+#[cfg(feature = "mysql")]
+async fn connect_mysql(url: &str) -> Result<Pool> {
+    // `mariadb:` (any case) is an alias of `mysql:`.
+    let parse_url = match url.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => format!("mysql:{rest}"),
+        _ => url.to_string(),
+    };
+    let opts = MySqlConnectOptions::from_str(&parse_url).map_err(invalid_url(url))?;
+    let pool = MySqlPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(unreachable_at(url))?;
+    Ok(Pool::MySql(pool))
+}
+
+#[cfg(not(feature = "mysql"))]
+async fn connect_mysql(url: &str) -> Result<Pool> {
+    Err(not_compiled(url, "mysql"))
+}
+
 /// The connection a transaction holds.
 enum TxConn {
+    #[cfg(feature = "sqlite")]
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
 
@@ -208,8 +268,11 @@ impl TxConn {
     async fn run(&mut self, sql: String) -> Result<()> {
         let q = sqlx::raw_sql(AssertSqlSafe(sql));
         match self {
+            #[cfg(feature = "sqlite")]
             TxConn::Sqlite(tx) => q.execute(&mut **tx).await.map(drop),
+            #[cfg(feature = "postgres")]
             TxConn::Postgres(tx) => q.execute(&mut **tx).await.map(drop),
+            #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => q.execute(&mut **tx).await.map(drop),
         }
         .map_err(Error::from)
@@ -351,29 +414,35 @@ enum Target<'a> {
 macro_rules! on_target {
     ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {
         match $target {
+            #[cfg(feature = "sqlite")]
             Target::Pool(Pool::Sqlite($c)) => {
                 let $wrap = Row::Sqlite;
                 $body
             }
+            #[cfg(feature = "postgres")]
             Target::Pool(Pool::Postgres($c)) => {
                 let $wrap = Row::Postgres;
                 $body
             }
+            #[cfg(feature = "mysql")]
             Target::Pool(Pool::MySql($c)) => {
                 let $wrap = Row::MySql;
                 $body
             }
             Target::Tx(mut guard) => match guard.as_mut() {
+                #[cfg(feature = "sqlite")]
                 Some(TxConn::Sqlite(tx)) => {
                     let $c = &mut **tx;
                     let $wrap = Row::Sqlite;
                     $body
                 }
+                #[cfg(feature = "postgres")]
                 Some(TxConn::Postgres(tx)) => {
                     let $c = &mut **tx;
                     let $wrap = Row::Postgres;
                     $body
                 }
+                #[cfg(feature = "mysql")]
                 Some(TxConn::MySql(tx)) => {
                     let $c = &mut **tx;
                     let $wrap = Row::MySql;
@@ -419,6 +488,7 @@ pub struct Executor {
     chain: Arc<PluginChain>,
     clock: Arc<dyn Clock>,
     /// PostgreSQL native RLS: pass the auth context to each transaction.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     postgres_rls: bool,
     tx: Option<Arc<TxHandle>>,
 }
@@ -702,6 +772,7 @@ impl Executor {
     }
 
     pub(crate) async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
+        #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
             && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(&query))
             && let Some((rows, _)) = self.mysql_emulated(&query).await?
@@ -729,6 +800,7 @@ impl Executor {
     }
 
     pub(crate) async fn execute_unchecked(&self, query: Query) -> Result<u64> {
+        #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
             && mysql_checks_conflicts(&query)
             && let Some((_, n)) = self.mysql_emulated(&query).await?
@@ -750,6 +822,7 @@ impl Executor {
             .map_err(Error::from))
     }
 
+    #[cfg(feature = "mysql")]
     /// A read-back of emulated RETURNING, through the same policies as the statement (tenant
     /// isolation, RLS filters) but seeing soft-deleted rows (a soft delete returns its row).
     fn read_back(&self, select: Select) -> Result<Select> {
@@ -761,8 +834,11 @@ impl Executor {
         }
     }
 
+    #[cfg(feature = "mysql")]
     /// Emulates RETURNING (and exact DO NOTHING counts) on MySQL: the rows and the number of
     /// rows affected. `None` when the query is not a data-changing one.
+    // In a MySQL-only build the checks of the connection's kind cannot fail.
+    #[allow(irrefutable_let_patterns, unreachable_patterns)]
     async fn mysql_emulated(&self, query: &Query) -> Result<Option<(Vec<Row>, u64)>> {
         if matches!(query, Query::Select(_)) {
             return Ok(None);
@@ -794,6 +870,7 @@ impl Executor {
                     }
                 }
             }
+            #[cfg(feature = "mysql")]
             Target::Pool(Pool::MySql(pool)) => {
                 // The statements must see one consistent state: run them in a transaction.
                 let mut tx = pool.begin().await?;
@@ -883,7 +960,9 @@ impl Executor {
     async fn begin(&self) -> Result<TxHandle> {
         let Some(parent) = &self.tx else {
             let conn = match &self.pool {
+                #[cfg(feature = "sqlite")]
                 Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
+                #[cfg(feature = "postgres")]
                 Pool::Postgres(p) => {
                     let mut tx = p.begin().await?;
                     if self.postgres_rls
@@ -902,6 +981,7 @@ impl Executor {
                     }
                     TxConn::Postgres(tx)
                 }
+                #[cfg(feature = "mysql")]
                 Pool::MySql(p) => TxConn::MySql(p.begin().await?),
             };
             return Ok(TxHandle {
@@ -960,11 +1040,17 @@ async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
         None => match h.shared.lock().await.take() {
             None => Err(Error::TransactionClosed),
             Some(conn) => match (conn, commit) {
+                #[cfg(feature = "sqlite")]
                 (TxConn::Sqlite(tx), true) => tx.commit().await,
+                #[cfg(feature = "sqlite")]
                 (TxConn::Sqlite(tx), false) => tx.rollback().await,
+                #[cfg(feature = "postgres")]
                 (TxConn::Postgres(tx), true) => tx.commit().await,
+                #[cfg(feature = "postgres")]
                 (TxConn::Postgres(tx), false) => tx.rollback().await,
+                #[cfg(feature = "mysql")]
                 (TxConn::MySql(tx), true) => tx.commit().await,
+                #[cfg(feature = "mysql")]
                 (TxConn::MySql(tx), false) => tx.rollback().await,
             }
             .map_err(Error::from),
@@ -975,6 +1061,7 @@ async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
     result
 }
 
+#[cfg(feature = "mysql")]
 /// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
 fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
     let ty = row.column(i).type_info().name().to_ascii_uppercase();
@@ -1003,6 +1090,7 @@ fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
     })
 }
 
+#[cfg(feature = "mysql")]
 /// Whether a row with this key exists, locking it (or the gap where it would be).
 async fn mysql_key_exists(
     conn: &mut MySqlConnection,
@@ -1014,6 +1102,7 @@ async fn mysql_key_exists(
     Ok(!mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty())
 }
 
+#[cfg(feature = "mysql")]
 /// Whether a key filter compares with NULL (which matches nothing).
 fn filter_has_null(f: &Filter) -> bool {
     match f {
@@ -1055,11 +1144,13 @@ pub(crate) fn is_null_value(v: &Value) -> bool {
     )
 }
 
+#[cfg(feature = "mysql")]
 /// `col1 = v1 AND col2 = v2 …`
 fn key_filter(cols: &[String], values: impl IntoIterator<Item = Value>) -> Filter {
     Filter::And(cols.iter().zip(values).map(|(c, v)| col(c).eq(v)).collect())
 }
 
+#[cfg(feature = "mysql")]
 fn returning_select(table: &str, returning: &Returning, key: Filter) -> Select {
     let mut s = Select::from(table).filter(key);
     if let Returning::Columns(cols) = returning {
@@ -1068,6 +1159,7 @@ fn returning_select(table: &str, returning: &Returning, key: Filter) -> Select {
     s
 }
 
+#[cfg(feature = "mysql")]
 async fn mysql_fetch(
     conn: &mut MySqlConnection,
     q: impl Into<Query>,
@@ -1083,6 +1175,7 @@ async fn mysql_fetch(
         .collect())
 }
 
+#[cfg(feature = "mysql")]
 fn needs_key(what: &str, table: &str) -> Error {
     Error::Unsupported {
         dialect: Dialect::MySql,
@@ -1092,6 +1185,7 @@ fn needs_key(what: &str, table: &str) -> Error {
     }
 }
 
+#[cfg(feature = "mysql")]
 /// Whether an insert has `ON CONFLICT (cols) DO NOTHING`, which MySQL cannot report exactly:
 /// sqlx connects with `CLIENT_FOUND_ROWS`, so a skipped duplicate counts as one affected row.
 /// Kysera checks the conflict key itself instead (see [`mysql_insert`]).
@@ -1100,11 +1194,13 @@ fn mysql_checks_conflicts(query: &Query) -> bool {
         if oc.action == ConflictAction::DoNothing && !oc.columns.is_empty())
 }
 
+#[cfg(feature = "mysql")]
 /// RETURNING on MySQL: the statement, then a read of the affected rows by key, on one connection
 /// inside a transaction. Returns the rows and the number of rows affected.
 /// `read` puts the emulation's own reads (probes and read-backs) under the statement's policies.
 type ReadBack<'a> = &'a (dyn Fn(Select) -> Result<Select> + Sync);
 
+#[cfg(feature = "mysql")]
 async fn mysql_emulate(
     conn: &mut MySqlConnection,
     query: &Query,
@@ -1133,6 +1229,7 @@ async fn mysql_emulate(
     }
 }
 
+#[cfg(feature = "mysql")]
 /// Inserts row by row. With `ON CONFLICT (cols) DO NOTHING`, a row whose conflict key is
 /// already present (checked under `FOR UPDATE`) is skipped, as PostgreSQL and SQLite skip it.
 /// With RETURNING, each inserted row is read back by its conflict key, its given primary key, or
@@ -1252,6 +1349,8 @@ async fn mysql_insert(
     Ok((out, inserted))
 }
 
+#[cfg(feature = "mysql")]
+#[allow(irrefutable_let_patterns)]
 async fn mysql_update_returning(
     conn: &mut MySqlConnection,
     upd: &Update,

@@ -32,6 +32,9 @@
 //!   sea-query for the connected database, with values always bound and identifiers quoted.
 //! - [`Error`]: one error type; unique, foreign-key, not-null and check violations are
 //!   classified on all three databases.
+//!
+//! Cargo features `sqlite`, `postgres` and `mysql` (all on by default) choose the database
+//! drivers compiled in.
 #![warn(missing_docs)]
 
 // Lets generated `::kysera::…` paths resolve inside this crate too.

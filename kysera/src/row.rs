@@ -1,38 +1,86 @@
 //! Rows read from any of the three databases, and decoding them into Rust values.
 
-use sqlx::mysql::{MySql, MySqlRow};
-use sqlx::postgres::{PgRow, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{Column, ColumnIndex, Row as _};
+use sqlx::{Column, Row as _};
 
 use crate::{Error, Result};
 
-/// A Rust type that can be read from a column on every supported database.
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("kysera needs at least one database feature: `sqlite`, `postgres` or `mysql`");
+
+/// Per-backend halves of [`Decodable`], [`FromRow`] and [`RowIndex`]: the real bound when the
+/// backend is compiled in, implemented for everything when it is not.
+macro_rules! backend_bounds {
+    ($feature:literal, $decode:ident, $from_row:ident, $index:ident, $db:ty, $row:ty) => {
+        #[doc(hidden)]
+        #[cfg(feature = $feature)]
+        pub trait $decode: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> {}
+        #[cfg(feature = $feature)]
+        impl<T: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db>> $decode for T {}
+        #[doc(hidden)]
+        #[cfg(not(feature = $feature))]
+        pub trait $decode {}
+        #[cfg(not(feature = $feature))]
+        impl<T: ?Sized> $decode for T {}
+
+        #[doc(hidden)]
+        #[cfg(feature = $feature)]
+        pub trait $from_row: for<'r> sqlx::FromRow<'r, $row> {}
+        #[cfg(feature = $feature)]
+        impl<T: for<'r> sqlx::FromRow<'r, $row>> $from_row for T {}
+        #[doc(hidden)]
+        #[cfg(not(feature = $feature))]
+        pub trait $from_row {}
+        #[cfg(not(feature = $feature))]
+        impl<T> $from_row for T {}
+
+        #[doc(hidden)]
+        #[cfg(feature = $feature)]
+        pub trait $index: sqlx::ColumnIndex<$row> {}
+        #[cfg(feature = $feature)]
+        impl<T: sqlx::ColumnIndex<$row>> $index for T {}
+        #[doc(hidden)]
+        #[cfg(not(feature = $feature))]
+        pub trait $index {}
+        #[cfg(not(feature = $feature))]
+        impl<T: ?Sized> $index for T {}
+    };
+}
+
+backend_bounds!(
+    "sqlite",
+    SqliteDecode,
+    SqliteFromRow,
+    SqliteIndex,
+    sqlx::sqlite::Sqlite,
+    sqlx::sqlite::SqliteRow
+);
+backend_bounds!(
+    "postgres",
+    PgDecode,
+    PgFromRow,
+    PgIndex,
+    sqlx::postgres::Postgres,
+    sqlx::postgres::PgRow
+);
+backend_bounds!(
+    "mysql",
+    MySqlDecode,
+    MySqlFromRow,
+    MySqlIndex,
+    sqlx::mysql::MySql,
+    sqlx::mysql::MySqlRow
+);
+
+/// A Rust type that can be read from a column on every compiled-in database.
 ///
-/// Implemented for every type sqlx can decode on PostgreSQL, MySQL and SQLite alike: integers,
-/// floats, `bool`, `String`, `Vec<u8>`, chrono date/time types, `uuid::Uuid`,
-/// `sqlx::types::Json<T>`, `serde_json::Value`, and `Option` of each.
-pub trait Decodable:
-    for<'r> sqlx::Decode<'r, Sqlite>
-    + sqlx::Type<Sqlite>
-    + for<'r> sqlx::Decode<'r, Postgres>
-    + sqlx::Type<Postgres>
-    + for<'r> sqlx::Decode<'r, MySql>
-    + sqlx::Type<MySql>
-{
-}
+/// Implemented for every type sqlx can decode on each enabled backend (PostgreSQL, MySQL,
+/// SQLite): integers, floats, `bool`, `String`, `Vec<u8>`, chrono date/time types,
+/// `uuid::Uuid`, `sqlx::types::Json<T>`, `serde_json::Value`, and `Option` of each.
+pub trait Decodable: SqliteDecode + PgDecode + MySqlDecode {}
 
-impl<T> Decodable for T where
-    T: for<'r> sqlx::Decode<'r, Sqlite>
-        + sqlx::Type<Sqlite>
-        + for<'r> sqlx::Decode<'r, Postgres>
-        + sqlx::Type<Postgres>
-        + for<'r> sqlx::Decode<'r, MySql>
-        + sqlx::Type<MySql>
-{
-}
+impl<T: SqliteDecode + PgDecode + MySqlDecode> Decodable for T {}
 
-/// A struct that can be built from a row of every supported database.
+/// A struct that can be built from a row of every compiled-in database.
 ///
 /// `#[derive(sqlx::FromRow)]` gives it; that derive names `::sqlx`, so the crate using it needs
 /// `sqlx` as a direct dependency (the same version as [`kysera::sqlx`](crate::sqlx)).
@@ -46,47 +94,29 @@ impl<T> Decodable for T where
 /// fn assert_from_row<T: kysera::FromRow>() {}
 /// assert_from_row::<User>();
 /// ```
-pub trait FromRow:
-    Sized
-    + Send
-    + Unpin
-    + for<'r> sqlx::FromRow<'r, SqliteRow>
-    + for<'r> sqlx::FromRow<'r, PgRow>
-    + for<'r> sqlx::FromRow<'r, MySqlRow>
-{
-}
+pub trait FromRow: Sized + Send + Unpin + SqliteFromRow + PgFromRow + MySqlFromRow {}
 
-impl<T> FromRow for T where
-    T: Sized
-        + Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, SqliteRow>
-        + for<'r> sqlx::FromRow<'r, PgRow>
-        + for<'r> sqlx::FromRow<'r, MySqlRow>
-{
-}
+impl<T> FromRow for T where T: Sized + Send + Unpin + SqliteFromRow + PgFromRow + MySqlFromRow {}
 
-/// A column index usable on every database: a column name (`&str`) or a position (`usize`).
-pub trait RowIndex:
-    ColumnIndex<SqliteRow> + ColumnIndex<PgRow> + ColumnIndex<MySqlRow> + std::fmt::Debug
-{
-}
+/// A column index usable on every compiled-in database: a column name (`&str`) or a position
+/// (`usize`).
+pub trait RowIndex: SqliteIndex + PgIndex + MySqlIndex + std::fmt::Debug {}
 
-impl<I> RowIndex for I where
-    I: ColumnIndex<SqliteRow> + ColumnIndex<PgRow> + ColumnIndex<MySqlRow> + std::fmt::Debug
-{
-}
+impl<I> RowIndex for I where I: SqliteIndex + PgIndex + MySqlIndex + std::fmt::Debug {}
 
 /// One row of a result, from whichever database the executor is connected to.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Row {
     /// A SQLite row.
-    Sqlite(SqliteRow),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::sqlite::SqliteRow),
     /// A PostgreSQL row.
-    Postgres(PgRow),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::postgres::PgRow),
     /// A MySQL / MariaDB row.
-    MySql(MySqlRow),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::mysql::MySqlRow),
 }
 
 fn decode_err(index: &impl std::fmt::Debug, e: sqlx::Error) -> Error {
@@ -115,8 +145,11 @@ impl Row {
     /// ```
     pub fn get<T: Decodable>(&self, index: impl RowIndex) -> Result<T> {
         match self {
+            #[cfg(feature = "sqlite")]
             Row::Sqlite(r) => r.try_get(&index),
+            #[cfg(feature = "postgres")]
             Row::Postgres(r) => r.try_get(&index),
+            #[cfg(feature = "mysql")]
             Row::MySql(r) => r.try_get(&index),
         }
         .map_err(|e| decode_err(&index, e))
@@ -125,8 +158,11 @@ impl Row {
     /// Builds a struct from the whole row.
     pub fn decode<T: FromRow>(&self) -> Result<T> {
         match self {
+            #[cfg(feature = "sqlite")]
             Row::Sqlite(r) => T::from_row(r),
+            #[cfg(feature = "postgres")]
             Row::Postgres(r) => T::from_row(r),
+            #[cfg(feature = "mysql")]
             Row::MySql(r) => T::from_row(r),
         }
         .map_err(|e| decode_err(&"row", e))
@@ -135,8 +171,11 @@ impl Row {
     /// The column names, in order.
     pub fn columns(&self) -> Vec<&str> {
         match self {
+            #[cfg(feature = "sqlite")]
             Row::Sqlite(r) => r.columns().iter().map(|c| c.name()).collect(),
+            #[cfg(feature = "postgres")]
             Row::Postgres(r) => r.columns().iter().map(|c| c.name()).collect(),
+            #[cfg(feature = "mysql")]
             Row::MySql(r) => r.columns().iter().map(|c| c.name()).collect(),
         }
     }
@@ -144,8 +183,11 @@ impl Row {
     /// The number of columns.
     pub fn len(&self) -> usize {
         match self {
+            #[cfg(feature = "sqlite")]
             Row::Sqlite(r) => r.len(),
+            #[cfg(feature = "postgres")]
             Row::Postgres(r) => r.len(),
+            #[cfg(feature = "mysql")]
             Row::MySql(r) => r.len(),
         }
     }
