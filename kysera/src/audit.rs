@@ -351,7 +351,8 @@ fn snapshot<M: Model>(row: Option<&M>, keep: bool) -> Option<serde_json::Value> 
 fn entry_tenant<M: Model>(row: Option<&M>) -> Option<String> {
     let from_row = M::INFO
         .tenant
-        .and_then(|c| row.and_then(|r| r.column_value(c)));
+        .and_then(|c| row.and_then(|r| r.column_value(c)))
+        .filter(|v| !crate::executor::is_null_value(v));
     let acting = || {
         crate::rls::current()
             .filter(|c| !c.system)

@@ -281,7 +281,9 @@ async fn audited<M: Model>(
         }
     }
     let deleting = matches!(query, Query::Delete(_));
+    // The table the statement really writes (a plugin may have named it differently).
     let mut select = M::select();
+    select.table.name = query.table().to_string();
     select.filter = query.filter().cloned();
     let olds: Vec<M> = decode_all(tx.fetch_locked(select).await?)?;
     let mut changed = 0;
@@ -301,7 +303,8 @@ async fn audited<M: Model>(
         }
         changed += n;
         if !deleting {
-            let after = M::select().filter(keys);
+            let mut after = M::select().filter(keys);
+            after.table.name = query.table().to_string();
             news.extend(decode_all::<M>(
                 tx.fetch_all_unchecked(after.into()).await?,
             )?);

@@ -294,6 +294,17 @@ struct TxShared {
     /// Savepoints of nested transactions dropped before they finished (a cancelled future):
     /// undone before the connection's next use, so their work is never committed.
     abandoned: std::sync::Mutex<Vec<String>>,
+    /// Savepoints open on the connection, oldest first.
+    live: std::sync::Mutex<Vec<String>>,
+    /// Set when a savepoint could not be undone: the transaction may hold work that should
+    /// have been undone, so it can no longer commit.
+    poisoned: AtomicBool,
+    /// Serialises the library's own multi-statement sections ([`Executor::atomic`]).
+    section: Arc<Mutex<()>>,
+}
+
+fn std_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl TxShared {
@@ -307,26 +318,59 @@ impl TxShared {
     /// Opens a savepoint with a fresh name and returns the name.
     async fn open_savepoint(&self) -> Result<String> {
         let name = self.new_savepoint();
-        self.lock()
-            .await
-            .as_mut()
-            .ok_or(Error::TransactionClosed)?
-            .run(format!("SAVEPOINT {name}"))
-            .await?;
+        let mut guard = self.lock().await;
+        let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
+        self.open_on(conn, &name).await?;
         Ok(name)
     }
 
-    /// Locks the connection, first undoing abandoned savepoints.
+    /// Opens savepoint `name` on a connection already held.
+    async fn open_on(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        conn.run(format!("SAVEPOINT {name}")).await?;
+        std_lock(&self.live).push(name.to_string());
+        Ok(())
+    }
+
+    /// `name` and every newer savepoint are gone (released or rolled back).
+    fn closed(&self, name: &str) {
+        let mut live = std_lock(&self.live);
+        if let Some(i) = live.iter().position(|n| n == name) {
+            live.truncate(i);
+        }
+    }
+
+    /// Releases savepoint `name` (keeping its work in the enclosing level).
+    async fn release(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
+        self.closed(name);
+        Ok(())
+    }
+
+    /// Undoes savepoint `name` if it is still open. A failure poisons the transaction: work
+    /// that should have been undone may remain, so it must not commit.
+    async fn undo(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        if !std_lock(&self.live).iter().any(|n| n == name) {
+            return Ok(());
+        }
+        let result = conn.undo(name).await;
+        self.closed(name);
+        if let Err(e) = &result {
+            self.poisoned.store(true, Ordering::Release);
+            tracing::warn!(target: "kysera::transaction", savepoint = %name, error = %e, "undoing a savepoint failed; the transaction will not commit");
+        }
+        result
+    }
+
+    /// Locks the connection, first undoing abandoned savepoints, one at a time (a name leaves
+    /// the queue only once handled, so a cancelled lock loses none).
     async fn lock(&self) -> MutexGuard<'_, Option<TxConn>> {
         let mut guard = self.conn.lock().await;
-        let abandoned =
-            std::mem::take(&mut *self.abandoned.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(conn) = guard.as_mut() {
-            for name in abandoned {
-                // Fails only if the savepoint is already gone (cancelled while finishing).
-                if let Err(e) = conn.undo(&name).await {
-                    tracing::warn!(target: "kysera::transaction", savepoint = %name, error = %e, "undoing an abandoned savepoint failed");
-                }
+            loop {
+                let next = std_lock(&self.abandoned).first().cloned();
+                let Some(name) = next else { break };
+                let _ = self.undo(conn, &name).await;
+                std_lock(&self.abandoned).retain(|n| *n != name);
             }
         }
         guard
@@ -490,6 +534,8 @@ pub struct Executor {
     /// PostgreSQL native RLS: pass the auth context to each transaction.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     postgres_rls: bool,
+    /// Inside an [`atomic`](Executor::atomic) section of this transaction (which holds its lock).
+    in_section: bool,
     tx: Option<Arc<TxHandle>>,
 }
 
@@ -517,6 +563,7 @@ impl Executor {
             chain: Arc::new(PluginChain::default()),
             clock: Arc::new(SystemClock),
             postgres_rls: false,
+            in_section: false,
             tx: None,
         }
     }
@@ -719,23 +766,31 @@ impl Executor {
         if !h.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
         }
+        // One section at a time per transaction (savepoints on one connection form a stack);
+        // a section inside a section already holds it.
+        let _section = match self.in_section {
+            true => None,
+            false => Some(h.shared.section.clone().lock_owned().await),
+        };
         let name = h.shared.open_savepoint().await?;
         let mut pending = PendingSavepoint(h.shared.clone(), Some(name.clone()));
-        let result = f(self.clone()).await;
+        let inner = Executor {
+            in_section: true,
+            ..self.clone()
+        };
+        let result = f(inner).await;
         let mut guard = h.shared.lock().await;
         let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
         let out = match result {
-            Ok(v) => match conn.run(format!("RELEASE SAVEPOINT {name}")).await {
+            Ok(v) => match h.shared.release(conn, &name).await {
                 Ok(()) => Ok(v),
                 Err(e) => {
-                    let _ = conn.undo(&name).await;
+                    let _ = h.shared.undo(conn, &name).await;
                     Err(e)
                 }
             },
             Err(e) => {
-                if let Err(undo) = conn.undo(&name).await {
-                    tracing::warn!(target: "kysera::transaction", error = %undo, "undoing a savepoint failed");
-                }
+                let _ = h.shared.undo(conn, &name).await;
                 Err(e)
             }
         };
@@ -849,26 +904,33 @@ impl Executor {
                 let Some(conn) = guard.as_mut().filter(|c| matches!(c, TxConn::MySql(_))) else {
                     return Err(Error::TransactionClosed);
                 };
-                // Several statements: in a savepoint, so a failure undoes all of them.
-                let name = self
-                    .tx
-                    .as_ref()
-                    .map(|h| h.shared.new_savepoint())
-                    .ok_or(Error::TransactionClosed)?;
-                conn.run(format!("SAVEPOINT {name}")).await?;
+                // Several statements: in a savepoint, so a failure (or a cancelled future)
+                // undoes all of them.
+                let shared = &self.tx.as_ref().ok_or(Error::TransactionClosed)?.shared;
+                let name = shared.new_savepoint();
+                shared.open_on(conn, &name).await?;
+                let mut pending = PendingSavepoint(shared.clone(), Some(name.clone()));
                 let TxConn::MySql(tx) = conn else {
                     return Ok(None);
                 };
-                match mysql_emulate(tx, query, &read).await {
-                    Ok(rows) => {
-                        conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
-                        rows
-                    }
+                let outcome = mysql_emulate(tx, query, &read).await;
+                let rows = match outcome {
+                    Ok(rows) => match shared.release(conn, &name).await {
+                        Ok(()) => rows,
+                        Err(e) => {
+                            let _ = shared.undo(conn, &name).await;
+                            pending.1 = None;
+                            return Err(e);
+                        }
+                    },
                     Err(e) => {
-                        conn.undo(&name).await?;
+                        let _ = shared.undo(conn, &name).await;
+                        pending.1 = None;
                         return Err(e);
                     }
-                }
+                };
+                pending.1 = None;
+                rows
             }
             #[cfg(feature = "mysql")]
             Target::Pool(Pool::MySql(pool)) => {
@@ -989,6 +1051,9 @@ impl Executor {
                     conn: Mutex::new(Some(conn)),
                     next_savepoint: AtomicU32::new(0),
                     abandoned: std::sync::Mutex::new(Vec::new()),
+                    live: std::sync::Mutex::new(Vec::new()),
+                    poisoned: AtomicBool::new(false),
+                    section: Arc::new(Mutex::new(())),
                 }),
                 savepoint: None,
                 open: AtomicBool::new(true),
@@ -1025,35 +1090,44 @@ async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
             let mut guard = h.shared.lock().await;
             match guard.as_mut() {
                 None => Err(Error::TransactionClosed),
-                Some(conn) if commit => match conn.run(format!("RELEASE SAVEPOINT {name}")).await {
+                Some(conn) if commit => match h.shared.release(conn, name).await {
                     Ok(()) => Ok(()),
                     Err(e) => {
                         // PostgreSQL refuses RELEASE after a failed statement in the savepoint:
                         // undo the level so the outer transaction can go on, and report it.
-                        let _ = conn.undo(name).await;
+                        let _ = h.shared.undo(conn, name).await;
                         Err(e)
                     }
                 },
-                Some(conn) => conn.undo(name).await,
+                Some(conn) => h.shared.undo(conn, name).await,
             }
         }
         None => match h.shared.lock().await.take() {
             None => Err(Error::TransactionClosed),
-            Some(conn) => match (conn, commit) {
-                #[cfg(feature = "sqlite")]
-                (TxConn::Sqlite(tx), true) => tx.commit().await,
-                #[cfg(feature = "sqlite")]
-                (TxConn::Sqlite(tx), false) => tx.rollback().await,
-                #[cfg(feature = "postgres")]
-                (TxConn::Postgres(tx), true) => tx.commit().await,
-                #[cfg(feature = "postgres")]
-                (TxConn::Postgres(tx), false) => tx.rollback().await,
-                #[cfg(feature = "mysql")]
-                (TxConn::MySql(tx), true) => tx.commit().await,
-                #[cfg(feature = "mysql")]
-                (TxConn::MySql(tx), false) => tx.rollback().await,
+            Some(conn) => {
+                let poisoned = h.shared.poisoned.load(Ordering::Acquire);
+                let outcome = match (conn, commit && !poisoned) {
+                    #[cfg(feature = "sqlite")]
+                    (TxConn::Sqlite(tx), true) => tx.commit().await,
+                    #[cfg(feature = "sqlite")]
+                    (TxConn::Sqlite(tx), false) => tx.rollback().await,
+                    #[cfg(feature = "postgres")]
+                    (TxConn::Postgres(tx), true) => tx.commit().await,
+                    #[cfg(feature = "postgres")]
+                    (TxConn::Postgres(tx), false) => tx.rollback().await,
+                    #[cfg(feature = "mysql")]
+                    (TxConn::MySql(tx), true) => tx.commit().await,
+                    #[cfg(feature = "mysql")]
+                    (TxConn::MySql(tx), false) => tx.rollback().await,
+                };
+                match outcome.map_err(Error::from) {
+                    Ok(()) if commit && poisoned => Err(Error::InvalidQuery(
+                        "the transaction was rolled back instead of committed: a savepoint inside it could not be undone"
+                            .into(),
+                    )),
+                    other => other,
+                }
             }
-            .map_err(Error::from),
         },
     };
     h.done.store(true, Ordering::Release);
@@ -1388,9 +1462,19 @@ async fn mysql_update_returning(
     if keys.is_empty() {
         return Ok((Vec::new(), n));
     }
+    let expected = keys.len();
     let any = Filter::Or(keys.into_iter().map(|k| key_filter(pk, k)).collect());
     let back = read(returning_select(&upd.table, &upd.returning, any))?;
     let rows = mysql_fetch(conn, back, "").await?;
+    if rows.len() != expected {
+        // Never report an update whose rows cannot be returned (a read policy hides them):
+        // the error undoes it.
+        return Err(Error::InvalidQuery(format!(
+            "{} of {expected} updated rows of `{}` could not be read back",
+            expected - rows.len().min(expected),
+            upd.table
+        )));
+    }
     Ok((rows, n))
 }
 

@@ -477,6 +477,37 @@ async fn entries_only_for_changed_rows_in_batches_and_nested() {
         assert!(nested.is_ok(), "{d}: the nested audited write hung");
         assert_eq!(nested.unwrap().unwrap().n, 99, "{d}");
         assert_eq!(entries().await, before + 1, "{d}");
+
+        // Two audited writes at once on one transaction: each keeps its change and its entry.
+        let (a, b) = (rows[2].id, rows[3].id);
+        db.transaction(async move |tx| {
+            let r = Tally::repo(&tx);
+            let (x, y) = tokio::join!(
+                r.update(a, TallyPatch::default().n(11)),
+                r.update(b, TallyPatch::default().n(22))
+            );
+            x?;
+            y?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(entries().await, before + 3, "{d}");
+        assert_eq!(tallies.find_by_id(a).await.unwrap().unwrap().n, 11, "{d}");
+        assert_eq!(tallies.find_by_id(b).await.unwrap().unwrap().n, 22, "{d}");
+        assert_eq!(
+            tallies
+                .audit_history(b)
+                .await
+                .unwrap()
+                .last()
+                .unwrap()
+                .new_values
+                .as_ref()
+                .unwrap()["n"],
+            22,
+            "{d}"
+        );
         common::drop_tables(&plain, &[t, log]).await;
     }
 }
