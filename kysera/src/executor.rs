@@ -761,7 +761,7 @@ impl Executor {
         Fut: Future<Output = Result<T>>,
     {
         let Some(h) = &self.tx else {
-            return self.transaction(f).await;
+            return self.transaction_as(f, true).await;
         };
         if !h.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
@@ -990,7 +990,19 @@ impl Executor {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: From<Error>,
     {
-        let handle = Arc::new(self.begin().await?);
+        self.transaction_as(f, false).await
+    }
+
+    /// [`transaction`](Self::transaction); `writes` begins an outermost SQLite transaction
+    /// `IMMEDIATE`, so a writer waits for the lock (the busy timeout) instead of failing when
+    /// another connection wrote first.
+    async fn transaction_as<F, Fut, T, E>(&self, f: F, writes: bool) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Executor) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let handle = Arc::new(self.begin(writes).await?);
         let _level = LevelGuard(handle.clone());
         let tx_exec = Executor {
             tx: Some(handle.clone()),
@@ -1019,9 +1031,12 @@ impl Executor {
         }
     }
 
-    async fn begin(&self) -> Result<TxHandle> {
+    async fn begin(&self, writes: bool) -> Result<TxHandle> {
+        let _ = writes;
         let Some(parent) = &self.tx else {
             let conn = match &self.pool {
+                #[cfg(feature = "sqlite")]
+                Pool::Sqlite(p) if writes => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
                 #[cfg(feature = "sqlite")]
                 Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
                 #[cfg(feature = "postgres")]

@@ -511,3 +511,57 @@ async fn entries_only_for_changed_rows_in_batches_and_nested() {
         common::drop_tables(&plain, &[t, log]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_audit_counters")]
+#[audit]
+struct Counter {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    n: i64,
+}
+
+/// A SQLite file has several connections: audited writers begin IMMEDIATE and wait for each
+/// other (the busy timeout) instead of failing when another wrote first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_audited_writers_on_a_sqlite_file() {
+    let path =
+        std::env::temp_dir().join(format!("kysera_audit_{}.db", uuid::Uuid::new_v4().simple()));
+    let plain = kysera::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    common::ddl(
+        &plain,
+        "CREATE TABLE k_audit_counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n BIGINT NOT NULL)",
+    )
+    .await;
+    let audit = Audit::new().table("k_audit_log_d");
+    audit.install(&plain).await.unwrap();
+    let db = plain.with_plugins(vec![Arc::new(audit)]).unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..8i64 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let repo = Counter::repo(&db);
+            for i in 0..5 {
+                let c = repo.create(NewCounter { n: w * 100 + i }).await?;
+                repo.update(c.id, CounterPatch::default().n(c.n + 1))
+                    .await?;
+            }
+            Ok::<_, Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("an audited writer failed");
+    }
+    assert_eq!(Counter::repo(&db).count(None).await.unwrap(), 40);
+    assert_eq!(
+        kysera::audit::audit_log(&db, AuditFilter::new(), 1, 1)
+            .await
+            .unwrap()
+            .total,
+        80
+    );
+    db.pool().close().await;
+    let _ = std::fs::remove_file(&path);
+}
