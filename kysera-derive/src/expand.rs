@@ -276,8 +276,11 @@ fn generate(m: &Model) -> TokenStream {
             .extend(quote!(#[automatically_derived] impl #krate::HasUpdatedAt for #name {}));
     }
     let tenant_info = match tenant {
-        Some(t) => quote!(::core::option::Option::Some(#t)),
-        None => quote!(::core::option::Option::None),
+        Some((t, kind)) => {
+            let kind = format_ident!("{}", kind);
+            quote!(::core::option::Option::Some(#t), #krate::ValueKind::#kind)
+        }
+        None => quote!(::core::option::Option::None, #krate::ValueKind::Other),
     };
     let audit_info = match audit {
         Some(a) => {

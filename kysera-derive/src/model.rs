@@ -153,8 +153,8 @@ pub struct Model {
     pub soft_delete: Option<Managed>,
     pub created_at: Option<Managed>,
     pub updated_at: Option<Managed>,
-    /// `#[rls(tenant = "…")]`: the tenant column.
-    pub tenant: Option<String>,
+    /// `#[rls(tenant = "…")]`: the tenant column and the `ValueKind` variant it holds.
+    pub tenant: Option<(String, &'static str)>,
     pub audit: Option<AuditModel>,
 }
 
@@ -794,7 +794,16 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
                 f.tenant = true;
                 // Optional in the insert struct: the context's tenant fills it in.
                 f.has_default = true;
-                Some(t.as_str().to_string())
+                let kind = match &f.ty {
+                    syn::Type::Path(p) => match p.path.segments.last().map(|s| s.ident.to_string()).as_deref() {
+                        Some("String") => "Text",
+                        Some("i16" | "i32" | "i64") => "Integer",
+                        Some("Uuid") => "Uuid",
+                        _ => "Other",
+                    },
+                    _ => "Other",
+                };
+                Some((t.as_str().to_string(), kind))
             }
         }
     });

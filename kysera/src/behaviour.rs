@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{ModelInfo, TimestampColumn, TimestampKind};
+use crate::model::{ModelInfo, TimestampColumn, TimestampKind, ValueKind};
 use crate::query::{ColumnRef, ConflictAction, Expr, Filter, JoinKind, Operation, Query, Value};
 use crate::{Error, Result, rls};
 
@@ -42,6 +42,8 @@ pub(crate) struct TableBehaviour {
     pub updated_at: Option<TimestampColumn>,
     /// `#[rls(tenant = "…")]`: the tenant column.
     pub tenant: Option<&'static str>,
+    /// What the tenant column holds.
+    pub tenant_kind: Option<ValueKind>,
 }
 
 /// Tables with at least one behaviour.
@@ -80,7 +82,10 @@ pub(crate) fn registry() -> Option<&'static Registry> {
                 b.soft_delete = b.soft_delete.or(info.soft_delete);
                 b.created_at = b.created_at.or(info.created_at);
                 b.updated_at = b.updated_at.or(info.updated_at);
-                b.tenant = b.tenant.or(info.tenant);
+                if b.tenant.is_none() && info.tenant.is_some() {
+                    b.tenant = info.tenant;
+                    b.tenant_kind = Some(info.tenant_kind);
+                }
             }
             (!map.is_empty()).then_some(Registry(map))
         })
@@ -125,11 +130,27 @@ impl Registry {
 
     /// The tenant a query on `table` (with tenant column `column`) is limited to: `None` for the
     /// system context; an error without a context or without a tenant in it.
-    fn tenant_of(table: &str, op: Operation) -> Result<Option<Value>> {
+    fn tenant_of(&self, table: &str, op: Operation) -> Result<Option<Value>> {
         let Some(ctx) = rls::context_for(table)? else {
             return Ok(None);
         };
+        let column = self
+            .get(table)
+            .and_then(|b| b.tenant_kind)
+            .unwrap_or(ValueKind::Other);
         match &ctx.tenant_id {
+            // A tenant of another kind than the column would be compared by the database's
+            // conversion rules (MySQL: '1abc' = 1): refused.
+            Some(t) if column != ValueKind::Other && ValueKind::of(t) != column => {
+                Err(Error::AccessDenied {
+                    table: table.to_string(),
+                    operation: op,
+                    reason: format!(
+                        "the context's tenant is {:?} but the tenant column holds {column:?}",
+                        ValueKind::of(t)
+                    ),
+                })
+            }
             Some(t) if !crate::executor::is_null_value(t) => Ok(Some(t.clone())),
             _ => Err(Error::AccessDenied {
                 table: table.to_string(),
@@ -173,7 +194,7 @@ impl Registry {
                     s.add_filter(f);
                 }
                 if let Some(column) = main.tenant
-                    && let Some(t) = Self::tenant_of(&s.table.name, op)?
+                    && let Some(t) = self.tenant_of(&s.table.name, op)?
                 {
                     s.add_filter(Expr::Column(ColumnRef::qualified(&reference, column)).eq(t));
                 }
@@ -194,7 +215,7 @@ impl Registry {
                         );
                     }
                     if let Some(column) = b.tenant
-                        && let Some(t) = Self::tenant_of(&j.table.name, op)?
+                        && let Some(t) = self.tenant_of(&j.table.name, op)?
                     {
                         extra.push(
                             Expr::Column(ColumnRef::qualified(j.table.reference(), column)).eq(t),
@@ -210,7 +231,7 @@ impl Registry {
                     return Ok(());
                 };
                 if let Some(column) = b.tenant
-                    && let Some(t) = Self::tenant_of(&u.table, op)?
+                    && let Some(t) = self.tenant_of(&u.table, op)?
                 {
                     // Every spelling of the column (SQLite and MySQL ignore case).
                     if u.values.iter().any(|(c, v)| {
@@ -240,7 +261,7 @@ impl Registry {
                     return Ok(());
                 };
                 let tenant = match b.tenant {
-                    Some(column) => Self::tenant_of(&i.table, op)?.map(|t| (column, t)),
+                    Some(column) => self.tenant_of(&i.table, op)?.map(|t| (column, t)),
                     None => None,
                 };
                 if let Some((column, t)) = tenant.clone() {
@@ -307,7 +328,7 @@ impl Registry {
             }
             Query::Delete(d) => {
                 if let Some(column) = self.get(&d.table).and_then(|b| b.tenant)
-                    && let Some(t) = Self::tenant_of(&d.table, op)?
+                    && let Some(t) = self.tenant_of(&d.table, op)?
                 {
                     d.add_filter(Expr::Column(ColumnRef::new(column)).eq(t));
                 }

@@ -61,7 +61,7 @@ pub use executor::{Dialect, Executor, Pool, Raw, connect};
 pub use kysera_derive::Repository;
 pub use model::{
     AuditedModel, Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,
-    NonNullColumnType, SoftDeleteModel, TextColumn, TimestampColumn, TimestampKind,
+    NonNullColumnType, SoftDeleteModel, TextColumn, TimestampColumn, TimestampKind, ValueKind,
 };
 pub use pagination::{CursorPage, Page, PageRequest};
 pub use plugin::{Plugin, QueryContext};

@@ -47,6 +47,39 @@ impl ColumnInfo {
     }
 }
 
+/// The kind of value a column holds, as far as a tenant check needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueKind {
+    /// Text.
+    Text,
+    /// An integer of any width.
+    Integer,
+    /// A UUID.
+    Uuid,
+    /// Anything else (not checked).
+    Other,
+}
+
+impl ValueKind {
+    /// The kind of a value.
+    pub fn of(v: &Value) -> ValueKind {
+        match v {
+            Value::String(_) => ValueKind::Text,
+            Value::TinyInt(_)
+            | Value::SmallInt(_)
+            | Value::Int(_)
+            | Value::BigInt(_)
+            | Value::TinyUnsigned(_)
+            | Value::SmallUnsigned(_)
+            | Value::Unsigned(_)
+            | Value::BigUnsigned(_) => ValueKind::Integer,
+            Value::Uuid(_) => ValueKind::Uuid,
+            _ => ValueKind::Other,
+        }
+    }
+}
+
 /// What `#[audit(…)]` asks to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -133,6 +166,8 @@ pub struct ModelInfo {
     pub updated_at: Option<TimestampColumn>,
     /// `#[rls(tenant = "…")]`: the tenant column.
     pub tenant: Option<&'static str>,
+    /// The kind of value the tenant column holds.
+    pub tenant_kind: ValueKind,
     /// `#[audit(…)]`: what to record.
     pub audit: Option<AuditSpec>,
 }
@@ -154,6 +189,7 @@ impl ModelInfo {
             created_at: None,
             updated_at: None,
             tenant: None,
+            tenant_kind: ValueKind::Other,
             audit: None,
         }
     }
@@ -164,9 +200,11 @@ impl ModelInfo {
         self
     }
 
-    /// The same description with a tenant column (used by generated code).
-    pub const fn with_tenant(mut self, tenant: Option<&'static str>) -> Self {
+    /// The same description with a tenant column and the kind of value it holds (used by
+    /// generated code).
+    pub const fn with_tenant(mut self, tenant: Option<&'static str>, kind: ValueKind) -> Self {
         self.tenant = tenant;
+        self.tenant_kind = kind;
         self
     }
 

@@ -742,6 +742,25 @@ async fn no_way_around_the_policies() {
         })
         .await;
         outcome.unwrap_or_else(|e| panic!("{d}: {e}"));
+        // A tenant of another type than the column is refused, not converted by the database.
+        let wrong_type = rls::with_context(
+            AuthContext::user("u").with_tenant(1i64),
+            Widget::repo(&db).count(None),
+        )
+        .await;
+        assert!(
+            matches!(wrong_type, Err(Error::AccessDenied { .. })),
+            "{d}: {wrong_type:?}"
+        );
+        let wrong_type = rls::with_context(
+            AuthContext::user("u").with_tenant("1"),
+            Note::repo(&db).count(None),
+        )
+        .await;
+        assert!(
+            matches!(wrong_type, Err(Error::AccessDenied { .. })),
+            "{d}: {wrong_type:?}"
+        );
         let no_context =
             kysera::audit::audit_log(&db, kysera::audit::AuditFilter::new(), 1, 50).await;
         assert!(
