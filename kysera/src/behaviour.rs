@@ -112,6 +112,16 @@ fn deleted_filter(table: Option<&str>, column: &str, rows: DeletedRows) -> Optio
     }
 }
 
+/// The entry of a table in a map keyed by lowercased table name (SQLite and MySQL match names
+/// without regard to case); allocates only for a name that has upper-case letters.
+pub(crate) fn get_ignoring_case<'a, V>(map: &'a HashMap<String, V>, table: &str) -> Option<&'a V> {
+    if table.bytes().any(|b| b.is_ascii_uppercase()) {
+        map.get(&table.to_ascii_lowercase())
+    } else {
+        map.get(table)
+    }
+}
+
 /// Whether any linked model is tenant-isolated (`#[rls(tenant)]`).
 pub(crate) fn has_tenants() -> bool {
     registry().is_some_and(|r| r.0.values().any(|b| b.tenant.is_some()))
@@ -119,13 +129,7 @@ pub(crate) fn has_tenants() -> bool {
 
 impl Registry {
     fn get(&self, table: &str) -> Option<&TableBehaviour> {
-        match self.0.get(table) {
-            Some(b) => Some(b),
-            None if table.bytes().any(|b| b.is_ascii_uppercase()) => {
-                self.0.get(&table.to_ascii_lowercase())
-            }
-            None => None,
-        }
+        get_ignoring_case(&self.0, table)
     }
 
     /// The tenant a query on `table` (with tenant column `column`) is limited to: `None` for the

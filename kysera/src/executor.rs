@@ -643,6 +643,16 @@ impl Executor {
         }
     }
 
+    /// [`intercept`](Self::intercept) for a SELECT that must stay one.
+    fn intercept_select(&self, select: Select) -> Result<Select> {
+        match self.intercept(select)? {
+            Query::Select(s) => Ok(s),
+            _ => Err(Error::InvalidQuery(
+                "a plugin turned a SELECT into another statement".into(),
+            )),
+        }
+    }
+
     pub(crate) fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
         let mut query = query.into();
         if !self.chain.interceptors.is_empty() {
@@ -729,11 +739,7 @@ impl Executor {
 
     /// The number of rows `select` would return (its ORDER BY ignored, its LIMIT/OFFSET kept).
     pub async fn count(&self, select: Select) -> Result<i64> {
-        let Query::Select(select) = self.intercept(select)? else {
-            return Err(Error::InvalidQuery(
-                "a plugin turned a SELECT into another statement".into(),
-            ));
-        };
+        let select = self.intercept_select(select)?;
         self.count_unchecked(select).await
     }
 
@@ -811,11 +817,7 @@ impl Executor {
 
     /// Whether `select` returns at least one row.
     pub async fn exists(&self, select: Select) -> Result<bool> {
-        let Query::Select(select) = self.intercept(select)? else {
-            return Err(Error::InvalidQuery(
-                "a plugin turned a SELECT into another statement".into(),
-            ));
-        };
+        let select = self.intercept_select(select)?;
         let Some(l) = lower_exists(&select, self.dialect())? else {
             return Ok(false);
         };
@@ -881,12 +883,7 @@ impl Executor {
     /// A read-back of emulated RETURNING, through the same policies as the statement (tenant
     /// isolation, RLS filters) but seeing soft-deleted rows (a soft delete returns its row).
     fn read_back(&self, select: Select) -> Result<Select> {
-        match self.intercept(select.with_deleted())? {
-            Query::Select(s) => Ok(s),
-            _ => Err(Error::InvalidQuery(
-                "a plugin turned a SELECT into another statement".into(),
-            )),
-        }
+        self.intercept_select(select.with_deleted())
     }
 
     #[cfg(feature = "mysql")]

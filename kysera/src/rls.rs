@@ -482,7 +482,7 @@ impl RlsSchema {
     /// the refusal. Validation is separate ([`RlsSchema::validate`]).
     /// The policies of a table (names compared without regard to case, as SQLite and MySQL do).
     fn policies(&self, table: &str) -> Option<&Vec<Policy>> {
-        self.tables.get(&table.to_ascii_lowercase())
+        crate::behaviour::get_ignoring_case(&self.tables, table)
     }
 
     fn condition(&self, table: &str, op: Operation, ctx: &AuthContext) -> Result<Option<Filter>> {
