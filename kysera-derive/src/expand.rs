@@ -277,7 +277,7 @@ fn generate(m: &Model) -> TokenStream {
     }
     let tenant_info = match tenant {
         Some((t, kind)) => {
-            let kind = format_ident!("{}", kind);
+            let kind = format_ident!("{}", kind.value_kind());
             quote!(::core::option::Option::Some(#t), #krate::ValueKind::#kind)
         }
         None => quote!(::core::option::Option::None, #krate::ValueKind::Other),

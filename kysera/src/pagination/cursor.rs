@@ -1,26 +1,12 @@
-//! Offset and cursor (keyset) pagination.
+//! Cursor (keyset) pagination: an opaque cursor carries the last row's order values, checked
+//! against the order it was made for.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::core::error::{Error, Result};
 use crate::query::{CmpOp, Expr, Filter, Order, OrderBy, Value, val};
-use crate::{Error, Result};
-
-/// One page of an offset-paginated query (the seed's `paginate`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page<T> {
-    /// The rows on this page.
-    pub items: Vec<T>,
-    /// The number of matching rows on all pages.
-    pub total: i64,
-    /// This page's number, from 1.
-    pub page: u64,
-    /// The page size.
-    pub limit: u64,
-    /// The number of pages (0 when there are no rows).
-    pub total_pages: u64,
-}
 
 /// One page of a cursor-paginated query (the seed's `paginateCursor`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,50 +17,6 @@ pub struct CursorPage<T> {
     pub next_cursor: Option<String>,
     /// Whether more rows follow.
     pub has_more: bool,
-}
-
-/// The page and size asked for; a page below 1 or a limit of 0 is an error when used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    /// The page number, from 1.
-    pub page: u64,
-    /// The page size.
-    pub limit: u64,
-}
-
-impl PageRequest {
-    /// Page `page` (from 1) of `limit` rows.
-    pub fn new(page: u64, limit: u64) -> Self {
-        PageRequest { page, limit }
-    }
-
-    pub(crate) fn check(&self) -> Result<u64> {
-        if self.page == 0 || self.limit == 0 {
-            return Err(Error::InvalidQuery(format!(
-                "page and limit start at 1 (got page {}, limit {})",
-                self.page, self.limit
-            )));
-        }
-        (self.page - 1)
-            .checked_mul(self.limit)
-            .ok_or_else(|| Error::InvalidQuery("page * limit overflows".into()))
-    }
-}
-
-pub(crate) fn total_pages(total: i64, limit: u64) -> u64 {
-    (total.max(0) as u64).div_ceil(limit)
-}
-
-/// Why a cursor was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CursorError {
-    /// Not a cursor this library produced, or altered since.
-    #[error("the cursor is malformed or has been altered")]
-    Tampered,
-    /// Produced for a different ordering than the one asked for now.
-    #[error("the cursor was made for a different order ({0})")]
-    OrderMismatch(String),
 }
 
 #[derive(Serialize, Deserialize)]

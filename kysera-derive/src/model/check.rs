@@ -1,0 +1,241 @@
+//! The entry point of stage 2: the struct's shape, its table, its fields and its key, then the
+//! behaviours; every error is kept, and the model is built only when there is none.
+
+use darling::FromField;
+use syn::spanned::Spanned;
+
+use super::behaviour::{self, Fields};
+use super::field::check_field;
+use super::{
+    AUDIT_HELP, Checked, Errors, FIELD_HELP, Field, Model, RLS_HELP, SOFT_DELETE_HELP, STRUCT_HELP,
+    TIMESTAMPS_HELP,
+};
+use crate::input::{self, FieldAttrs};
+use crate::naming;
+
+/// The behaviour attributes, which belong on the struct.
+const BEHAVIOURS: [&str; 4] = ["soft_delete", "timestamps", "rls", "audit"];
+
+/// Stage 2 entry point.
+pub fn check(input: &syn::DeriveInput) -> Checked {
+    let mut errors = Errors::default();
+    let ident = input.ident.clone();
+    let attrs = match input::struct_attrs(&input.attrs) {
+        Ok(a) => a,
+        Err(e) => {
+            errors.darling(e, STRUCT_HELP);
+            input::StructAttrs::default()
+        }
+    };
+    let krate = attrs
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::kysera));
+    let Some(named) = named_fields(input, &mut errors) else {
+        return Checked {
+            ident,
+            krate,
+            model: None,
+            errors,
+            partial_fields: Vec::new(),
+        };
+    };
+    if !input.generics.params.is_empty() {
+        errors.add(
+            input.generics.span(),
+            "a model cannot have generic parameters",
+            "a model maps one table; use a concrete struct per table",
+        );
+    }
+    let table = table(&attrs, &ident, &mut errors);
+    let Columns {
+        mut fields,
+        skipped,
+        failed,
+    } = columns(named, &ident, &mut errors);
+    duplicate_columns(&fields, &mut errors);
+    if !failed {
+        primary_key(&mut fields, &ident, &mut errors);
+        if fields.is_empty() {
+            errors.add(
+                ident.span(),
+                format_args!("`{ident}` has no columns"),
+                "a model needs at least its primary key field",
+            );
+        }
+    }
+
+    let soft_delete = behaviour::read(&input.attrs, "soft_delete", SOFT_DELETE_HELP, &mut errors);
+    let timestamps = behaviour::read(&input.attrs, "timestamps", TIMESTAMPS_HELP, &mut errors);
+    let mut cx = Fields {
+        ident: &ident,
+        fields: &mut fields,
+        failed,
+    };
+    let soft_delete = behaviour::soft_delete(soft_delete, &mut cx, &mut errors);
+    let (created_at, updated_at) = behaviour::timestamps(timestamps, &mut cx, &mut errors);
+    let rls = behaviour::read(&input.attrs, "rls", RLS_HELP, &mut errors);
+    let tenant = behaviour::tenant(rls, &mut cx, &mut errors);
+    let audit = behaviour::read(&input.attrs, "audit", AUDIT_HELP, &mut errors);
+    let audit = behaviour::audit(audit, &cx, &mut errors);
+
+    if !errors.is_empty() {
+        return Checked {
+            ident,
+            krate,
+            model: None,
+            errors,
+            partial_fields: fields,
+        };
+    }
+    Checked {
+        ident: ident.clone(),
+        krate: krate.clone(),
+        model: Some(Model {
+            ident,
+            vis: input.vis.clone(),
+            krate,
+            table,
+            fields,
+            skipped,
+            soft_delete,
+            created_at,
+            updated_at,
+            tenant,
+            audit,
+        }),
+        errors,
+        partial_fields: Vec::new(),
+    }
+}
+
+/// The named fields of a struct; anything else is reported on its keyword or fields.
+fn named_fields<'a>(
+    input: &'a syn::DeriveInput,
+    errors: &mut Errors,
+) -> Option<&'a syn::FieldsNamed> {
+    const NOT_A_STRUCT: &str = "a model is a struct with one named field per column";
+    match &input.data {
+        syn::Data::Struct(syn::DataStruct {
+            fields: syn::Fields::Named(named),
+            ..
+        }) => return Some(named),
+        syn::Data::Struct(s) => {
+            let span = match &s.fields {
+                syn::Fields::Unnamed(u) => u.span(),
+                _ => input.ident.span(),
+            };
+            errors.add(
+                span,
+                "`Repository` can only be derived for a struct with named fields",
+                "give each column a named field: `struct User { id: i64, email: String }`",
+            );
+        }
+        syn::Data::Enum(e) => errors.add(
+            e.enum_token.span,
+            "`Repository` cannot be derived for an enum",
+            NOT_A_STRUCT,
+        ),
+        syn::Data::Union(u) => errors.add(
+            u.union_token.span,
+            "`Repository` cannot be derived for a union",
+            NOT_A_STRUCT,
+        ),
+    }
+    None
+}
+
+/// `#[kysera(table = "…")]`, or the default name from the struct's.
+fn table(attrs: &input::StructAttrs, ident: &syn::Ident, errors: &mut Errors) -> String {
+    match &attrs.table {
+        Some(t) if t.trim().is_empty() => {
+            errors.add(
+                t.span(),
+                "the table name cannot be empty",
+                "write `#[kysera(table = \"users\")]` or leave it out for the default",
+            );
+            String::new()
+        }
+        Some(t) => t.as_str().to_string(),
+        None => naming::table_name(&ident.to_string()),
+    }
+}
+
+/// The checked column fields, the skipped fields, and whether any field failed its checks.
+struct Columns {
+    fields: Vec<Field>,
+    skipped: Vec<syn::Ident>,
+    failed: bool,
+}
+
+fn columns(named: &syn::FieldsNamed, ident: &syn::Ident, errors: &mut Errors) -> Columns {
+    let mut out = Columns {
+        fields: Vec::new(),
+        skipped: Vec::new(),
+        failed: false,
+    };
+    for field in &named.named {
+        for a in &field.attrs {
+            if let Some(name) = BEHAVIOURS.into_iter().find(|n| a.path().is_ident(n)) {
+                errors.add(
+                    a.path().span(),
+                    format_args!("`#[{name}]` belongs on the struct, not on a field"),
+                    format_args!("move it above `struct {ident}`; it names its column(s) itself"),
+                );
+            }
+        }
+        match FieldAttrs::from_field(field) {
+            Ok(f) => {
+                let is_skip = f.skip.is_present();
+                let name = f.ident.clone();
+                let before = errors.len();
+                match check_field(f, &field.attrs, errors) {
+                    Some(checked) => out.fields.push(checked),
+                    None if is_skip && errors.len() == before => out.skipped.extend(name),
+                    None => out.failed = true,
+                }
+            }
+            Err(e) => {
+                errors.darling(e, FIELD_HELP);
+                out.failed = true;
+            }
+        }
+    }
+    out
+}
+
+/// Two fields may not map to one column.
+fn duplicate_columns(fields: &[Field], errors: &mut Errors) {
+    for (i, f) in fields.iter().enumerate() {
+        if let Some(first) = fields[..i].iter().find(|g| g.column == f.column) {
+            errors.add(
+                f.ident.span(),
+                format_args!(
+                    "column `{}` is already mapped by field `{}`",
+                    f.column, first.ident
+                ),
+                "give one of the fields another column with `rename = \"…\"`",
+            );
+        }
+    }
+}
+
+/// The primary key: the marked fields, else a field named `id`.
+fn primary_key(fields: &mut [Field], ident: &syn::Ident, errors: &mut Errors) {
+    if fields.iter().any(|f| f.primary_key) {
+        return;
+    }
+    match fields.iter_mut().find(|f| f.ident == "id") {
+        Some(id) if id.nullable() => errors.add(
+            id.ty.span(),
+            "the `id` field is the primary key and cannot be an `Option`",
+            "use the non-optional type, or mark another field `#[kysera(primary_key)]`",
+        ),
+        Some(id) => id.primary_key = true,
+        None => errors.add(
+            ident.span(),
+            format_args!("`{ident}` has no primary key"),
+            "mark the key field(s) `#[kysera(primary_key)]`, or name the key field `id`",
+        ),
+    }
+}
