@@ -40,24 +40,27 @@
 // Lets generated `::kysera::…` paths resolve inside this crate too.
 extern crate self as kysera;
 
-pub mod audit;
+// The layers, lowest first (ARCHITECTURE.md at the repository root is the map; a test keeps
+// every module importing only layers below its own).
 pub mod behaviour;
 pub mod clock;
+mod core;
 pub mod dal;
-pub mod error;
 mod executor;
 mod model;
 pub mod pagination;
 mod plugin;
 pub mod query;
 mod repository;
-pub mod rls;
 mod row;
 pub mod validation;
 
+pub use self::core::error;
+pub use self::core::error::{ConstraintViolation, Error, Result};
+pub use self::core::sql::Dialect;
+pub use behaviour::{audit, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{ConstraintViolation, Error, Result};
-pub use executor::{Dialect, Executor, Pool, Raw, connect};
+pub use executor::{Executor, Pool, Raw, connect};
 pub use kysera_derive::Repository;
 pub use model::{
     AuditedModel, Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,

@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
 use crate::query::Query;
-use crate::{Dialect, Error, Result};
 
 /// What a plugin's interceptor knows about the query's surroundings.
 #[derive(Debug, Clone, Copy)]

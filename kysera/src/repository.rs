@@ -2,12 +2,13 @@
 
 use std::marker::PhantomData;
 
-use crate::behaviour::DeletedRows;
+use crate::behaviour::audit::{self, AuditFilter, AuditRecord};
+use crate::core::error::Result;
 use crate::dal;
+use crate::executor::Executor;
 use crate::model::{AuditedModel, HasCreatedAt, HasUpdatedAt, Model, SoftDeleteModel};
 use crate::pagination::{CursorPage, Page, PageRequest};
-use crate::query::{Filter, OrderBy, Select};
-use crate::{Executor, Result};
+use crate::query::{DeletedRows, Filter, OrderBy, Select};
 
 /// The repository of model `M` over one context (an executor or a transaction): `User::repo(&db)`.
 ///
@@ -159,17 +160,17 @@ impl<M: SoftDeleteModel> Repository<M> {
 /// Methods of `#[audit]` models.
 impl<M: AuditedModel> Repository<M> {
     /// Every audit entry of one row, oldest first.
-    pub async fn audit_history(&self, id: M::Id) -> Result<Vec<crate::audit::AuditRecord>> {
-        crate::audit::history::<M>(&self.ctx, &id).await
+    pub async fn audit_history(&self, id: M::Id) -> Result<Vec<AuditRecord>> {
+        audit::history::<M>(&self.ctx, &id).await
     }
     /// One page of this model's audit log (newest first), filtered.
     pub async fn audit_log(
         &self,
-        filter: crate::audit::AuditFilter,
+        filter: AuditFilter,
         page: u64,
         limit: u64,
-    ) -> Result<Page<crate::audit::AuditRecord>> {
-        crate::audit::audit_log(&self.ctx, filter.table(M::INFO.table), page, limit).await
+    ) -> Result<Page<AuditRecord>> {
+        audit::audit_log(&self.ctx, filter.table(M::INFO.table), page, limit).await
     }
     /// Re-applies the old values of an audit entry (re-creating a deleted row).
     pub async fn restore_from_audit(&self, entry_id: i64) -> Result<M> {

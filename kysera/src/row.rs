@@ -2,7 +2,7 @@
 
 use sqlx::{Column, Row as _};
 
-use crate::{Error, Result};
+use crate::core::error::{Error, Result};
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("kysera needs at least one database feature: `sqlite`, `postgres` or `mysql`");

@@ -93,17 +93,17 @@ pub enum Error {
     #[error("not supported on {dialect}: {what}")]
     Unsupported {
         /// The database dialect.
-        dialect: crate::Dialect,
+        dialect: crate::core::sql::Dialect,
         /// What is unsupported.
         what: String,
     },
     /// Create or update input failed the model's validation rules; nothing was sent to the
     /// database.
     #[error("validation failed: {0}")]
-    Validation(crate::validation::ValidationErrors),
+    Validation(crate::core::input::ValidationErrors),
     /// A pagination cursor was refused.
     #[error("invalid cursor: {0}")]
-    InvalidCursor(crate::pagination::CursorError),
+    InvalidCursor(crate::core::input::CursorError),
     /// A query on a row-level-security table ran outside any auth context (see
     /// [`rls::with_context`](crate::rls::with_context)); it is refused rather than run unfiltered.
     #[error(
@@ -119,7 +119,7 @@ pub enum Error {
         /// The protected table.
         table: String,
         /// What the statement does.
-        operation: crate::query::Operation,
+        operation: crate::core::sql::Operation,
         /// Why it was refused.
         reason: String,
     },

@@ -8,5 +8,5 @@ mod offset;
 pub use crate::core::input::CursorError;
 pub use cursor::CursorPage;
 pub(crate) use cursor::{after, decode_cursor, encode_cursor};
-pub use offset::{Page, PageRequest};
 pub(crate) use offset::total_pages;
+pub use offset::{Page, PageRequest};

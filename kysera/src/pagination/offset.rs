@@ -50,3 +50,19 @@ impl PageRequest {
 pub(crate) fn total_pages(total: i64, limit: u64) -> u64 {
     (total.max(0) as u64).div_ceil(limit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages() {
+        assert_eq!(total_pages(0, 10), 0);
+        assert_eq!(total_pages(10, 10), 1);
+        assert_eq!(total_pages(11, 10), 2);
+        assert!(PageRequest::new(0, 10).check().is_err());
+        assert!(PageRequest::new(1, 0).check().is_err());
+        assert_eq!(PageRequest::new(3, 10).check().unwrap(), 20);
+        assert!(PageRequest::new(u64::MAX, 10).check().is_err());
+    }
+}

@@ -13,7 +13,8 @@ use super::{
     AggFn, CmpOp, ColumnRef, ConflictAction, Delete, Expr, Filter, Insert, JoinKind, Order, Query,
     Returning, Select, Update, Value,
 };
-use crate::{Dialect, Error, Result};
+use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
 
 /// SQL text and its bound values, ready for the driver.
 #[derive(Debug, Clone)]

@@ -1,0 +1,124 @@
+//! Who is acting: the [`AuthContext`] of a task-local scope, and the ways to enter one.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::core::error::{Error, Result};
+use crate::query::Value;
+
+tokio::task_local! {
+    static AUTH: Arc<AuthContext>;
+}
+
+/// Who is acting: the context every query in a [`with_context`] scope runs under.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct AuthContext {
+    /// The acting user.
+    pub user_id: Option<Value>,
+    /// The tenant whose rows the user may see (compared with `#[rls(tenant)]` columns, so give it
+    /// the column's type: a string for a text column, an integer for a numeric one).
+    pub tenant_id: Option<Value>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Permission names.
+    pub permissions: Vec<String>,
+    /// Anything else policies may look at.
+    pub attributes: HashMap<String, serde_json::Value>,
+    /// Bypasses every policy. Only [`AuthContext::system`] sets it.
+    pub system: bool,
+}
+
+impl AuthContext {
+    /// A context for user `id`.
+    pub fn user(id: impl Into<Value>) -> Self {
+        AuthContext {
+            user_id: Some(id.into()),
+            ..Default::default()
+        }
+    }
+
+    /// The system context: bypasses every row-level policy. For migrations, jobs and admin tools,
+    /// asked for explicitly; never the default.
+    pub fn system() -> Self {
+        AuthContext {
+            system: true,
+            ..Default::default()
+        }
+    }
+
+    /// With a tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<Value>) -> Self {
+        self.tenant_id = Some(tenant.into());
+        self
+    }
+
+    /// With roles.
+    pub fn with_roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// With permissions.
+    pub fn with_permissions<S: Into<String>>(mut self, p: impl IntoIterator<Item = S>) -> Self {
+        self.permissions.extend(p.into_iter().map(Into::into));
+        self
+    }
+
+    /// With a free attribute.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.attributes.insert(key.into(), value);
+        self
+    }
+
+    /// Whether the context has this role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the context has this permission.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+}
+
+/// Runs `f` with `ctx` as the auth context of every query it makes (in this task).
+pub async fn with_context<F: Future>(ctx: AuthContext, f: F) -> F::Output {
+    AUTH.scope(Arc::new(ctx), f).await
+}
+
+/// Runs `f` with the system context, which bypasses every row-level policy.
+pub async fn as_system<F: Future>(f: F) -> F::Output {
+    with_context(AuthContext::system(), f).await
+}
+
+/// The auth context of the current scope, if any.
+pub fn current() -> Option<Arc<AuthContext>> {
+    AUTH.try_with(Arc::clone).ok()
+}
+
+/// `tokio::spawn` that carries the current auth context into the new task (a plain
+/// `tokio::spawn` starts without one, and its queries on protected tables are refused).
+pub fn spawn<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match current() {
+        Some(ctx) => tokio::spawn(AUTH.scope(ctx, f)),
+        None => tokio::spawn(f),
+    }
+}
+
+/// The context a query on `table` runs under: `Ok(None)` for the system context (no policy
+/// applies), an error when there is none.
+pub(crate) fn context_for(table: &str) -> Result<Option<Arc<AuthContext>>> {
+    match current() {
+        None => Err(Error::NoAuthContext {
+            table: table.to_string(),
+        }),
+        Some(ctx) if ctx.system => Ok(None),
+        Some(ctx) => Ok(Some(ctx)),
+    }
+}

@@ -1,0 +1,187 @@
+//! The functional data access layer (the seed's `@kysera/dal`): query functions over a context.
+//!
+//! A context is an [`Executor`] — the plain one or the one a transaction hands out — so every
+//! function here runs the same inside and outside transactions, with the executor's plugins
+//! applied. The model functions ([`find_by_id`], [`create`], [`paginate`], …) are what
+//! [`Repository`](struct@crate::Repository) calls; [`create_query`], [`compose`], [`parallel`] and
+//! [`with_transaction`] build application queries out of them.
+//!
+//! ```no_run
+//! use kysera::dal::{self, Context};
+//! # #[derive(kysera::Repository)] struct User { id: i64, email: String }
+//!
+//! // A query function: any context in, a result out.
+//! let by_email = dal::create_query(|ctx: Context, email: String| async move {
+//!     dal::find_one::<User>(&ctx, User::EMAIL.eq(email)).await
+//! });
+//! # async fn f(db: kysera::Executor, by_email: dal::DalQuery<String, Option<User>>) -> kysera::Result<()> {
+//! let ada = by_email.run(&db, "ada@example.com".into()).await?;
+//! dal::with_transaction(&db, async |tx| by_email.run(&tx, "bob@example.com".into()).await).await?;
+//! # Ok(()) }
+//! ```
+
+mod behaviour;
+mod compose;
+mod write;
+
+use crate::core::error::{Error, Result};
+use crate::executor::Executor;
+use crate::model::Model;
+use crate::pagination::{self, CursorPage, Page, PageRequest};
+use crate::query::{Expr, Filter, Order, OrderBy, Returning, Select, Update, col};
+use crate::row::Row;
+
+pub(crate) use behaviour::find_by_time;
+pub use behaviour::{restore, restore_from_audit, soft_delete, soft_delete_many, touch};
+pub use compose::{DalQuery, compose, create_query, parallel, with_transaction};
+pub use write::{create, create_many, delete, delete_many, update, update_many};
+
+/// What query functions run against: an executor, or the executor of a transaction.
+pub type Context = Executor;
+
+pub(super) fn all_columns<M: Model>() -> Returning {
+    Returning::Columns(M::INFO.columns.iter().map(|c| c.name.to_string()).collect())
+}
+
+pub(super) fn not_found<M: Model>(id: &M::Id) -> Error {
+    Error::NotFound(Some(format!("{} with id {:?}", M::INFO.name, id)))
+}
+
+pub(super) fn decode_all<M: Model>(rows: Vec<Row>) -> Result<Vec<M>> {
+    rows.iter().map(M::from_row).collect()
+}
+
+/// The row with this primary key, if any.
+pub async fn find_by_id<M: Model>(ctx: &Context, id: &M::Id) -> Result<Option<M>> {
+    find_one(ctx, M::id_filter(id)).await
+}
+
+/// Every row.
+pub async fn find_all<M: Model>(ctx: &Context) -> Result<Vec<M>> {
+    fetch(ctx, M::select()).await
+}
+
+/// The first row matching `filter`, if any.
+pub async fn find_one<M: Model>(ctx: &Context, filter: Filter) -> Result<Option<M>> {
+    ctx.fetch_optional(M::select().filter(filter))
+        .await?
+        .as_ref()
+        .map(M::from_row)
+        .transpose()
+}
+
+/// Every row matching `filter`.
+pub async fn find_many<M: Model>(ctx: &Context, filter: Filter) -> Result<Vec<M>> {
+    fetch(ctx, M::select().filter(filter)).await
+}
+
+/// Runs a select of the model's columns (from [`Model::select`], refined) and decodes the rows.
+pub async fn fetch<M: Model>(ctx: &Context, select: Select) -> Result<Vec<M>> {
+    decode_all(ctx.fetch_all(select).await?)
+}
+
+/// Counts the rows matching `filter` (every row for `None`).
+pub async fn count<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<i64> {
+    let mut s = Select::from(M::INFO.table);
+    s.filter = filter;
+    ctx.count(s).await
+}
+
+/// Whether any row matches `filter` (any row at all for `None`).
+pub async fn exists<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<bool> {
+    let mut s = Select::from(M::INFO.table);
+    s.filter = filter;
+    ctx.exists(s).await
+}
+
+/// One page of `select` (a select of the model's columns, with its filter and order).
+pub async fn paginate<M: Model>(
+    ctx: &Context,
+    select: Select,
+    page: PageRequest,
+) -> Result<Page<M>> {
+    let offset = page.check()?;
+    let mut counted = select.clone();
+    counted.limit = None;
+    counted.offset = None;
+    let total = ctx.count(counted).await?;
+    let items = fetch(ctx, select.limit(page.limit).offset(offset)).await?;
+    Ok(Page {
+        items,
+        total,
+        page: page.page,
+        limit: page.limit,
+        total_pages: pagination::total_pages(total, page.limit),
+    })
+}
+
+/// One page of `select` after `cursor`, in the select's order (the primary key is added as the
+/// last order term when missing, so the order is total). Order columns must not be NULL.
+pub async fn paginate_cursor<M: Model>(
+    ctx: &Context,
+    mut select: Select,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<CursorPage<M>> {
+    if limit == 0 {
+        return Err(Error::InvalidQuery(
+            "cursor page limit must be at least 1".into(),
+        ));
+    }
+    for pk in M::INFO.primary_key {
+        // The model's own key: unqualified or qualified by its table (not a joined table's).
+        let table = select.table.reference().to_string();
+        let present = select.order_by.iter().any(|o| {
+            matches!(&o.expr, Expr::Column(c)
+                if c.column == *pk && c.table.as_deref().is_none_or(|t| t == table))
+        });
+        if !present {
+            select.order_by.push(OrderBy {
+                expr: col(pk),
+                order: Order::Asc,
+            });
+        }
+    }
+    let order = select.order_by.clone();
+    if let Some(c) = cursor {
+        let values = pagination::decode_cursor(&order, c)?;
+        select.add_filter(pagination::after(&order, values));
+    }
+    select.offset = None;
+    let mut items: Vec<M> = fetch(ctx, select.limit(limit.saturating_add(1))).await?;
+    let has_more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = match (has_more, items.last()) {
+        (true, Some(last)) => {
+            let values = order
+                .iter()
+                .map(|o| match &o.expr {
+                    Expr::Column(c) => last.column_value(&c.column).ok_or_else(|| {
+                        Error::InvalidQuery(format!(
+                            "cursor order column `{}` is not a column of {}",
+                            c.column,
+                            M::INFO.name
+                        ))
+                    }),
+                    _ => Err(Error::InvalidQuery(
+                        "cursor pagination orders by columns only".into(),
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Some(pagination::encode_cursor(&order, &values)?)
+        }
+        _ => None,
+    };
+    Ok(CursorPage {
+        items,
+        next_cursor,
+        has_more,
+    })
+}
+
+pub(super) fn update_returning<M: Model>(filter: Filter) -> Update {
+    Update::table(M::INFO.table)
+        .filter(filter)
+        .primary_key(M::INFO.primary_key.iter().copied())
+        .returning(all_columns::<M>())
+}

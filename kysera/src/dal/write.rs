@@ -1,0 +1,262 @@
+//! The model functions that write: create, update and delete, one row or many, audited when
+//! the model declares `#[audit]`.
+
+use super::{Context, all_columns, decode_all, find_by_id, not_found, update_returning};
+use crate::behaviour::audit::{self, Change};
+use crate::core::error::{Error, Result};
+use crate::model::Model;
+use crate::query::{Delete, Filter, Insert, Query, Returning, Update, Value, col};
+
+pub(super) fn insert_for<M: Model>() -> Insert {
+    Insert::into(M::INFO.table)
+        .primary_key(M::INFO.primary_key.iter().copied())
+        .returning(all_columns::<M>())
+}
+
+/// Validates and inserts one row; returns it as stored (database defaults filled in).
+pub async fn create<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
+    M::validate_new(&new).map_err(Error::Validation)?;
+    insert_row::<M>(ctx, new_insert::<M>(&new)).await
+}
+
+pub(super) fn new_insert<M: Model>(new: &M::New) -> Insert {
+    let mut ins = insert_for::<M>();
+    for (c, v) in M::insert_values(new) {
+        ins.set_value(c, v);
+    }
+    if ins.rows.is_empty() {
+        ins.rows.push(Vec::new());
+    }
+    ins
+}
+
+/// Inserts one row (audited when `M` audits creates) and returns it.
+pub(super) async fn insert_row<M: Model>(ctx: &Context, ins: Insert) -> Result<M> {
+    let Some(audit) = audit::for_change::<M>(ctx, Change::Create)? else {
+        return M::from_row(&ctx.fetch_one(ins).await?);
+    };
+    ctx.atomic(async move |tx| {
+        let row = M::from_row(&tx.fetch_one(ins).await?)?;
+        audit::record(&tx, &audit, "create", &[(None, Some(&row))]).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Validates every input, then inserts them all (one statement when they name the same columns,
+/// otherwise one per row inside a transaction); returns the rows as the database returns them
+/// (in input order on all three databases, though SQL does not promise it for one statement).
+/// One statement binds every value: very large batches should be split (SQLite allows 32 766
+/// parameters, PostgreSQL and MySQL 65 535).
+pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
+    for new in &news {
+        M::validate_new(new).map_err(Error::Validation)?;
+    }
+    match audit::for_change::<M>(ctx, Change::Create)? {
+        None => create_many_unvalidated(ctx, news).await,
+        Some(audit) => {
+            ctx.atomic(async move |tx| {
+                let rows = create_many_unvalidated::<M>(&tx, news).await?;
+                let pairs: Vec<_> = rows.iter().map(|r| (None, Some(r))).collect();
+                audit::record(&tx, &audit, "create", &pairs).await?;
+                Ok(rows)
+            })
+            .await
+        }
+    }
+}
+
+pub(super) async fn create_many_unvalidated<M: Model>(
+    ctx: &Context,
+    news: Vec<M::New>,
+) -> Result<Vec<M>> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Vec<_>> = news.iter().map(|n| M::insert_values(n)).collect();
+    let columns: Vec<&str> = rows[0].iter().map(|(c, _)| *c).collect();
+    let uniform = rows
+        .iter()
+        .all(|r| r.iter().map(|(c, _)| *c).eq(columns.iter().copied()));
+    if uniform && !columns.is_empty() {
+        let mut ins = insert_for::<M>().columns(columns);
+        ins.rows = rows
+            .into_iter()
+            .map(|r| r.into_iter().map(|(_, v)| v).collect())
+            .collect();
+        return decode_all(ctx.fetch_all(ins).await?);
+    }
+    ctx.atomic(async move |tx| {
+        let mut out = Vec::with_capacity(news.len());
+        for new in &news {
+            out.push(M::from_row(&tx.fetch_one(new_insert::<M>(new)).await?)?);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Validates the patch and updates one row; returns it as stored. A missing row is
+/// [`Error::NotFound`]; an empty patch changes nothing and returns the row.
+pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Result<M> {
+    M::validate_patch(&patch).map_err(Error::Validation)?;
+    let values = M::patch_values(&patch);
+    if values.is_empty() {
+        return find_by_id::<M>(ctx, id)
+            .await?
+            .ok_or_else(|| not_found::<M>(id));
+    }
+    let mut upd = update_returning::<M>(M::id_filter(id));
+    upd.values = values
+        .into_iter()
+        .map(|(c, v)| (c.to_string(), v))
+        .collect();
+    one(write::<M>(ctx, Change::Update, "update", upd.into()).await?)
+        .ok_or_else(|| not_found::<M>(id))
+}
+
+/// Validates the patch and applies it to every row matching `filter`; returns how many.
+pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patch) -> Result<u64> {
+    M::validate_patch(&patch).map_err(Error::Validation)?;
+    let values = M::patch_values(&patch);
+    if values.is_empty() {
+        return Err(Error::InvalidQuery(format!(
+            "update_many on {} with an empty patch",
+            M::INFO.name
+        )));
+    }
+    let mut upd = Update::table(M::INFO.table).filter(filter);
+    upd.values = values
+        .into_iter()
+        .map(|(c, v)| (c.to_string(), v))
+        .collect();
+    Ok(write::<M>(ctx, Change::Update, "update", upd.into())
+        .await?
+        .0)
+}
+
+/// Deletes the row with this primary key; a missing row is [`Error::NotFound`]. On a
+/// `#[soft_delete]` model this is a hard delete (as in the original Kysera): it removes the row,
+/// deleted or not; [`soft_delete`](super::soft_delete) marks it instead.
+pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
+    let del = Delete::from(M::INFO.table).filter(M::id_filter(id));
+    match write::<M>(ctx, Change::Delete, "delete", del.into())
+        .await?
+        .0
+    {
+        0 => Err(not_found::<M>(id)),
+        _ => Ok(()),
+    }
+}
+
+/// Deletes every row matching `filter`; returns how many.
+pub async fn delete_many<M: Model>(ctx: &Context, filter: Filter) -> Result<u64> {
+    let del = Delete::from(M::INFO.table).filter(filter);
+    Ok(write::<M>(ctx, Change::Delete, "delete", del.into())
+        .await?
+        .0)
+}
+
+/// The one row a single-row write returned.
+pub(super) fn one<M>((_, rows): (u64, Vec<M>)) -> Option<M> {
+    rows.into_iter().next()
+}
+
+/// Runs an UPDATE or DELETE of `M`'s table: the number of rows it changed and, for an update
+/// with RETURNING, the rows as they are now. When `M` audits the change it goes through
+/// [`audited`].
+pub(super) async fn write<M: Model>(
+    ctx: &Context,
+    change: Change,
+    operation: &'static str,
+    query: Query,
+) -> Result<(u64, Vec<M>)> {
+    let Some(audit) = audit::for_change::<M>(ctx, change)? else {
+        return if matches!(query.returning(), Returning::None) {
+            Ok((ctx.execute(query).await?, Vec::new()))
+        } else {
+            let rows: Vec<M> = decode_all(ctx.fetch_all(query).await?)?;
+            Ok((rows.len() as u64, rows))
+        };
+    };
+    ctx.atomic(async move |tx| audited::<M>(&tx, &audit, operation, query).await)
+        .await
+}
+
+/// The primary keys of `rows` as one condition (`pk IN (…)` for a single-column key).
+pub(super) fn keys_of<M: Model>(rows: &[M]) -> Filter {
+    if let [pk] = M::INFO.primary_key {
+        let values: Vec<Value> = rows.iter().flat_map(|r| M::id_values(&r.id())).collect();
+        return col(pk).is_in(values);
+    }
+    Filter::Or(rows.iter().map(|r| M::id_filter(&r.id())).collect())
+}
+
+/// An audited UPDATE or DELETE, inside an atomic section: the statement passes through the
+/// plugins and the model's policies first; the rows it would change are then read (locked where
+/// the database can) with its final condition, the statement is limited to exactly those rows
+/// (in batches), and a row count that differs from the rows read (a concurrent change) undoes
+/// it all. Each row's old and new state is recorded.
+pub(super) async fn audited<M: Model>(
+    tx: &Context,
+    audit: &audit::Audit,
+    operation: &'static str,
+    query: Query,
+) -> Result<(u64, Vec<M>)> {
+    const BATCH: usize = 500;
+    let mut query = tx.intercept(query)?;
+    match &mut query {
+        Query::Update(u) => u.returning = Returning::None,
+        Query::Delete(d) => d.returning = Returning::None,
+        _ => {
+            return Err(Error::InvalidQuery(
+                "only updates and deletes are audited this way".into(),
+            ));
+        }
+    }
+    let deleting = matches!(query, Query::Delete(_));
+    // The table the statement really writes (a plugin may have named it differently).
+    let mut select = M::select();
+    select.table.name = query.table().to_string();
+    select.filter = query.filter().cloned();
+    let olds: Vec<M> = decode_all(tx.fetch_locked(select).await?)?;
+    let mut changed = 0;
+    let mut news = Vec::with_capacity(if deleting { 0 } else { olds.len() });
+    for batch in olds.chunks(BATCH) {
+        let keys = keys_of::<M>(batch);
+        let mut part = query.clone();
+        part.add_filter(keys.clone())?;
+        let n = tx.execute_unchecked(part).await?;
+        if n as usize != batch.len() {
+            return Err(Error::InvalidQuery(format!(
+                "{} of {} rows of `{}` changed while the audited {operation} ran; nothing was written",
+                batch.len() as u64 - n.min(batch.len() as u64),
+                batch.len(),
+                M::INFO.table
+            )));
+        }
+        changed += n;
+        if !deleting {
+            let mut after = M::select().filter(keys);
+            after.table.name = query.table().to_string();
+            news.extend(decode_all::<M>(
+                tx.fetch_all_unchecked(after.into()).await?,
+            )?);
+        }
+    }
+    let by_key: std::collections::HashMap<String, &M> = news
+        .iter()
+        .map(|n| (audit::entity_id::<M>(&n.id()), n))
+        .collect();
+    let pairs: Vec<(Option<&M>, Option<&M>)> = olds
+        .iter()
+        .map(|o| {
+            (
+                Some(o),
+                by_key.get(&audit::entity_id::<M>(&o.id())).copied(),
+            )
+        })
+        .collect();
+    audit::record(tx, audit, operation, &pairs).await?;
+    Ok((changed, news))
+}

@@ -1,0 +1,218 @@
+//! Connecting: the dialect a URL names, the [`Pool`] of one of the three databases, and
+//! [`connect`].
+
+use std::str::FromStr;
+
+#[cfg(feature = "mysql")]
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use super::Executor;
+use crate::core::error::{Error, Result, redact_url};
+use crate::core::sql::Dialect;
+
+impl Dialect {
+    /// The dialect a connection URL names: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`.
+    ///
+    /// ```
+    /// use kysera::Dialect;
+    /// assert_eq!(Dialect::from_url("postgres://localhost/app").unwrap(), Dialect::Postgres);
+    /// assert_eq!(Dialect::from_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
+    /// assert!(Dialect::from_url("oracle://x").is_err());
+    /// ```
+    pub fn from_url(url: &str) -> Result<Dialect> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "mysql" | "mariadb" => Ok(Dialect::MySql),
+            _ => Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: "the scheme must be sqlite:, postgres:, postgresql:, mysql: or mariadb:"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// A connection pool for one of the three databases.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Pool {
+    /// A SQLite pool.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlitePool),
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+    /// A MySQL / MariaDB pool.
+    #[cfg(feature = "mysql")]
+    MySql(MySqlPool),
+}
+
+impl Pool {
+    /// The dialect of this pool.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// Closes every connection (waiting for those in use to be returned).
+    pub async fn close(&self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.close().await,
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<SqlitePool> for Pool {
+    fn from(p: SqlitePool) -> Self {
+        Pool::Sqlite(p)
+    }
+}
+#[cfg(feature = "postgres")]
+impl From<PgPool> for Pool {
+    fn from(p: PgPool) -> Self {
+        Pool::Postgres(p)
+    }
+}
+#[cfg(feature = "mysql")]
+impl From<MySqlPool> for Pool {
+    fn from(p: MySqlPool) -> Self {
+        Pool::MySql(p)
+    }
+}
+
+/// Connects to `url` and returns an executor with no plugins.
+///
+/// The dialect comes from the URL scheme (see [`Dialect::from_url`]). An in-memory SQLite
+/// database (`sqlite::memory:`) lives in one connection, so its pool holds exactly one connection
+/// that is never recycled; a SQLite file is created if it does not exist.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> kysera::Result<()> {
+/// let db = kysera::connect("sqlite::memory:").await?;
+/// assert_eq!(db.dialect(), kysera::Dialect::Sqlite);
+/// assert!(matches!(
+///     kysera::connect("nosuchdb://x").await,
+///     Err(kysera::Error::InvalidUrl { .. })
+/// ));
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<Executor> {
+    let pool = match Dialect::from_url(url)? {
+        Dialect::Sqlite => connect_sqlite(url).await?,
+        Dialect::Postgres => connect_postgres(url).await?,
+        Dialect::MySql => connect_mysql(url).await?,
+    };
+    Ok(Executor::new(pool))
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn invalid_url(url: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+    move |e| Error::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn unreachable_at(url: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+    move |e| Error::Connection {
+        url: redact_url(url),
+        source: e,
+    }
+}
+
+/// The error for a URL whose database this build leaves out.
+#[allow(dead_code)]
+fn not_compiled(url: &str, feature: &str) -> Error {
+    Error::InvalidUrl {
+        url: redact_url(url),
+        reason: format!("kysera was built without its `{feature}` feature"),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+async fn connect_sqlite(url: &str) -> Result<Pool> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(invalid_url(url))?
+        .create_if_missing(true);
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let pool_opts = if memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new()
+    };
+    let pool = pool_opts
+        .connect_with(opts)
+        .await
+        .map_err(unreachable_at(url))?;
+    Ok(Pool::Sqlite(pool))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn connect_sqlite(url: &str) -> Result<Pool> {
+    Err(not_compiled(url, "sqlite"))
+}
+
+#[cfg(feature = "postgres")]
+async fn connect_postgres(url: &str) -> Result<Pool> {
+    let opts = PgConnectOptions::from_str(url).map_err(invalid_url(url))?;
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(unreachable_at(url))?;
+    Ok(Pool::Postgres(pool))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn connect_postgres(url: &str) -> Result<Pool> {
+    Err(not_compiled(url, "postgres"))
+}
+
+#[cfg(feature = "mysql")]
+async fn connect_mysql(url: &str) -> Result<Pool> {
+    // `mariadb:` (any case) is an alias of `mysql:`.
+    let parse_url = match url.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => format!("mysql:{rest}"),
+        _ => url.to_string(),
+    };
+    let opts = MySqlConnectOptions::from_str(&parse_url).map_err(invalid_url(url))?;
+    let pool = MySqlPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(unreachable_at(url))?;
+    Ok(Pool::MySql(pool))
+}
+
+#[cfg(not(feature = "mysql"))]
+async fn connect_mysql(url: &str) -> Result<Pool> {
+    Err(not_compiled(url, "mysql"))
+}

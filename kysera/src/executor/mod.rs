@@ -1,0 +1,425 @@
+//! The executor: a connection pool (or a transaction) plus the ordered plugin chain, through
+//! which every query passes before it is lowered to SQL and run.
+//!
+//! - `connect`: URLs, [`Pool`], [`connect`];
+//! - `transaction`: transactions, nested savepoints, atomic sections, cancellation guards;
+//! - `returning`: RETURNING and exact DO NOTHING counts emulated on MySQL;
+//! - `raw`: [`Raw`], the way around the plugins;
+//! - `hook`: the one narrow entry through which the behaviours models declare (soft delete,
+//!   timestamps, tenant isolation) are enforced, without this layer naming any of them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use sea_query_sqlx::SqlxValues;
+use sqlx::AssertSqlSafe;
+use tokio::sync::MutexGuard;
+
+use crate::clock::{Clock, SystemClock};
+use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
+use crate::plugin::{Plugin, PluginChain, QueryContext};
+#[cfg(feature = "mysql")]
+use crate::query::Returning;
+use crate::query::{Lowered, Query, Select, Value, lower, lower_count, lower_exists};
+use crate::row::{FromRow, Row};
+
+/// Where a query goes: the pool, or the connection of a transaction (locked for the query).
+enum Target<'a> {
+    Pool(&'a Pool),
+    Tx(MutexGuard<'a, Option<TxConn>>),
+}
+
+/// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
+/// matching [`Row`] constructor.
+macro_rules! on_target {
+    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {
+        match $target {
+            #[cfg(feature = "sqlite")]
+            Target::Pool($crate::executor::Pool::Sqlite($c)) => {
+                let $wrap = Row::Sqlite;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            Target::Pool($crate::executor::Pool::Postgres($c)) => {
+                let $wrap = Row::Postgres;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            Target::Pool($crate::executor::Pool::MySql($c)) => {
+                let $wrap = Row::MySql;
+                $body
+            }
+            Target::Tx(mut guard) => match guard.as_mut() {
+                #[cfg(feature = "sqlite")]
+                Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
+                    let $c = &mut **tx;
+                    let $wrap = Row::Sqlite;
+                    $body
+                }
+                #[cfg(feature = "postgres")]
+                Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                    let $c = &mut **tx;
+                    let $wrap = Row::Postgres;
+                    $body
+                }
+                #[cfg(feature = "mysql")]
+                Some($crate::executor::transaction::TxConn::MySql(tx)) => {
+                    let $c = &mut **tx;
+                    let $wrap = Row::MySql;
+                    $body
+                }
+                None => Err(Error::TransactionClosed),
+            },
+        }
+    };
+}
+
+fn sqlx_query<DB: sqlx::Database>(l: Lowered) -> sqlx::query::Query<'static, DB, SqlxValues>
+where
+    SqlxValues: sqlx::IntoArguments<DB>,
+{
+    tracing::debug!(target: "kysera::query", sql = %l.sql, params = l.values.0.len(), "query");
+    sqlx::query_with(AssertSqlSafe(l.sql), SqlxValues(l.values))
+}
+
+mod connect;
+pub(crate) mod hook;
+mod raw;
+#[cfg(feature = "mysql")]
+mod returning;
+#[cfg(feature = "mysql")]
+use returning::mysql_checks_conflicts;
+mod transaction;
+
+pub use connect::{Pool, connect};
+use hook::{Behaviours, Enforce};
+pub use raw::Raw;
+use transaction::{TxConn, TxHandle};
+
+/// A database handle with an ordered chain of plugins: every query it runs passes through the
+/// plugins' interceptors first.
+///
+/// An `Executor` is cheap to clone (the pool and plugins are shared). The executor handed to a
+/// [`transaction`](Executor::transaction) closure is an `Executor` too, bound to that
+/// transaction, so code written against `&Executor` (DAL functions, repositories) runs the same
+/// inside and outside transactions, with the same plugins.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> kysera::Result<()> {
+/// use kysera::query::{col, Insert, Select};
+///
+/// let db = kysera::connect("sqlite::memory:").await?;
+/// db.raw().execute_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)", vec![]).await?;
+/// db.execute(Insert::into("users").set("email", "a@example.com")).await?;
+/// let n = db.count(Select::from("users").filter(col("email").like("%@example.com"))).await?;
+/// assert_eq!(n, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    pool: Pool,
+    chain: Arc<PluginChain>,
+    clock: Arc<dyn Clock>,
+    /// PostgreSQL native RLS: pass the auth context to each transaction.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    postgres_rls: bool,
+    /// Inside an [`atomic`](Executor::atomic) section of this transaction (which holds its lock).
+    in_section: bool,
+    tx: Option<Arc<TxHandle>>,
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("dialect", &self.dialect())
+            .field("plugins", &*self.chain)
+            .field(
+                "transaction",
+                &self
+                    .tx
+                    .as_ref()
+                    .map(|t| t.savepoint.as_deref().unwrap_or("outermost")),
+            )
+            .finish()
+    }
+}
+
+impl Executor {
+    /// An executor over an existing pool, with no plugins.
+    pub fn new(pool: impl Into<Pool>) -> Self {
+        Executor {
+            pool: pool.into(),
+            chain: Arc::new(PluginChain::default()),
+            clock: Arc::new(SystemClock),
+            postgres_rls: false,
+            in_section: false,
+            tx: None,
+        }
+    }
+
+    /// A new executor over the same pool with `plugins` as its chain (replacing any it had).
+    ///
+    /// The plugins are validated and ordered here: a duplicate name, a missing dependency, a
+    /// conflict or a dependency cycle is an [`Error::PluginConfig`]. Order: dependencies first,
+    /// then higher [`priority`](Plugin::priority), then name.
+    pub fn with_plugins(&self, plugins: Vec<Arc<dyn Plugin>>) -> Result<Executor> {
+        Ok(Executor {
+            chain: Arc::new(PluginChain::new(plugins)?),
+            ..self.clone()
+        })
+    }
+
+    /// PostgreSQL native row-level security: when on, every transaction this executor begins
+    /// inside an [`rls`](crate::rls) scope first sets `kysera.tenant_id`, `kysera.user_id`,
+    /// `kysera.roles` (comma-separated) and `kysera.system` (`on`/`off`) for that transaction
+    /// only (`set_config(…, true)`, the bound-parameter form of `SET LOCAL`), so policies such as
+    /// those of [`rls::postgres_tenant_policy`](crate::rls::postgres_tenant_policy) can read them
+    /// with `current_setting(…, true)`. Queries outside a transaction get no settings (and such
+    /// a policy then shows no rows). No effect on other databases.
+    pub fn with_postgres_rls(&self, on: bool) -> Executor {
+        Executor {
+            postgres_rls: on,
+            ..self.clone()
+        }
+    }
+
+    /// A new executor over the same pool and plugins whose clock sets timestamps and soft
+    /// deletes (by default the system clock; tests use a [`FixedClock`](crate::FixedClock)).
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Executor {
+        Executor {
+            clock,
+            ..self.clone()
+        }
+    }
+
+    /// The current time by this executor's clock, in whole microseconds (what every database
+    /// here stores, so a timestamp reads back equal to the one written).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        crate::clock::to_micros(self.clock.now())
+    }
+
+    /// The plugins, in the order they run.
+    pub fn plugins(&self) -> &[Arc<dyn Plugin>] {
+        &self.chain.plugins
+    }
+
+    /// The database dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.pool.dialect()
+    }
+
+    /// The underlying pool (shared, not a transaction's connection).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Whether this executor is bound to a transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Direct access that **bypasses every plugin**: queries run exactly as given, and raw SQL
+    /// can be sent. Use it for migrations, maintenance, and queries that must see what the
+    /// plugins hide; it stays inside the transaction if this executor is in one.
+    pub fn raw(&self) -> Raw<'_> {
+        Raw { exec: self }
+    }
+
+    fn context(&self) -> QueryContext {
+        QueryContext {
+            dialect: self.dialect(),
+            in_transaction: self.tx.is_some(),
+        }
+    }
+
+    /// [`intercept`](Self::intercept) for a SELECT that must stay one.
+    fn intercept_select(&self, select: Select) -> Result<Select> {
+        match self.intercept(select)? {
+            Query::Select(s) => Ok(s),
+            _ => Err(Error::InvalidQuery(
+                "a plugin turned a SELECT into another statement".into(),
+            )),
+        }
+    }
+
+    pub(crate) fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
+        let mut query = query.into();
+        if !self.chain.interceptors.is_empty() {
+            self.chain.intercept(&mut query, &self.context())?;
+        }
+        // The behaviours models declare come last, so no plugin can undo them (a plugin that
+        // adds a join or renames the table is checked like any query).
+        Behaviours::enforce(&mut query, &|| self.now())?;
+        Ok(query)
+    }
+
+    async fn target(&self) -> Result<Target<'_>> {
+        match &self.tx {
+            None => Ok(Target::Pool(&self.pool)),
+            Some(h) => {
+                if !h.open.load(Ordering::Acquire) {
+                    return Err(Error::TransactionClosed);
+                }
+                Ok(Target::Tx(h.shared.lock().await))
+            }
+        }
+    }
+
+    /// The SQL and parameters `query` becomes on this database, after the plugins have run.
+    ///
+    /// On MySQL, RETURNING is not part of the SQL (it is emulated with extra statements).
+    pub fn to_sql(&self, query: impl Into<Query>) -> Result<(String, Vec<Value>)> {
+        let l = lower(&self.intercept(query)?, self.dialect())?;
+        Ok((l.sql, l.values.0))
+    }
+
+    /// Runs a query through the plugins and returns its rows (for INSERT / UPDATE / DELETE,
+    /// the rows named by its RETURNING; none without one).
+    pub async fn fetch_all(&self, query: impl Into<Query>) -> Result<Vec<Row>> {
+        self.fetch_all_unchecked(self.intercept(query)?).await
+    }
+
+    /// Like [`fetch_all`](Self::fetch_all), decoding each row into `T`.
+    pub async fn fetch_all_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<Vec<T>> {
+        self.fetch_all(query)
+            .await?
+            .iter()
+            .map(Row::decode)
+            .collect()
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub async fn fetch_optional(&self, query: impl Into<Query>) -> Result<Option<Row>> {
+        self.fetch_optional_unchecked(self.intercept(query)?).await
+    }
+
+    /// Like [`fetch_optional`](Self::fetch_optional), decoding the row into `T`.
+    pub async fn fetch_optional_as<T: FromRow>(
+        &self,
+        query: impl Into<Query>,
+    ) -> Result<Option<T>> {
+        self.fetch_optional(query)
+            .await?
+            .as_ref()
+            .map(Row::decode)
+            .transpose()
+    }
+
+    /// Runs a query and returns its first row; no row is [`Error::NotFound`].
+    pub async fn fetch_one(&self, query: impl Into<Query>) -> Result<Row> {
+        let query = self.intercept(query)?;
+        let table = query.table().to_string();
+        self.fetch_optional_unchecked(query)
+            .await?
+            .ok_or_else(|| Error::NotFound(Some(format!("no matching row in `{table}`"))))
+    }
+
+    /// Like [`fetch_one`](Self::fetch_one), decoding the row into `T`.
+    pub async fn fetch_one_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<T> {
+        self.fetch_one(query).await?.decode()
+    }
+
+    /// Runs a query and returns the number of rows it affected (for a SELECT, the rows returned).
+    pub async fn execute(&self, query: impl Into<Query>) -> Result<u64> {
+        self.execute_unchecked(self.intercept(query)?).await
+    }
+
+    /// The number of rows `select` would return (its ORDER BY ignored, its LIMIT/OFFSET kept).
+    pub async fn count(&self, select: Select) -> Result<i64> {
+        let select = self.intercept_select(select)?;
+        self.count_unchecked(select).await
+    }
+
+    /// The rows `select` names, locked for update where the database can (PostgreSQL, MySQL;
+    /// SQLite serialises writers), without plugins: the rows an already intercepted write will
+    /// change.
+    pub(crate) async fn fetch_locked(&self, select: Select) -> Result<Vec<Row>> {
+        let mut l = lower(&Query::Select(select), self.dialect())?;
+        if self.dialect() != Dialect::Sqlite {
+            l.sql.push_str(" FOR UPDATE");
+        }
+        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(wrap).collect())
+            .map_err(Error::from))
+    }
+
+    /// [`count`](Self::count) without plugins (for the library's own tables).
+    pub(crate) async fn count_unchecked(&self, select: Select) -> Result<i64> {
+        let l = lower_count(&select, self.dialect())?;
+        let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_one(c)
+            .await
+            .map(wrap)
+            .map_err(Error::from))?;
+        row.get::<i64>(0)
+    }
+
+    /// Whether `select` returns at least one row.
+    pub async fn exists(&self, select: Select) -> Result<bool> {
+        let select = self.intercept_select(select)?;
+        let Some(l) = lower_exists(&select, self.dialect())? else {
+            return Ok(false);
+        };
+        on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
+            .fetch_optional(c)
+            .await
+            .map(|r| r.is_some())
+            .map_err(Error::from))
+    }
+
+    pub(crate) async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
+        #[cfg(feature = "mysql")]
+        if self.dialect() == Dialect::MySql
+            && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(&query))
+            && let Some((rows, _)) = self.mysql_emulated(&query).await?
+        {
+            return Ok(rows);
+        }
+        let l = lower(&query, self.dialect())?;
+        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(wrap).collect())
+            .map_err(Error::from))
+    }
+
+    async fn fetch_optional_unchecked(&self, query: Query) -> Result<Option<Row>> {
+        if !matches!(query, Query::Select(_)) {
+            return Ok(self.fetch_all_unchecked(query).await?.into_iter().next());
+        }
+        let l = lower(&query, self.dialect())?;
+        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+            .fetch_optional(c)
+            .await
+            .map(|r| r.map(wrap))
+            .map_err(Error::from))
+    }
+
+    pub(crate) async fn execute_unchecked(&self, query: Query) -> Result<u64> {
+        #[cfg(feature = "mysql")]
+        if self.dialect() == Dialect::MySql
+            && mysql_checks_conflicts(&query)
+            && let Some((_, n)) = self.mysql_emulated(&query).await?
+        {
+            return Ok(n);
+        }
+        let l = lower(&query, self.dialect())?;
+        if let Query::Select(_) = query {
+            return on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
+                .fetch_all(c)
+                .await
+                .map(|r| r.len() as u64)
+                .map_err(Error::from));
+        }
+        on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(Error::from))
+    }
+}

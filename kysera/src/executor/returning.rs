@@ -1,0 +1,398 @@
+//! RETURNING on MySQL, which has none: the statement runs, then the rows it changed are read
+//! back by key, all on one connection inside a transaction or savepoint. Also exact
+//! `ON CONFLICT DO NOTHING` counts (the conflict key is checked first).
+#![cfg(feature = "mysql")]
+
+use sqlx::mysql::MySqlConnection;
+use sqlx::{Column, Row as _, TypeInfo};
+
+use super::connect::Pool;
+use super::transaction::{PendingSavepoint, TxConn};
+use super::{Executor, Target, sqlx_query};
+use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
+use crate::query::{
+    ConflictAction, Delete, Expr, Filter, Insert, Query, Returning, Select, Update, Value, col,
+    is_null, lower,
+};
+use crate::row::Row;
+
+impl Executor {
+    #[cfg(feature = "mysql")]
+    /// A read-back of emulated RETURNING, through the same policies as the statement (tenant
+    /// isolation, RLS filters) but seeing soft-deleted rows (a soft delete returns its row).
+    fn read_back(&self, select: Select) -> Result<Select> {
+        self.intercept_select(select.with_deleted())
+    }
+
+    #[cfg(feature = "mysql")]
+    /// Emulates RETURNING (and exact DO NOTHING counts) on MySQL: the rows and the number of
+    /// rows affected. `None` when the query is not a data-changing one.
+    // In a MySQL-only build the checks of the connection's kind cannot fail.
+    #[allow(irrefutable_let_patterns, unreachable_patterns)]
+    pub(super) async fn mysql_emulated(&self, query: &Query) -> Result<Option<(Vec<Row>, u64)>> {
+        if matches!(query, Query::Select(_)) {
+            return Ok(None);
+        }
+        let rows = match self.target().await? {
+            Target::Tx(mut guard) => {
+                let read = |s: Select| self.read_back(s);
+                let Some(conn) = guard.as_mut().filter(|c| matches!(c, TxConn::MySql(_))) else {
+                    return Err(Error::TransactionClosed);
+                };
+                // Several statements: in a savepoint, so a failure (or a cancelled future)
+                // undoes all of them.
+                let shared = &self.tx.as_ref().ok_or(Error::TransactionClosed)?.shared;
+                let name = shared.new_savepoint();
+                shared.open_on(conn, &name).await?;
+                let mut pending = PendingSavepoint(shared.clone(), Some(name.clone()));
+                let TxConn::MySql(tx) = conn else {
+                    return Ok(None);
+                };
+                let outcome = mysql_emulate(tx, query, &read).await;
+                let rows = match outcome {
+                    Ok(rows) => match shared.release(conn, &name).await {
+                        Ok(()) => rows,
+                        Err(e) => {
+                            let _ = shared.undo(conn, &name).await;
+                            pending.1 = None;
+                            return Err(e);
+                        }
+                    },
+                    Err(e) => {
+                        let _ = shared.undo(conn, &name).await;
+                        pending.1 = None;
+                        return Err(e);
+                    }
+                };
+                pending.1 = None;
+                rows
+            }
+            #[cfg(feature = "mysql")]
+            Target::Pool(Pool::MySql(pool)) => {
+                // The statements must see one consistent state: run them in a transaction.
+                let mut tx = pool.begin().await?;
+                let read = |s: Select| self.read_back(s);
+                let rows = mysql_emulate(&mut tx, query, &read).await?;
+                tx.commit().await?;
+                rows
+            }
+            Target::Pool(_) => return Ok(None),
+        };
+        Ok(Some(rows))
+    }
+}
+
+#[cfg(feature = "mysql")]
+/// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
+fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
+    let ty = row.column(i).type_info().name().to_ascii_uppercase();
+    let err = |e: sqlx::Error| Error::Decode {
+        column: row.column(i).name().to_string(),
+        source: e,
+    };
+    Ok(if ty.contains("UNSIGNED") {
+        Value::BigUnsigned(row.try_get::<Option<u64>, _>(i).map_err(err)?)
+    } else if ty.contains("INT") || ty == "YEAR" {
+        Value::BigInt(row.try_get::<Option<i64>, _>(i).map_err(err)?)
+    } else if ty.contains("BINARY") || ty.contains("BLOB") {
+        Value::Bytes(row.try_get::<Option<Vec<u8>>, _>(i).map_err(err)?)
+    } else if ty == "DATETIME" || ty == "TIMESTAMP" {
+        Value::ChronoDateTime(
+            row.try_get::<Option<chrono::NaiveDateTime>, _>(i)
+                .map_err(err)?,
+        )
+    } else if ty == "DATE" {
+        Value::ChronoDate(
+            row.try_get::<Option<chrono::NaiveDate>, _>(i)
+                .map_err(err)?,
+        )
+    } else {
+        Value::String(row.try_get::<Option<String>, _>(i).map_err(err)?)
+    })
+}
+
+#[cfg(feature = "mysql")]
+/// Whether a row with this key exists, locking it (or the gap where it would be).
+async fn mysql_key_exists(
+    conn: &mut MySqlConnection,
+    table: &str,
+    key: &Filter,
+    read: ReadBack<'_>,
+) -> Result<bool> {
+    let probe = read(Select::from(table).filter(key.clone()).limit(1))?;
+    Ok(!mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty())
+}
+
+#[cfg(feature = "mysql")]
+/// Whether a key filter compares with NULL (which matches nothing).
+fn filter_has_null(f: &Filter) -> bool {
+    match f {
+        Filter::Compare {
+            right: Expr::Value(v),
+            ..
+        } => is_null(v),
+        Filter::And(v) | Filter::Or(v) => v.iter().any(filter_has_null),
+        _ => false,
+    }
+}
+
+#[cfg(feature = "mysql")]
+/// `col1 = v1 AND col2 = v2 …`
+fn key_filter(cols: &[String], values: impl IntoIterator<Item = Value>) -> Filter {
+    Filter::And(cols.iter().zip(values).map(|(c, v)| col(c).eq(v)).collect())
+}
+
+#[cfg(feature = "mysql")]
+fn returning_select(table: &str, returning: &Returning, key: Filter) -> Select {
+    let mut s = Select::from(table).filter(key);
+    if let Returning::Columns(cols) = returning {
+        s = s.columns(cols.iter().map(|c| col(c)));
+    }
+    s
+}
+
+#[cfg(feature = "mysql")]
+async fn mysql_fetch(
+    conn: &mut MySqlConnection,
+    q: impl Into<Query>,
+    suffix: &str,
+) -> Result<Vec<Row>> {
+    let mut l = lower(&q.into(), Dialect::MySql)?;
+    l.sql.push_str(suffix);
+    Ok(sqlx_query(l)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(Row::MySql)
+        .collect())
+}
+
+#[cfg(feature = "mysql")]
+fn needs_key(what: &str, table: &str) -> Error {
+    Error::Unsupported {
+        dialect: Dialect::MySql,
+        what: format!(
+            "RETURNING from {what} `{table}` without a declared primary key (MySQL has no RETURNING; Kysera reads the rows back by key)"
+        ),
+    }
+}
+
+#[cfg(feature = "mysql")]
+/// Whether an insert has `ON CONFLICT (cols) DO NOTHING`, which MySQL cannot report exactly:
+/// sqlx connects with `CLIENT_FOUND_ROWS`, so a skipped duplicate counts as one affected row.
+/// Kysera checks the conflict key itself instead (see [`mysql_insert`]).
+pub(super) fn mysql_checks_conflicts(query: &Query) -> bool {
+    matches!(query, Query::Insert(Insert { on_conflict: Some(oc), .. })
+        if oc.action == ConflictAction::DoNothing && !oc.columns.is_empty())
+}
+
+#[cfg(feature = "mysql")]
+/// RETURNING on MySQL: the statement, then a read of the affected rows by key, on one connection
+/// inside a transaction. Returns the rows and the number of rows affected.
+/// `read` puts the emulation's own reads (probes and read-backs) under the statement's policies.
+type ReadBack<'a> = &'a (dyn Fn(Select) -> Result<Select> + Sync);
+
+#[cfg(feature = "mysql")]
+async fn mysql_emulate(
+    conn: &mut MySqlConnection,
+    query: &Query,
+    read: ReadBack<'_>,
+) -> Result<(Vec<Row>, u64)> {
+    match query {
+        Query::Insert(ins) => mysql_insert(conn, ins, read).await,
+        Query::Update(upd) => mysql_update_returning(conn, upd, read).await,
+        Query::Delete(del) => {
+            let before = Select {
+                filter: del.filter.clone(),
+                ..returning_select(&del.table, &del.returning, Filter::And(vec![]))
+            };
+            let rows = mysql_fetch(conn, before, " FOR UPDATE").await?;
+            let plain = Delete {
+                returning: Returning::None,
+                ..del.clone()
+            };
+            let n = sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            Ok((rows, n))
+        }
+        Query::Select(_) => Ok((Vec::new(), 0)),
+    }
+}
+
+#[cfg(feature = "mysql")]
+/// Inserts row by row. With `ON CONFLICT (cols) DO NOTHING`, a row whose conflict key is
+/// already present (checked under `FOR UPDATE`) is skipped, as PostgreSQL and SQLite skip it.
+/// With RETURNING, each inserted row is read back by its conflict key, its given primary key, or
+/// `LAST_INSERT_ID()` for a single auto-increment key.
+async fn mysql_insert(
+    conn: &mut MySqlConnection,
+    ins: &Insert,
+    read: ReadBack<'_>,
+) -> Result<(Vec<Row>, u64)> {
+    let want_rows = ins.returning != Returning::None;
+    let mut out = Vec::with_capacity(if want_rows { ins.rows.len() } else { 0 });
+    let mut inserted = 0;
+    for (n, row) in ins.rows.iter().enumerate() {
+        let given = |cols: &[String]| -> Option<Vec<Value>> {
+            cols.iter().map(|c| ins.value(n, c).cloned()).collect()
+        };
+        let conflict_key = match &ins.on_conflict {
+            Some(oc) if !oc.columns.is_empty() => {
+                let vals = given(&oc.columns).ok_or_else(|| {
+                    Error::InvalidQuery(format!(
+                        "INSERT INTO `{}`: the conflict columns must all be given",
+                        ins.table
+                    ))
+                })?;
+                Some((
+                    key_filter(&oc.columns, vals),
+                    oc.action == ConflictAction::DoNothing,
+                ))
+            }
+            _ => None,
+        };
+        let skip_on_conflict = matches!(&conflict_key, Some((_, true)));
+        if let Some((key, true)) = &conflict_key
+            && mysql_key_exists(conn, &ins.table, key, read).await?
+        {
+            continue;
+        }
+        let single = Insert {
+            rows: vec![row.clone()],
+            returning: Returning::None,
+            // DO NOTHING is the probe above; `ON DUPLICATE KEY UPDATE c = c` would also swallow
+            // a clash on another unique key, which PostgreSQL and SQLite report.
+            on_conflict: if skip_on_conflict {
+                None
+            } else {
+                ins.on_conflict.clone()
+            },
+            ..ins.clone()
+        };
+        let done = match sqlx_query(lower(&single.into(), Dialect::MySql)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::from)
+        {
+            Ok(done) => done,
+            // Inserted by someone else since the probe: skip it, as DO NOTHING would.
+            Err(Error::UniqueViolation(_))
+                if skip_on_conflict
+                    && let Some((key, _)) = &conflict_key
+                    && mysql_key_exists(conn, &ins.table, key, read).await? =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        inserted += done.rows_affected().min(1);
+        if !want_rows {
+            continue;
+        }
+        let key = match conflict_key {
+            Some((key, _)) => key,
+            None if ins.on_conflict.is_some() && done.rows_affected() == 0 => continue,
+            None if ins.primary_key.is_empty() => {
+                return Err(needs_key("an insert into", &ins.table));
+            }
+            None => match given(&ins.primary_key) {
+                Some(vals) => key_filter(&ins.primary_key, vals),
+                None if ins.primary_key.len() == 1 && done.last_insert_id() != 0 => key_filter(
+                    &ins.primary_key,
+                    [Value::BigUnsigned(Some(done.last_insert_id()))],
+                ),
+                None if ins.primary_key.len() == 1 => {
+                    return Err(Error::Unsupported {
+                        dialect: Dialect::MySql,
+                        what: format!(
+                            "RETURNING from an insert into `{}` whose key `{}` is neither given nor AUTO_INCREMENT (MySQL has no RETURNING; Kysera reads the row back by key)",
+                            ins.table, ins.primary_key[0]
+                        ),
+                    });
+                }
+                None => {
+                    return Err(Error::InvalidQuery(format!(
+                        "INSERT INTO `{}`: every column of the composite primary key must be given",
+                        ins.table
+                    )));
+                }
+            },
+        };
+        if key.columns().is_empty() || filter_has_null(&key) {
+            return Err(Error::InvalidQuery(format!(
+                "INSERT INTO `{}`: the row cannot be read back by a NULL key",
+                ins.table
+            )));
+        }
+        let back = read(returning_select(&ins.table, &ins.returning, key))?;
+        let back = mysql_fetch(conn, back, "").await?;
+        if back.is_empty() {
+            // Never report success for a row that cannot be returned: the caller's
+            // transaction (or ours) is rolled back by this error.
+            return Err(Error::NotFound(Some(format!(
+                "the row just inserted into `{}` could not be read back by its key",
+                ins.table
+            ))));
+        }
+        out.extend(back);
+    }
+    Ok((out, inserted))
+}
+
+#[cfg(feature = "mysql")]
+#[allow(irrefutable_let_patterns)]
+async fn mysql_update_returning(
+    conn: &mut MySqlConnection,
+    upd: &Update,
+    read: ReadBack<'_>,
+) -> Result<(Vec<Row>, u64)> {
+    if upd.primary_key.is_empty() {
+        return Err(needs_key("an update of", &upd.table));
+    }
+    let pk = &upd.primary_key;
+    let keys_select = Select {
+        filter: upd.filter.clone(),
+        ..Select::from(&upd.table).columns(pk.iter().map(|c| col(c)))
+    };
+    let mut keys = Vec::new();
+    for row in mysql_fetch(conn, keys_select, " FOR UPDATE").await? {
+        let Row::MySql(r) = &row else { continue };
+        let mut key = Vec::with_capacity(pk.len());
+        for (i, c) in pk.iter().enumerate() {
+            // A key column the update changes is found under its new value.
+            key.push(match upd.values.iter().find(|(vc, _)| vc == c) {
+                Some((_, v)) => v.clone(),
+                None => mysql_value(r, i)?,
+            });
+        }
+        keys.push(key);
+    }
+    let plain = Update {
+        returning: Returning::None,
+        ..upd.clone()
+    };
+    let n = sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if keys.is_empty() {
+        return Ok((Vec::new(), n));
+    }
+    let expected = keys.len();
+    let any = Filter::Or(keys.into_iter().map(|k| key_filter(pk, k)).collect());
+    let back = read(returning_select(&upd.table, &upd.returning, any))?;
+    let rows = mysql_fetch(conn, back, "").await?;
+    if rows.len() != expected {
+        // Never report an update whose rows cannot be returned (a read policy hides them):
+        // the error undoes it.
+        return Err(Error::InvalidQuery(format!(
+            "{} of {expected} updated rows of `{}` could not be read back",
+            expected - rows.len().min(expected),
+            upd.table
+        )));
+    }
+    Ok((rows, n))
+}

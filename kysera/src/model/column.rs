@@ -1,0 +1,290 @@
+//! Typed columns: [`Column<M, T>`] compares only with values of the field's type, `like` only on
+//! text and `is_null` only on `Option`s, so a wrong comparison does not compile.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::core::error::{Error, Result};
+use crate::query::{CmpOp, ColumnRef, Expr, Filter, Order, OrderBy, Value, val};
+use crate::row::{Decodable, Row};
+
+/// A Rust type that can be a model field: it can be bound as a parameter and decoded from every
+/// database.
+///
+/// Implemented for `i16`, `i32`, `i64`, `f32`, `f64`, `bool`, `String`, `Vec<u8>`,
+/// `chrono::{NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`,
+/// `serde_json::Value`, and `Option` of each.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a supported column type",
+    label = "unsupported column type",
+    note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; mark fields that are not columns #[kysera(skip)]"
+)]
+pub trait ColumnType:
+    Decodable
+    + Clone
+    + PartialEq
+    + fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The type values are compared with: the type itself, or `T` for `Option<T>`.
+    type Compare: Into<Value>;
+
+    // Generated code reaches every capability through `<T as ColumnType>::…`, so a field of an
+    // unsupported type gives one error (`T` is not a supported column type), not one per use.
+
+    /// The value bound as a query parameter.
+    fn to_value(&self) -> Value;
+
+    #[doc(hidden)]
+    fn __to_value(&self) -> Value {
+        self.to_value()
+    }
+    #[doc(hidden)]
+    fn __to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+    #[doc(hidden)]
+    fn __value_from_json(column: &str, v: &serde_json::Value) -> Result<Value> {
+        serde_json::from_value::<Self>(v.clone())
+            .map(|x| x.to_value())
+            .map_err(|e| Error::InvalidQuery(format!("column `{column}`: {e}")))
+    }
+    #[doc(hidden)]
+    fn __decode(row: &Row, column: &str) -> Result<Self> {
+        row.get::<Self>(column)
+    }
+    #[doc(hidden)]
+    fn __clone(&self) -> Self {
+        self.clone()
+    }
+    #[doc(hidden)]
+    fn __clone_opt(v: &Option<Self>) -> Option<Self> {
+        v.clone()
+    }
+    #[doc(hidden)]
+    fn __eq_opt(a: &Option<Self>, b: &Option<Self>) -> bool {
+        a == b
+    }
+    #[doc(hidden)]
+    fn __eq(&self, other: &Self) -> bool {
+        self == other
+    }
+    #[doc(hidden)]
+    fn __debug(&self) -> &dyn fmt::Debug {
+        self
+    }
+    #[doc(hidden)]
+    fn __debug_opt(v: &Option<Self>) -> &dyn fmt::Debug {
+        v
+    }
+}
+
+/// A column type that is not an `Option`.
+pub trait NonNullColumnType: ColumnType<Compare = Self> {}
+
+macro_rules! column_types {
+    ($($t:ty),* $(,)?) => {$(
+        impl ColumnType for $t {
+            type Compare = $t;
+            fn to_value(&self) -> Value {
+                self.clone().into()
+            }
+        }
+        impl NonNullColumnType for $t {}
+    )*};
+}
+column_types!(
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    bool,
+    String,
+    Vec<u8>,
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>,
+    uuid::Uuid,
+    serde_json::Value,
+);
+
+impl<T> ColumnType for Option<T>
+where
+    T: NonNullColumnType + sea_query::Nullable + Into<Value>,
+    Option<T>: Decodable,
+{
+    type Compare = T;
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => T::null(),
+        }
+    }
+}
+
+/// A typed column of model `M` holding Rust type `T`: comparisons take values of `T` (or of
+/// the inner type for `Option` columns), so comparing with a value of another type does not
+/// compile.
+///
+/// ```
+/// #[derive(kysera::Repository)]
+/// struct User {
+///     id: i64,
+///     email: String,
+///     age: Option<i32>,
+/// }
+/// let by_email = User::EMAIL.eq("ada@example.com");
+/// let adults = User::AGE.gte(18).or(User::AGE.is_null()); // Option columns compare with the inner type
+/// let order = User::ID.desc();
+/// ```
+///
+/// ```compile_fail
+/// # #[derive(kysera::Repository)] struct User { id: i64, email: String }
+/// let wrong = User::EMAIL.eq(5); // `String: From<{integer}>` is not satisfied
+/// ```
+pub struct Column<M, T> {
+    name: &'static str,
+    table: Option<&'static str>,
+    _marker: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, T> Copy for Column<M, T> {}
+
+impl<M, T> fmt::Debug for Column<M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.table {
+            Some(t) => write!(f, "Column({t}.{})", self.name),
+            None => write!(f, "Column({})", self.name),
+        }
+    }
+}
+
+impl<M, T> Column<M, T> {
+    /// A column named `name` (used by generated code).
+    pub const fn new(name: &'static str) -> Self {
+        Column {
+            name,
+            table: None,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The same column qualified by a table name or alias, for joins.
+    pub const fn of(self, table: &'static str) -> Self {
+        Column {
+            name: self.name,
+            table: Some(table),
+            _marker: PhantomData,
+        }
+    }
+
+    /// The column name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The column as an IR expression.
+    pub fn expr(&self) -> Expr {
+        Expr::Column(ColumnRef {
+            table: self.table.map(str::to_string),
+            column: self.name.to_string(),
+        })
+    }
+}
+
+impl<M, T: ColumnType> Column<M, T> {
+    fn cmp(&self, op: CmpOp, v: impl Into<T::Compare>) -> Filter {
+        self.expr().compare(op, val(v.into()))
+    }
+
+    /// `column = value`
+    pub fn eq(&self, v: impl Into<T::Compare>) -> Filter {
+        self.cmp(CmpOp::Eq, v)
+    }
+    /// `column <> value`
+    pub fn ne(&self, v: impl Into<T::Compare>) -> Filter {
+        self.cmp(CmpOp::Ne, v)
+    }
+    /// `column < value`
+    pub fn lt(&self, v: impl Into<T::Compare>) -> Filter {
+        self.cmp(CmpOp::Lt, v)
+    }
+    /// `column <= value`
+    pub fn lte(&self, v: impl Into<T::Compare>) -> Filter {
+        self.cmp(CmpOp::Lte, v)
+    }
+    /// `column > value`
+    pub fn gt(&self, v: impl Into<T::Compare>) -> Filter {
+        self.cmp(CmpOp::Gt, v)
+    }
+    /// `column >= value`
+    pub fn gte(&self, v: impl Into<T::Compare>) -> Filter {
+        self.cmp(CmpOp::Gte, v)
+    }
+    /// `column = other` (another column, typically of a joined model).
+    pub fn eq_col<N, U: ColumnType<Compare = T::Compare>>(&self, other: Column<N, U>) -> Filter {
+        self.expr().eq_col(other.expr())
+    }
+    /// `column IN (values…)`
+    pub fn is_in<V: Into<T::Compare>>(&self, values: impl IntoIterator<Item = V>) -> Filter {
+        self.expr()
+            .is_in(values.into_iter().map(|v| Into::<Value>::into(v.into())))
+    }
+    /// `column NOT IN (values…)`
+    pub fn not_in<V: Into<T::Compare>>(&self, values: impl IntoIterator<Item = V>) -> Filter {
+        self.expr()
+            .not_in(values.into_iter().map(|v| Into::<Value>::into(v.into())))
+    }
+    /// Ascending order on this column.
+    pub fn asc(&self) -> OrderBy {
+        OrderBy {
+            expr: self.expr(),
+            order: Order::Asc,
+        }
+    }
+    /// Descending order on this column.
+    pub fn desc(&self) -> OrderBy {
+        OrderBy {
+            expr: self.expr(),
+            order: Order::Desc,
+        }
+    }
+}
+
+impl<M, T> Column<M, Option<T>> {
+    /// `column IS NULL` (only on `Option` columns).
+    pub fn is_null(&self) -> Filter {
+        self.expr().is_null()
+    }
+    /// `column IS NOT NULL` (only on `Option` columns).
+    pub fn is_not_null(&self) -> Filter {
+        self.expr().is_not_null()
+    }
+}
+
+/// Text columns: `String` and `Option<String>`.
+pub trait TextColumn {}
+impl TextColumn for String {}
+impl TextColumn for Option<String> {}
+
+impl<M, T: ColumnType + TextColumn> Column<M, T> {
+    /// `column LIKE pattern` (only on text columns).
+    pub fn like(&self, pattern: impl Into<String>) -> Filter {
+        self.expr().like(pattern)
+    }
+    /// `column NOT LIKE pattern` (only on text columns).
+    pub fn not_like(&self, pattern: impl Into<String>) -> Filter {
+        self.expr().not_like(pattern)
+    }
+}

@@ -1,0 +1,340 @@
+//! Expressions and conditions: columns, bound values, aggregates, comparisons and the
+//! [`Filter`] tree that WHERE, HAVING and ON clauses are made of.
+
+use super::Value;
+
+/// A column, optionally qualified by a table name or alias.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ColumnRef {
+    /// The table name or alias qualifying the column, if any.
+    pub table: Option<String>,
+    /// The column name.
+    pub column: String,
+}
+
+impl ColumnRef {
+    /// An unqualified column.
+    pub fn new(column: impl Into<String>) -> Self {
+        ColumnRef {
+            table: None,
+            column: column.into(),
+        }
+    }
+
+    /// A column qualified by a table name or alias (use this when a name contains a dot).
+    pub fn qualified(table: impl Into<String>, column: impl Into<String>) -> Self {
+        ColumnRef {
+            table: Some(table.into()),
+            column: column.into(),
+        }
+    }
+}
+
+/// A table in a FROM or JOIN clause, with an optional alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    /// The table name.
+    pub name: String,
+    /// The alias, if the query gives one.
+    pub alias: Option<String>,
+}
+
+impl TableRef {
+    /// The name other parts of the query use for this table: its alias, or else its name.
+    pub fn reference(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AggFn {
+    /// `COUNT(x)`
+    Count,
+    /// `COUNT(DISTINCT x)`
+    CountDistinct,
+    /// `SUM(x)`
+    Sum,
+    /// `AVG(x)`
+    Avg,
+    /// `MIN(x)`
+    Min,
+    /// `MAX(x)`
+    Max,
+}
+
+/// A scalar expression: a column, a bound value or an aggregate.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Expr {
+    /// A column.
+    Column(ColumnRef),
+    /// A value, always sent as a bound parameter.
+    Value(Value),
+    /// `COUNT(*)`
+    CountAll,
+    /// An aggregate over a column.
+    Aggregate(AggFn, ColumnRef),
+}
+
+/// A column expression; `"t.c"` is column `c` of table (or alias) `t`.
+///
+/// ```
+/// use kysera::query::{col, ColumnRef, Expr};
+/// assert_eq!(col("u.email"), Expr::Column(ColumnRef::qualified("u", "email")));
+/// assert_eq!(col("email"), Expr::Column(ColumnRef::new("email")));
+/// ```
+pub fn col(name: &str) -> Expr {
+    Expr::Column(match name.split_once('.') {
+        Some((t, c)) => ColumnRef::qualified(t, c),
+        None => ColumnRef::new(name),
+    })
+}
+
+/// A bound value as an expression.
+pub fn val(v: impl Into<Value>) -> Expr {
+    Expr::Value(v.into())
+}
+
+/// `COUNT(*)`
+pub fn count_all() -> Expr {
+    Expr::CountAll
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+}
+
+/// A boolean condition, used in WHERE, JOIN … ON and HAVING.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Filter {
+    /// `left op right`
+    Compare {
+        /// Left operand.
+        left: Expr,
+        /// Operator.
+        op: CmpOp,
+        /// Right operand.
+        right: Expr,
+    },
+    /// `expr [NOT] IN (values…)`; an empty list is always false (always true when negated).
+    In {
+        /// The tested expression.
+        expr: Expr,
+        /// The candidate values.
+        values: Vec<Value>,
+        /// `NOT IN` when true.
+        negated: bool,
+    },
+    /// `expr [NOT] LIKE pattern` (the pattern is a bound value).
+    Like {
+        /// The tested expression.
+        expr: Expr,
+        /// The pattern, with `%` and `_` wildcards.
+        pattern: String,
+        /// `NOT LIKE` when true.
+        negated: bool,
+    },
+    /// `expr IS [NOT] NULL`
+    IsNull {
+        /// The tested expression.
+        expr: Expr,
+        /// `IS NOT NULL` when true.
+        negated: bool,
+    },
+    /// All of the conditions (true when empty).
+    And(Vec<Filter>),
+    /// Any of the conditions (false when empty).
+    Or(Vec<Filter>),
+    /// The negation of a condition.
+    Not(Box<Filter>),
+}
+
+impl Expr {
+    fn cmp(self, op: CmpOp, right: Expr) -> Filter {
+        Filter::Compare {
+            left: self,
+            op,
+            right,
+        }
+    }
+    /// `self = v`
+    pub fn eq(self, v: impl Into<Value>) -> Filter {
+        self.cmp(CmpOp::Eq, val(v))
+    }
+    /// `self <> v`
+    pub fn ne(self, v: impl Into<Value>) -> Filter {
+        self.cmp(CmpOp::Ne, val(v))
+    }
+    /// `self < v`
+    pub fn lt(self, v: impl Into<Value>) -> Filter {
+        self.cmp(CmpOp::Lt, val(v))
+    }
+    /// `self <= v`
+    pub fn lte(self, v: impl Into<Value>) -> Filter {
+        self.cmp(CmpOp::Lte, val(v))
+    }
+    /// `self > v`
+    pub fn gt(self, v: impl Into<Value>) -> Filter {
+        self.cmp(CmpOp::Gt, val(v))
+    }
+    /// `self >= v`
+    pub fn gte(self, v: impl Into<Value>) -> Filter {
+        self.cmp(CmpOp::Gte, val(v))
+    }
+    /// `self op other`, comparing with another expression (a column, typically in a join).
+    pub fn compare(self, op: CmpOp, other: Expr) -> Filter {
+        self.cmp(op, other)
+    }
+    /// `self = other` where `other` is another expression (a join condition, typically).
+    pub fn eq_col(self, other: Expr) -> Filter {
+        self.cmp(CmpOp::Eq, other)
+    }
+    /// `self IN (values…)`
+    pub fn is_in<V: Into<Value>>(self, values: impl IntoIterator<Item = V>) -> Filter {
+        Filter::In {
+            expr: self,
+            values: values.into_iter().map(Into::into).collect(),
+            negated: false,
+        }
+    }
+    /// `self NOT IN (values…)`
+    pub fn not_in<V: Into<Value>>(self, values: impl IntoIterator<Item = V>) -> Filter {
+        Filter::In {
+            expr: self,
+            values: values.into_iter().map(Into::into).collect(),
+            negated: true,
+        }
+    }
+    /// `self LIKE pattern`
+    pub fn like(self, pattern: impl Into<String>) -> Filter {
+        Filter::Like {
+            expr: self,
+            pattern: pattern.into(),
+            negated: false,
+        }
+    }
+    /// `self NOT LIKE pattern`
+    pub fn not_like(self, pattern: impl Into<String>) -> Filter {
+        Filter::Like {
+            expr: self,
+            pattern: pattern.into(),
+            negated: true,
+        }
+    }
+    /// `self IS NULL`
+    pub fn is_null(self) -> Filter {
+        Filter::IsNull {
+            expr: self,
+            negated: false,
+        }
+    }
+    /// `self IS NOT NULL`
+    pub fn is_not_null(self) -> Filter {
+        Filter::IsNull {
+            expr: self,
+            negated: true,
+        }
+    }
+    /// An aggregate of this column (`self` must be a column).
+    pub fn aggregate(self, func: AggFn) -> Expr {
+        match self {
+            Expr::Column(c) => Expr::Aggregate(func, c),
+            other => other,
+        }
+    }
+    /// `COUNT(self)`
+    pub fn count(self) -> Expr {
+        self.aggregate(AggFn::Count)
+    }
+    /// `SUM(self)`
+    pub fn sum(self) -> Expr {
+        self.aggregate(AggFn::Sum)
+    }
+    /// `MAX(self)`
+    pub fn max(self) -> Expr {
+        self.aggregate(AggFn::Max)
+    }
+    /// `MIN(self)`
+    pub fn min(self) -> Expr {
+        self.aggregate(AggFn::Min)
+    }
+}
+
+impl Filter {
+    /// `self AND other` (flattening nested ANDs).
+    pub fn and(self, other: Filter) -> Filter {
+        match self {
+            Filter::And(mut v) => {
+                v.push(other);
+                Filter::And(v)
+            }
+            f => Filter::And(vec![f, other]),
+        }
+    }
+    /// `self OR other` (flattening nested ORs).
+    pub fn or(self, other: Filter) -> Filter {
+        match self {
+            Filter::Or(mut v) => {
+                v.push(other);
+                Filter::Or(v)
+            }
+            f => Filter::Or(vec![f, other]),
+        }
+    }
+    /// Every column this condition mentions, for plugins that look at what a query touches.
+    pub fn columns(&self) -> Vec<&ColumnRef> {
+        fn expr<'a>(e: &'a Expr, out: &mut Vec<&'a ColumnRef>) {
+            if let Expr::Column(c) | Expr::Aggregate(_, c) = e {
+                out.push(c);
+            }
+        }
+        fn walk<'a>(f: &'a Filter, out: &mut Vec<&'a ColumnRef>) {
+            match f {
+                Filter::Compare { left, right, .. } => {
+                    expr(left, out);
+                    expr(right, out);
+                }
+                Filter::In { expr: e, .. }
+                | Filter::Like { expr: e, .. }
+                | Filter::IsNull { expr: e, .. } => expr(e, out),
+                Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| walk(f, out)),
+                Filter::Not(f) => walk(f, out),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
+impl std::ops::Not for Filter {
+    type Output = Filter;
+    fn not(self) -> Filter {
+        Filter::Not(Box::new(self))
+    }
+}
+
+/// ANDs `extra` into an optional condition.
+pub(super) fn and_into(slot: &mut Option<Filter>, extra: Filter) {
+    *slot = Some(match slot.take() {
+        Some(f) => f.and(extra),
+        None => extra,
+    });
+}
