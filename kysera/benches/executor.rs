@@ -124,9 +124,9 @@ fn fixture(url: &str) -> (Runtime, Executor) {
             _ => "id INTEGER PRIMARY KEY",
         };
         let raw = db.raw();
-        raw.execute_sql(&format!("DROP TABLE IF EXISTS {TABLE}"), vec![]).await.unwrap();
+        raw.execute_sql(kysera::AssertSqlSafe(format!("DROP TABLE IF EXISTS {TABLE}")), vec![]).await.unwrap();
         raw.execute_sql(
-            &format!("CREATE TABLE {TABLE} ({id}, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)"),
+            kysera::AssertSqlSafe(format!("CREATE TABLE {TABLE} ({id}, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)")),
             vec![],
         )
         .await
@@ -143,7 +143,7 @@ fn fixture(url: &str) -> (Runtime, Executor) {
         };
         raw.execute_sql("DROP TABLE IF EXISTS kysera_bench_posts", vec![]).await.unwrap();
         raw.execute_sql(
-            &format!("CREATE TABLE kysera_bench_posts ({id}, title TEXT NOT NULL, deleted_at {ts} NULL)"),
+            kysera::AssertSqlSafe(format!("CREATE TABLE kysera_bench_posts ({id}, title TEXT NOT NULL, deleted_at {ts} NULL)")),
             vec![],
         )
         .await
@@ -157,7 +157,7 @@ fn fixture(url: &str) -> (Runtime, Executor) {
         raw.execute_sql("DROP TABLE IF EXISTS kysera_bench_audited", vec![]).await.unwrap();
         raw.execute_sql("DROP TABLE IF EXISTS kysera_bench_audit_log", vec![]).await.unwrap();
         raw.execute_sql(
-            &format!("CREATE TABLE kysera_bench_audited ({id}, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)"),
+            kysera::AssertSqlSafe(format!("CREATE TABLE kysera_bench_audited ({id}, email TEXT NOT NULL, name TEXT NOT NULL, active BOOLEAN NOT NULL)")),
             vec![],
         )
         .await

@@ -58,7 +58,7 @@ pub mod validation;
 pub use self::core::error;
 pub use self::core::error::{ConstraintViolation, Error, Result};
 pub use self::core::sql::Dialect;
-pub use behaviour::{audit, rls};
+pub use behaviour::{audit, register, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, Pool, Raw, connect};
 pub use kysera_derive::Repository;
@@ -86,6 +86,9 @@ pub mod __private {
 
 /// The sqlx version Kysera runs on, for `#[derive(sqlx::FromRow)]` and pool types.
 pub use sqlx;
+/// What [`Raw::execute_sql`] accepts: a `&'static str`, or text wrapped in [`AssertSqlSafe`]
+/// by a caller who vouches that it is safe (sqlx's own guard).
+pub use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 /// The traits most programs need.
 pub mod prelude {

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use crate::behaviour::audit::{self, AuditFilter, AuditRecord};
+use crate::behaviour::registry;
 use crate::core::error::Result;
 use crate::dal;
 use crate::executor::Executor;
@@ -268,10 +269,12 @@ impl<M: Model> Find<M> {
     }
     /// The number of matching rows.
     pub async fn count(self) -> Result<i64> {
+        registry::ensure(M::INFO)?;
         self.ctx.count(self.select).await
     }
     /// Whether any row matches.
     pub async fn exists(self) -> Result<bool> {
+        registry::ensure(M::INFO)?;
         self.ctx.exists(self.select).await
     }
     /// Page `page` (from 1) of `limit` rows, with the total.

@@ -355,7 +355,7 @@ async fn restore_round_trip_and_options() {
 
         // An audited model on an executor without the plugin: refused, not unrecorded.
         let unaudited = Ledger::repo(&plain).create(ledger("zed", 1)).await;
-        assert!(matches!(unaudited, Err(Error::InvalidQuery(_))), "{d}");
+        assert!(matches!(unaudited, Err(Error::MissingPlugin { .. })), "{d}");
         // A custom user source.
         let custom = plain
             .with_plugins(vec![Arc::new(

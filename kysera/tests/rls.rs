@@ -542,9 +542,9 @@ async fn postgres_native_rls() {
     }
     db.raw()
         .execute_sql(
-            &format!(
+            kysera::AssertSqlSafe(format!(
                 "INSERT INTO {t} (tenant_id, body) VALUES ('a', 'a1'), ('b', 'b1'), ('b', 'b2')"
-            ),
+            )),
             vec![],
         )
         .await
@@ -560,13 +560,18 @@ async fn postgres_native_rls() {
                 .await?;
             let rows = tx
                 .raw()
-                .fetch_all_sql(&format!("SELECT body FROM {t} ORDER BY body"), vec![])
+                .fetch_all_sql(
+                    kysera::AssertSqlSafe(format!("SELECT body FROM {t} ORDER BY body")),
+                    vec![],
+                )
                 .await?;
             let bodies: Vec<String> = rows.iter().map(|r| r.get("body").unwrap()).collect();
             let forged = tx
                 .raw()
                 .execute_sql(
-                    &format!("INSERT INTO {t} (tenant_id, body) VALUES ('a', 'x')"),
+                    kysera::AssertSqlSafe(format!(
+                        "INSERT INTO {t} (tenant_id, body) VALUES ('a', 'x')"
+                    )),
                     vec![],
                 )
                 .await;
@@ -590,7 +595,10 @@ async fn postgres_native_rls() {
                     .await?;
                 let rows = tx
                     .raw()
-                    .fetch_all_sql(&format!("SELECT body FROM {t} ORDER BY body"), vec![])
+                    .fetch_all_sql(
+                        kysera::AssertSqlSafe(format!("SELECT body FROM {t} ORDER BY body")),
+                        vec![],
+                    )
                     .await?;
                 Ok::<_, Error>(
                     rows.iter()
@@ -610,7 +618,10 @@ async fn postgres_native_rls() {
                 .execute_sql("SET LOCAL ROLE kysera_rls_app", vec![])
                 .await?;
             tx.raw()
-                .fetch_all_sql(&format!("SELECT body FROM {t}"), vec![])
+                .fetch_all_sql(
+                    kysera::AssertSqlSafe(format!("SELECT body FROM {t}")),
+                    vec![],
+                )
                 .await
         })
         .await
@@ -622,7 +633,10 @@ async fn postgres_native_rls() {
             .execute_sql("SET LOCAL ROLE kysera_rls_app", vec![])
             .await?;
         tx.raw()
-            .fetch_all_sql(&format!("SELECT body FROM {t}"), vec![])
+            .fetch_all_sql(
+                kysera::AssertSqlSafe(format!("SELECT body FROM {t}")),
+                vec![],
+            )
             .await
     }))
     .await
@@ -808,7 +822,7 @@ async fn policy_updates_are_checked_against_the_new_values() {
         let t = "k_rls_owned";
         common::drop_tables(&plain, &[t]).await;
         common::ddl(&plain, &format!("CREATE TABLE {t} ({}, author_id BIGINT NOT NULL, org VARCHAR(10) NOT NULL, title VARCHAR(50) NOT NULL)", common::id_column(d))).await;
-        plain.raw().execute_sql(&format!("INSERT INTO {t} (author_id, org, title) VALUES (1, 'x', 'mine'), (2, 'y', 'theirs')"), vec![]).await.unwrap();
+        plain.raw().execute_sql(kysera::AssertSqlSafe(format!("INSERT INTO {t} (author_id, org, title) VALUES (1, 'x', 'mine'), (2, 'y', 'theirs')")), vec![]).await.unwrap();
         let schema = RlsSchema::new()
             // Written qualified by the table's name: it must follow an alias.
             .policy(t, Policy::filter(|_| Some(col("k_rls_owned.org").eq("x"))))

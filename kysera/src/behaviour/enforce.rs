@@ -14,7 +14,7 @@ use crate::query::{JoinKind, Query, Select};
 impl Enforce for Behaviours {
     fn enforce(query: &mut Query, now: &dyn Fn() -> DateTime<Utc>) -> Result<()> {
         match registry() {
-            Some(reg) => apply(reg, query, now),
+            Some(reg) => apply(&reg, query, now),
             None => Ok(()),
         }
     }
@@ -26,6 +26,11 @@ impl Enforce for Behaviours {
 
 /// Applies soft delete, timestamps and tenant isolation to `query`.
 fn apply(reg: &Registry, query: &mut Query, now: &dyn Fn() -> DateTime<Utc>) -> Result<()> {
+    // A table whose models disagree is refused before anything else.
+    reg.get(query.table())?;
+    for joined in query.joined_tables() {
+        reg.get(&joined.name)?;
+    }
     match query {
         Query::Select(s) => {
             refuse_outer_joins(reg, s)?;
@@ -33,7 +38,7 @@ fn apply(reg: &Registry, query: &mut Query, now: &dyn Fn() -> DateTime<Utc>) -> 
             tenant::select(reg, s)?;
         }
         Query::Update(u) => {
-            let Some(b) = reg.get(&u.table).copied() else {
+            let Some(b) = reg.declared(&u.table).copied() else {
                 return Ok(());
             };
             tenant::update(reg, u)?;
@@ -41,7 +46,7 @@ fn apply(reg: &Registry, query: &mut Query, now: &dyn Fn() -> DateTime<Utc>) -> 
             timestamps::update(&b, u, now);
         }
         Query::Insert(i) => {
-            let Some(b) = reg.get(&i.table).copied() else {
+            let Some(b) = reg.declared(&i.table).copied() else {
                 return Ok(());
             };
             tenant::insert(reg, i)?;

@@ -21,3 +21,4 @@ pub(crate) mod timestamps;
 pub use crate::query::DeletedRows;
 #[doc(hidden)]
 pub use registry::ModelRegistration;
+pub use registry::register;

@@ -23,7 +23,7 @@ fn deleted_filter(table: Option<&str>, column: &str, rows: DeletedRows) -> Optio
 /// A SELECT sees the main table's rows its [`DeletedRows`] asks for; joined tables hide their
 /// deleted rows unless every row is asked for (`only_deleted` concerns the main table).
 pub(crate) fn select(reg: &Registry, s: &mut Select) {
-    if let Some(sd) = reg.get(&s.table.name).and_then(|b| b.soft_delete) {
+    if let Some(sd) = reg.declared(&s.table.name).and_then(|b| b.soft_delete) {
         let reference = s.table.reference().to_string();
         if let Some(f) = deleted_filter(Some(&reference), sd.name, s.deleted) {
             s.add_filter(f);
@@ -33,7 +33,7 @@ pub(crate) fn select(reg: &Registry, s: &mut Select) {
         return;
     }
     for j in &mut s.joins {
-        if let Some(sd) = reg.get(&j.table.name).and_then(|b| b.soft_delete) {
+        if let Some(sd) = reg.declared(&j.table.name).and_then(|b| b.soft_delete) {
             let hide = Expr::Column(ColumnRef::qualified(j.table.reference(), sd.name)).is_null();
             j.on = std::mem::replace(&mut j.on, Filter::And(vec![])).and(hide);
         }

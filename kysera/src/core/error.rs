@@ -37,7 +37,7 @@ pub enum Error {
         reason: String,
     },
     /// The database could not be reached or refused the connection.
-    #[error("could not connect to `{url}`: {source}")]
+    #[error("could not connect to `{url}`")]
     Connection {
         /// The URL, with any password replaced by `***`.
         url: String,
@@ -57,11 +57,12 @@ pub enum Error {
     /// A CHECK constraint failed.
     #[error("check constraint violated: {0}")]
     CheckViolation(ConstraintViolation),
-    /// Any other error reported by the database or the driver.
-    #[error("database error: {0}")]
+    /// Any other error reported by the database or the driver (the driver's error is the
+    /// [`source`](std::error::Error::source)).
+    #[error("the database or its driver reported an error")]
     Database(#[source] sqlx::Error),
     /// A value read from a row could not be decoded into the requested Rust type.
-    #[error("could not decode column `{column}`: {source}")]
+    #[error("could not decode column `{column}`")]
     Decode {
         /// The column name or index.
         column: String,
@@ -126,6 +127,53 @@ pub enum Error {
     /// A transaction handle was used after its transaction had ended.
     #[error("the transaction has already been committed or rolled back")]
     TransactionClosed,
+    /// The transaction was rolled back instead of committed: a savepoint inside it could not be
+    /// undone, so it may hold work that was meant to be undone. Nothing of it was committed.
+    #[error(
+        "the transaction was rolled back instead of committed: a savepoint inside it could not be undone"
+    )]
+    TransactionPoisoned,
+    /// Rows changed between the moment a write read them and the moment it changed them (another
+    /// session got there first), so the write could not record exactly what it changed. Nothing
+    /// was written; retry the write.
+    #[error(
+        "{changed} of {expected} rows of `{table}` changed while the {operation} ran; nothing was written"
+    )]
+    ConcurrentChange {
+        /// The table written.
+        table: String,
+        /// The write (`update`, `delete`, `soft_delete`, …).
+        operation: String,
+        /// The rows the write read.
+        expected: u64,
+        /// The rows the statement then changed.
+        changed: u64,
+    },
+    /// A model needs a plugin the executor does not have (an `#[audit]`ed model written through
+    /// an executor without [`Audit`](crate::audit::Audit)): refused rather than left unrecorded.
+    #[error("{model} needs the `{plugin}` plugin, which the executor does not have: {help}")]
+    MissingPlugin {
+        /// The plugin's name.
+        plugin: String,
+        /// The model that needs it.
+        model: String,
+        /// How to add it.
+        help: String,
+    },
+    /// Two models of one table declare different behaviour columns (soft delete, timestamps,
+    /// tenant): the table's policy would depend on which model is seen first, so every query on
+    /// the table is refused until the models agree.
+    #[error("models `{first}` and `{second}` of table `{table}` disagree: {what}")]
+    ConflictingModels {
+        /// The table.
+        table: String,
+        /// The model registered first.
+        first: String,
+        /// The model that disagrees.
+        second: String,
+        /// What they declare differently.
+        what: String,
+    },
 }
 
 impl Error {
@@ -179,56 +227,6 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-/// Which kind of constraint a database error code stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Unique,
-    ForeignKey,
-    NotNull,
-    Check,
-}
-
-/// PostgreSQL SQLSTATE codes (class 23, integrity constraint violation).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-fn pg_kind(code: &str) -> Option<Kind> {
-    match code {
-        "23505" => Some(Kind::Unique),
-        "23503" => Some(Kind::ForeignKey),
-        "23502" => Some(Kind::NotNull),
-        "23514" => Some(Kind::Check),
-        _ => None,
-    }
-}
-
-/// MySQL / MariaDB error numbers.
-#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-fn mysql_kind(number: u16) -> Option<Kind> {
-    match number {
-        // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME
-        1062 | 1586 => Some(Kind::Unique),
-        // ER_ROW_IS_REFERENCED(_2), ER_NO_REFERENCED_ROW(_2)
-        1216 | 1217 | 1451 | 1452 => Some(Kind::ForeignKey),
-        // ER_BAD_NULL_ERROR, ER_NO_DEFAULT_FOR_FIELD
-        1048 | 1364 => Some(Kind::NotNull),
-        // ER_CHECK_CONSTRAINT_VIOLATED (MySQL 8), ER_CONSTRAINT_FAILED (MariaDB)
-        3819 | 4025 => Some(Kind::Check),
-        _ => None,
-    }
-}
-
-/// SQLite extended result codes.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-fn sqlite_kind(code: &str) -> Option<Kind> {
-    match code {
-        // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
-        "2067" | "1555" => Some(Kind::Unique),
-        "787" => Some(Kind::ForeignKey),
-        "1299" => Some(Kind::NotNull),
-        "275" => Some(Kind::Check),
-        _ => None,
-    }
-}
-
 /// Text between the first pair of `open`/`close` after `after` in `s`.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn between<'a>(s: &'a str, after: &str, open: char, close: char) -> Option<&'a str> {
@@ -248,10 +246,11 @@ fn split_columns(list: &str, quote: char) -> Vec<String> {
 
 /// Turns a driver error into a Kysera error, classifying constraint violations.
 ///
-/// PostgreSQL: SQLSTATE 23505 / 23503 / 23502 / 23514, with constraint, table and column from the
-/// error fields and the unique columns from its `Key (a, b)=(…)` detail. MySQL/MariaDB: error
-/// numbers 1062, 1451/1452, 1048/1364, 3819/4025, details from the message. SQLite: extended
-/// codes 2067/1555, 787, 1299, 275, details from the `table.column` list in the message.
+/// The kind of violation is sqlx's own [`kind()`](sqlx::error::DatabaseError::kind) (so MariaDB's
+/// error 4025 is a check violation only with SQLSTATE 23000, as sqlx decides); Kysera adds the
+/// constraint, table and column names. PostgreSQL: from the error fields and the unique
+/// columns from its `Key (a, b)=(…)` detail. MySQL/MariaDB: from the message. SQLite: from the
+/// `table.column` list in the message.
 pub fn classify(err: sqlx::Error) -> Error {
     let sqlx::Error::Database(db) = &err else {
         return match err {
@@ -268,13 +267,18 @@ pub fn classify(err: sqlx::Error) -> Error {
         message: message.clone(),
         ..Default::default()
     };
-    // Each compiled-in backend recognises its own errors.
-    let mut kind = None;
+    let kind = match db.kind() {
+        sqlx::error::ErrorKind::UniqueViolation => Some(Kind::Unique),
+        sqlx::error::ErrorKind::ForeignKeyViolation => Some(Kind::ForeignKey),
+        sqlx::error::ErrorKind::NotNullViolation => Some(Kind::NotNull),
+        sqlx::error::ErrorKind::CheckViolation => Some(Kind::Check),
+        _ => None,
+    };
+    // Each compiled-in backend names the parts in its own way.
     #[cfg(feature = "postgres")]
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         v.constraint = pg.constraint().map(str::to_string);
         v.table = pg.table().map(str::to_string);
-        let found = pg_kind(pg.code());
         if let Some(col) = pg.column() {
             v.columns.push(col.to_string());
         } else if let Some(detail) = pg.detail() {
@@ -283,12 +287,13 @@ pub fn classify(err: sqlx::Error) -> Error {
                 v.columns = split_columns(list, '"');
             }
         }
-        kind = found;
     }
     #[cfg(feature = "mysql")]
-    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        let found = mysql_kind(my.number());
-        match found {
+    if db
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some()
+    {
+        match kind {
             Some(Kind::Unique) => {
                 // "Duplicate entry 'x' for key 'users.email'" (MySQL 8) or "… for key 'email'"
                 if let Some(key) = message
@@ -338,18 +343,13 @@ pub fn classify(err: sqlx::Error) -> Error {
             }
             None => {}
         }
-        kind = found;
     }
     #[cfg(feature = "sqlite")]
-    if let Some(code) = db
-        .code()
-        .filter(|_| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
-    {
-        let found = sqlite_kind(&code);
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         // "UNIQUE constraint failed: users.email, users.org" / "NOT NULL constraint failed: t.c"
         // "CHECK constraint failed: name_len"
         if let Some(list) = message.split("constraint failed: ").nth(1) {
-            if found == Some(Kind::Check) {
+            if kind == Some(Kind::Check) {
                 v.constraint = Some(list.trim().to_string());
             } else {
                 for item in list.split(',') {
@@ -365,7 +365,6 @@ pub fn classify(err: sqlx::Error) -> Error {
                 }
             }
         }
-        kind = found;
     }
     match kind {
         Some(Kind::Unique) => Error::UniqueViolation(v),
@@ -374,6 +373,15 @@ pub fn classify(err: sqlx::Error) -> Error {
         Some(Kind::Check) => Error::CheckViolation(v),
         None => Error::Database(err),
     }
+}
+
+/// Which kind of constraint a violation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unique,
+    ForeignKey,
+    NotNull,
+    Check,
 }
 
 /// Replaces the password of a URL with `***` so it can be shown in errors and logs.
@@ -402,23 +410,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn code_tables() {
-        assert_eq!(pg_kind("23505"), Some(Kind::Unique));
-        assert_eq!(pg_kind("23503"), Some(Kind::ForeignKey));
-        assert_eq!(pg_kind("23502"), Some(Kind::NotNull));
-        assert_eq!(pg_kind("23514"), Some(Kind::Check));
-        assert_eq!(pg_kind("42P01"), None);
-        assert_eq!(mysql_kind(1062), Some(Kind::Unique));
-        assert_eq!(mysql_kind(1452), Some(Kind::ForeignKey));
-        assert_eq!(mysql_kind(1048), Some(Kind::NotNull));
-        assert_eq!(mysql_kind(4025), Some(Kind::Check));
-        assert_eq!(mysql_kind(1146), None);
-        assert_eq!(sqlite_kind("2067"), Some(Kind::Unique));
-        assert_eq!(sqlite_kind("1555"), Some(Kind::Unique));
-        assert_eq!(sqlite_kind("787"), Some(Kind::ForeignKey));
-        assert_eq!(sqlite_kind("1299"), Some(Kind::NotNull));
-        assert_eq!(sqlite_kind("275"), Some(Kind::Check));
-        assert_eq!(sqlite_kind("1"), None);
+    fn display_does_not_repeat_the_source() {
+        use std::error::Error as _;
+        let cause = sqlx::Error::PoolTimedOut;
+        let cause_text = cause.to_string();
+        for e in [
+            Error::Database(sqlx::Error::PoolTimedOut),
+            Error::Connection {
+                url: "postgres://u:***@h/db".into(),
+                source: sqlx::Error::PoolTimedOut,
+            },
+            Error::Decode {
+                column: "c".into(),
+                source: sqlx::Error::PoolTimedOut,
+            },
+        ] {
+            assert!(!e.to_string().contains(&cause_text), "{e}");
+            assert_eq!(e.source().map(|s| s.to_string()), Some(cause_text.clone()));
+        }
     }
 
     #[test]

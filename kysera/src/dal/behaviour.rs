@@ -46,6 +46,7 @@ fn stamp<M: Model>(
 /// Marks one row deleted (its deletion column set to the executor's clock) and returns it; a
 /// missing or already deleted row is [`Error::NotFound`].
 pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M> {
+    super::model::<M>()?;
     let sd = soft_delete_column::<M>()?;
     let now = ctx.now();
     let value = timestamp_value(sd.kind, now);
@@ -65,6 +66,7 @@ pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Resul
 
 /// Marks every matching row that is not yet deleted as deleted; returns how many.
 pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter) -> Result<u64> {
+    super::model::<M>()?;
     let sd = soft_delete_column::<M>()?;
     let now = ctx.now();
     let value = timestamp_value(sd.kind, now);
@@ -81,6 +83,7 @@ pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter)
 /// Brings a soft-deleted row back and returns it; a missing row, or one that is not deleted,
 /// is [`Error::NotFound`].
 pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M> {
+    super::model::<M>()?;
     let sd = soft_delete_column::<M>()?;
     let restored = Some((sd, null_timestamp(sd.kind)));
     let upd =
@@ -97,6 +100,7 @@ pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M>
 /// Sets the update timestamp of one row to the executor's clock and returns the row; a missing
 /// row (or, on a soft-delete model, a deleted one) is [`Error::NotFound`].
 pub async fn touch<M: HasUpdatedAt>(ctx: &Context, id: &M::Id) -> Result<M> {
+    super::model::<M>()?;
     if M::INFO.updated_at.is_none() {
         return Err(Error::InvalidQuery(format!(
             "{} has no update timestamp",
@@ -133,6 +137,7 @@ pub(crate) async fn find_by_time<M: Model>(
 /// keep their value (a re-created row needs defaults for them); a PostgreSQL
 /// `GENERATED ALWAYS AS IDENTITY` key cannot be re-created (use `BIGSERIAL` or `BY DEFAULT`).
 pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -> Result<M> {
+    super::model::<M>()?;
     let entry = audit::entry(ctx, entry_id).await?;
     if entry.table_name != M::INFO.table {
         return Err(Error::InvalidQuery(format!(

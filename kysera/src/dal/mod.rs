@@ -24,6 +24,7 @@ mod behaviour;
 mod compose;
 mod write;
 
+use crate::behaviour::registry;
 use crate::core::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
@@ -38,6 +39,13 @@ pub use write::{create, create_many, delete, delete_many, update, update_many};
 
 /// What query functions run against: an executor, or the executor of a transaction.
 pub type Context = Executor;
+
+/// Makes sure `M`'s declared behaviours are enforced before its first query (adding them when
+/// its link-time registration is missing); a conflict with another model of its table is an
+/// error.
+pub(super) fn model<M: Model>() -> Result<()> {
+    registry::ensure(M::INFO)
+}
 
 pub(super) fn all_columns<M: Model>() -> Returning {
     Returning::Columns(M::INFO.columns.iter().map(|c| c.name.to_string()).collect())
@@ -63,6 +71,7 @@ pub async fn find_all<M: Model>(ctx: &Context) -> Result<Vec<M>> {
 
 /// The first row matching `filter`, if any.
 pub async fn find_one<M: Model>(ctx: &Context, filter: Filter) -> Result<Option<M>> {
+    model::<M>()?;
     ctx.fetch_optional(M::select().filter(filter))
         .await?
         .as_ref()
@@ -77,11 +86,13 @@ pub async fn find_many<M: Model>(ctx: &Context, filter: Filter) -> Result<Vec<M>
 
 /// Runs a select of the model's columns (from [`Model::select`], refined) and decodes the rows.
 pub async fn fetch<M: Model>(ctx: &Context, select: Select) -> Result<Vec<M>> {
+    model::<M>()?;
     decode_all(ctx.fetch_all(select).await?)
 }
 
 /// Counts the rows matching `filter` (every row for `None`).
 pub async fn count<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<i64> {
+    model::<M>()?;
     let mut s = Select::from(M::INFO.table);
     s.filter = filter;
     ctx.count(s).await
@@ -89,6 +100,7 @@ pub async fn count<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<i6
 
 /// Whether any row matches `filter` (any row at all for `None`).
 pub async fn exists<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<bool> {
+    model::<M>()?;
     let mut s = Select::from(M::INFO.table);
     s.filter = filter;
     ctx.exists(s).await
@@ -100,6 +112,7 @@ pub async fn paginate<M: Model>(
     select: Select,
     page: PageRequest,
 ) -> Result<Page<M>> {
+    model::<M>()?;
     let offset = page.check()?;
     let mut counted = select.clone();
     counted.limit = None;
@@ -123,6 +136,7 @@ pub async fn paginate_cursor<M: Model>(
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<CursorPage<M>> {
+    model::<M>()?;
     if limit == 0 {
         return Err(Error::InvalidQuery(
             "cursor page limit must be at least 1".into(),

@@ -15,6 +15,7 @@ pub(super) fn insert_for<M: Model>() -> Insert {
 
 /// Validates and inserts one row; returns it as stored (database defaults filled in).
 pub async fn create<M: Model>(ctx: &Context, new: M::New) -> Result<M> {
+    super::model::<M>()?;
     M::validate_new(&new).map_err(Error::Validation)?;
     insert_row::<M>(ctx, new_insert::<M>(&new)).await
 }
@@ -49,6 +50,7 @@ pub(super) async fn insert_row<M: Model>(ctx: &Context, ins: Insert) -> Result<M
 /// One statement binds every value: very large batches should be split (SQLite allows 32 766
 /// parameters, PostgreSQL and MySQL 65 535).
 pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
+    super::model::<M>()?;
     for new in &news {
         M::validate_new(new).map_err(Error::Validation)?;
     }
@@ -99,6 +101,7 @@ pub(super) async fn create_many_unvalidated<M: Model>(
 /// Validates the patch and updates one row; returns it as stored. A missing row is
 /// [`Error::NotFound`]; an empty patch changes nothing and returns the row.
 pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Result<M> {
+    super::model::<M>()?;
     M::validate_patch(&patch).map_err(Error::Validation)?;
     let values = M::patch_values(&patch);
     if values.is_empty() {
@@ -117,6 +120,7 @@ pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Res
 
 /// Validates the patch and applies it to every row matching `filter`; returns how many.
 pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patch) -> Result<u64> {
+    super::model::<M>()?;
     M::validate_patch(&patch).map_err(Error::Validation)?;
     let values = M::patch_values(&patch);
     if values.is_empty() {
@@ -139,6 +143,7 @@ pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patc
 /// `#[soft_delete]` model this is a hard delete (as in the original Kysera): it removes the row,
 /// deleted or not; [`soft_delete`](super::soft_delete) marks it instead.
 pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
+    super::model::<M>()?;
     let del = Delete::from(M::INFO.table).filter(M::id_filter(id));
     match write::<M>(ctx, Change::Delete, "delete", del.into())
         .await?
@@ -151,6 +156,7 @@ pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
 
 /// Deletes every row matching `filter`; returns how many.
 pub async fn delete_many<M: Model>(ctx: &Context, filter: Filter) -> Result<u64> {
+    super::model::<M>()?;
     let del = Delete::from(M::INFO.table).filter(filter);
     Ok(write::<M>(ctx, Change::Delete, "delete", del.into())
         .await?
@@ -228,12 +234,12 @@ pub(super) async fn audited<M: Model>(
         part.add_filter(keys.clone())?;
         let n = tx.execute_unchecked(part).await?;
         if n as usize != batch.len() {
-            return Err(Error::InvalidQuery(format!(
-                "{} of {} rows of `{}` changed while the audited {operation} ran; nothing was written",
-                batch.len() as u64 - n.min(batch.len() as u64),
-                batch.len(),
-                M::INFO.table
-            )));
+            return Err(Error::ConcurrentChange {
+                table: M::INFO.table.into(),
+                operation: operation.into(),
+                expected: batch.len() as u64,
+                changed: batch.len() as u64 - n.min(batch.len() as u64),
+            });
         }
         changed += n;
         if !deleting {

@@ -437,10 +437,7 @@ pub(super) async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
                     (TxConn::MySql(tx), false) => tx.rollback().await,
                 };
                 match outcome.map_err(Error::from) {
-                    Ok(()) if commit && poisoned => Err(Error::InvalidQuery(
-                        "the transaction was rolled back instead of committed: a savepoint inside it could not be undone"
-                            .into(),
-                    )),
+                    Ok(()) if commit && poisoned => Err(Error::TransactionPoisoned),
                     other => other,
                 }
             }

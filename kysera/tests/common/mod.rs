@@ -56,7 +56,7 @@ pub fn timestamp_type(d: Dialect) -> &'static str {
 /// Runs DDL (or any statement without parameters), bypassing plugins.
 pub async fn ddl(db: &Executor, sql: &str) {
     db.raw()
-        .execute_sql(sql, vec![])
+        .execute_sql(kysera::AssertSqlSafe(sql), vec![])
         .await
         .unwrap_or_else(|e| panic!("{} DDL failed: {e}\n{sql}", db.dialect()));
 }
@@ -68,7 +68,7 @@ pub async fn drop_tables(db: &Executor, tables: &[&str]) {
             Dialect::MySql => format!("DROP TABLE IF EXISTS `{t}`"),
             _ => format!("DROP TABLE IF EXISTS \"{t}\""),
         };
-        let _ = db.raw().execute_sql(&q, vec![]).await;
+        let _ = db.raw().execute_sql(kysera::AssertSqlSafe(q), vec![]).await;
     }
 }
 

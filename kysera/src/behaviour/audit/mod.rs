@@ -52,6 +52,7 @@ mod record;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
 
 use crate::behaviour::rls;
 use crate::core::error::Result;
@@ -150,7 +151,7 @@ impl Audit {
     /// Creates the audit table (and its lookup index) if it does not exist.
     pub async fn install(&self, db: &Executor) -> Result<()> {
         db.raw()
-            .execute_sql(&self.create_table_sql(db.dialect()), vec![])
+            .execute_sql(AssertSqlSafe(self.create_table_sql(db.dialect())), vec![])
             .await?;
         let (q, exists) = match db.dialect() {
             Dialect::MySql => ('`', ""),
@@ -162,7 +163,7 @@ impl Audit {
             quote(&format!("{}_entity", self.table)),
             quote(&self.table)
         );
-        match db.raw().execute_sql(&sql, vec![]).await {
+        match db.raw().execute_sql(AssertSqlSafe(sql), vec![]).await {
             // MySQL has no CREATE INDEX IF NOT EXISTS: error 1061 is "duplicate key name".
             #[cfg(feature = "mysql")]
             Err(crate::core::error::Error::Database(sqlx::Error::Database(e)))

@@ -40,10 +40,12 @@ pub(crate) fn for_change<M: Model>(ctx: &Executor, change: Change) -> Result<Opt
     }
     match plugin(ctx) {
         Some(a) => Ok(Some(a.clone())),
-        None => Err(Error::InvalidQuery(format!(
-            "{} is #[audit]ed but the executor has no Audit plugin: add kysera::audit::Audit so its changes are recorded",
-            M::INFO.name
-        ))),
+        None => Err(Error::MissingPlugin {
+            plugin: "audit".into(),
+            model: M::INFO.name.into(),
+            help: "add kysera::audit::Audit to the executor's plugins so its changes are recorded"
+                .into(),
+        }),
     }
 }
 

@@ -20,7 +20,7 @@ fn tenant_of(reg: &Registry, table: &str, op: Operation) -> Result<Option<Value>
         return Ok(None);
     };
     let column = reg
-        .get(table)
+        .declared(table)
         .and_then(|b| b.tenant_kind)
         .unwrap_or(ValueKind::Other);
     match &ctx.tenant_id {
@@ -47,7 +47,7 @@ fn tenant_of(reg: &Registry, table: &str, op: Operation) -> Result<Option<Value>
 
 /// The tenant column of `table` and the tenant its query is limited to, if both apply.
 fn limit(reg: &Registry, table: &str, op: Operation) -> Result<Option<(&'static str, Value)>> {
-    match reg.get(table).and_then(|b| b.tenant) {
+    match reg.declared(table).and_then(|b| b.tenant) {
         Some(column) => Ok(tenant_of(reg, table, op)?.map(|t| (column, t))),
         None => Ok(None),
     }
