@@ -18,14 +18,16 @@ pub fn derive(input: syn::DeriveInput) -> TokenStream {
                 // Keep the behaviour methods callable, so their uses get no follow-on errors.
                 let declared = |n: &str| input.attrs.iter().any(|a| a.path().is_ident(n));
                 if declared("soft_delete") {
-                    s.extend(quote!(impl #krate::SoftDeleteModel for #name {}));
+                    s.extend(quote!(impl #krate::__private::v0_1::SoftDeleteSeal for #name {} impl #krate::SoftDeleteModel for #name {}));
                 }
                 if declared("audit") {
-                    s.extend(quote!(impl #krate::AuditedModel for #name {}));
+                    s.extend(quote!(impl #krate::__private::v0_1::AuditSeal for #name {} impl #krate::AuditedModel for #name {}));
                 }
                 if declared("timestamps") {
                     s.extend(quote!(
+                        impl #krate::__private::v0_1::CreatedAtSeal for #name {}
                         impl #krate::HasCreatedAt for #name {}
+                        impl #krate::__private::v0_1::UpdatedAtSeal for #name {}
                         impl #krate::HasUpdatedAt for #name {}
                     ));
                 }
@@ -107,15 +109,13 @@ fn stub(
                 type Id = ();
                 type New = ();
                 type Patch = ();
-                const INFO: &'static #krate::ModelInfo = &#krate::ModelInfo::new(#name_str, "", &[], &[]);
+                const INFO: &'static #krate::ModelInfo = &#krate::__private::v0_1::model_info(#name_str, "", &[], &[], ::core::option::Option::None, ::core::option::Option::None, ::core::option::Option::None, ::core::option::Option::None, ::core::option::Option::None);
                 fn from_row(_: &#krate::Row) -> #krate::Result<Self> {
                     ::core::unreachable!("#[derive(Repository)] reported errors")
                 }
                 fn id(&self) -> Self::Id {}
                 fn id_values(_: &Self::Id) -> ::std::vec::Vec<#krate::Value> { ::std::vec::Vec::new() }
                 fn column_value(&self, _: &str) -> ::core::option::Option<#krate::Value> { ::core::option::Option::None }
-                fn to_json(&self) -> #krate::__private::JsonMap { #krate::__private::JsonMap::new() }
-                fn values_from_json(_: &#krate::__private::JsonMap) -> #krate::Result<::std::vec::Vec<(&'static str, #krate::Value)>> { ::core::result::Result::Ok(::std::vec::Vec::new()) }
                 fn insert_values(_: &Self::New) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
                 fn patch_values(_: &Self::Patch) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
                 fn validate_new(_: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> { ::core::result::Result::Ok(()) }
@@ -139,7 +139,7 @@ fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
         .iter()
         .map(|r| match r {
             Rule::Email(span) => quote_spanned! {*span=>
-                #krate::__private::check_email(&mut __kysera_errors, #field, ::core::convert::AsRef::<str>::as_ref(__kysera_v));
+                #krate::__private::v0_1::check_email(&mut __kysera_errors, #field, ::core::convert::AsRef::<str>::as_ref(__kysera_v));
             },
             Rule::Length { span, min, max } => {
                 let opt = |n: &Option<usize>| match n {
@@ -148,7 +148,7 @@ fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
                 };
                 let (min, max) = (opt(min), opt(max));
                 quote_spanned! {*span=>
-                    #krate::__private::check_length(&mut __kysera_errors, #field, __kysera_v, #min, #max);
+                    #krate::__private::v0_1::check_length(&mut __kysera_errors, #field, __kysera_v, #min, #max);
                 }
             }
             Rule::Range { span, min, max } => {
@@ -158,11 +158,11 @@ fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
                 };
                 let (min, max) = (opt(min), opt(max));
                 quote_spanned! {*span=>
-                    #krate::__private::check_range(&mut __kysera_errors, #field, __kysera_v, #min, #max);
+                    #krate::__private::v0_1::check_range(&mut __kysera_errors, #field, __kysera_v, #min, #max);
                 }
             }
             Rule::Custom(path) => quote_spanned! {path.span()=>
-                #krate::__private::check_custom(&mut __kysera_errors, #field, __kysera_v, #path);
+                #krate::__private::v0_1::check_custom(&mut __kysera_errors, #field, __kysera_v, #path);
             },
         })
         .collect()
@@ -253,7 +253,7 @@ fn generate(m: &Model) -> TokenStream {
                 model::TimeKind::Utc => quote!(#krate::TimestampKind::Utc),
                 model::TimeKind::Naive => quote!(#krate::TimestampKind::Naive),
             };
-            quote!(::core::option::Option::Some(#krate::TimestampColumn::new(#column, #kind)))
+            quote!(::core::option::Option::Some(#krate::__private::v0_1::timestamp_column(#column, #kind)))
         }
         None => quote!(::core::option::Option::None),
     };
@@ -265,38 +265,38 @@ fn generate(m: &Model) -> TokenStream {
     let mut behaviour_impls = TokenStream::new();
     if soft_delete.is_some() {
         behaviour_impls
-            .extend(quote!(#[automatically_derived] impl #krate::SoftDeleteModel for #name {}));
+            .extend(quote!(#[automatically_derived] impl #krate::__private::v0_1::SoftDeleteSeal for #name {} #[automatically_derived] impl #krate::SoftDeleteModel for #name {}));
     }
     if created_at.is_some() {
         behaviour_impls
-            .extend(quote!(#[automatically_derived] impl #krate::HasCreatedAt for #name {}));
+            .extend(quote!(#[automatically_derived] impl #krate::__private::v0_1::CreatedAtSeal for #name {} #[automatically_derived] impl #krate::HasCreatedAt for #name {}));
     }
     if updated_at.is_some() {
         behaviour_impls
-            .extend(quote!(#[automatically_derived] impl #krate::HasUpdatedAt for #name {}));
+            .extend(quote!(#[automatically_derived] impl #krate::__private::v0_1::UpdatedAtSeal for #name {} #[automatically_derived] impl #krate::HasUpdatedAt for #name {}));
     }
     let tenant_info = match tenant {
         Some((t, kind)) => {
             let kind = format_ident!("{}", kind.value_kind());
-            quote!(::core::option::Option::Some(#t), #krate::ValueKind::#kind)
+            quote!(::core::option::Option::Some((#t, #krate::ValueKind::#kind)))
         }
-        None => quote!(::core::option::Option::None, #krate::ValueKind::Other),
+        None => quote!(::core::option::Option::None),
     };
     let audit_info = match audit {
         Some(a) => {
             let (c, u, d, o, n) = (a.create, a.update, a.delete, a.old_values, a.new_values);
             let ex = &a.exclude;
             behaviour_impls
-                .extend(quote!(#[automatically_derived] impl #krate::AuditedModel for #name {}));
-            quote!(::core::option::Option::Some(#krate::audit::AuditSpec::new(#c, #u, #d, #o, #n, &[#(#ex),*])))
+                .extend(quote!(#[automatically_derived] impl #krate::__private::v0_1::AuditSeal for #name {} #[automatically_derived] impl #krate::AuditedModel for #name {}));
+            quote!(::core::option::Option::Some(#krate::__private::v0_1::audit_spec(#c, #u, #d, #o, #n, &[#(#ex),*])))
         }
         None => quote!(::core::option::Option::None),
     };
     if soft_delete.is_some() || created_at.is_some() || updated_at.is_some() || tenant.is_some() {
         // Lets the executor enforce the behaviours on every query naming the table.
         behaviour_impls.extend(quote! {
-            #krate::__private::inventory::submit! {
-                #krate::__private::ModelRegistration(<#name as #krate::Model>::INFO)
+            #krate::__private::v0_1::inventory::submit! {
+                #krate::__private::v0_1::ModelRegistration(<#name as #krate::Model>::INFO)
             }
         });
     }
@@ -431,7 +431,7 @@ fn generate(m: &Model) -> TokenStream {
         let field = field.trim_start_matches("r#");
         let (pk, generated, default, nullable) =
             (f.primary_key, f.generated, f.has_default, f.nullable());
-        quote!(#krate::ColumnInfo::new(#col, #field, #pk, #generated, #default, #nullable))
+        quote!(#krate::__private::v0_1::column_info(#col, #field, #pk, #generated, #default, #nullable))
     });
     let n_inserted = fields.iter().filter(|f| f.inserted()).count();
     let n_patched = fields.iter().filter(|f| f.patched()).count();
@@ -447,6 +447,24 @@ fn generate(m: &Model) -> TokenStream {
         let v = col_call(krate, &f.ty, "__value_from_json", quote!(#col, __kysera_v));
         quote!(if let ::core::option::Option::Some(__kysera_v) = __kysera_map.get(#col) { __kysera_values.push((#col, #v?)); })
     });
+
+    let audit_json = if audit.is_some() {
+        quote! {
+            fn __audit_json(&self) -> #krate::__private::v0_1::JsonMap {
+                let mut __kysera_map = #krate::__private::v0_1::JsonMap::new();
+                #(#json_inserts)*
+                __kysera_map
+            }
+
+            fn __audit_values(__kysera_map: &#krate::__private::v0_1::JsonMap) -> #krate::Result<::std::vec::Vec<(&'static str, #value)>> {
+                let mut __kysera_values = ::std::vec::Vec::new();
+                #(#json_reads)*
+                ::core::result::Result::Ok(__kysera_values)
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
 
     // Clone, PartialEq and Debug for the generated structs.
     let new_impl_fields: Vec<_> = fields
@@ -494,15 +512,17 @@ fn generate(m: &Model) -> TokenStream {
                 type New = #new_name;
                 type Patch = #patch_name;
 
-                const INFO: &'static #krate::ModelInfo = &#krate::ModelInfo::new(
+                const INFO: &'static #krate::ModelInfo = &#krate::__private::v0_1::model_info(
                     #name_str,
                     #table,
                     &[#(#column_infos),*],
                     &[#(#pk_cols),*],
-                )
-                .with_behaviours(#sd_info, #ca_info, #ua_info)
-                .with_tenant(#tenant_info)
-                .with_audit(#audit_info);
+                    #sd_info,
+                    #ca_info,
+                    #ua_info,
+                    #tenant_info,
+                    #audit_info,
+                );
 
                 fn from_row(row: &#krate::Row) -> #krate::Result<Self> {
                     ::core::result::Result::Ok(Self {
@@ -526,17 +546,7 @@ fn generate(m: &Model) -> TokenStream {
                     }
                 }
 
-                fn to_json(&self) -> #krate::__private::JsonMap {
-                    let mut __kysera_map = #krate::__private::JsonMap::new();
-                    #(#json_inserts)*
-                    __kysera_map
-                }
-
-                fn values_from_json(__kysera_map: &#krate::__private::JsonMap) -> #krate::Result<::std::vec::Vec<(&'static str, #value)>> {
-                    let mut __kysera_values = ::std::vec::Vec::new();
-                    #(#json_reads)*
-                    ::core::result::Result::Ok(__kysera_values)
-                }
+                #audit_json
 
                 fn insert_values(__kysera_new: &Self::New) -> ::std::vec::Vec<(&'static str, #value)> {
                     let mut __kysera_values = ::std::vec::Vec::with_capacity(#n_inserted);

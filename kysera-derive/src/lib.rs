@@ -11,6 +11,8 @@ mod expand;
 mod input;
 mod model;
 mod naming;
+#[cfg(test)]
+mod snapshots;
 
 use proc_macro::TokenStream;
 

@@ -75,13 +75,16 @@ pub use row::{Decodable, FromRow, Row, RowIndex};
 /// Runtime helpers for generated code. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::behaviour::ModelRegistration;
-    pub use crate::validation::{check_custom, check_email, check_length, check_range};
-    pub use inventory;
-    /// A JSON object.
-    pub type JsonMap = serde_json::Map<String, serde_json::Value>;
-    pub use sea_query::Value;
-    pub use std::{option::Option, result::Result, string::String, vec::Vec};
+    /// The interface `kysera-derive` 0.1 generates code against. A derive of another version
+    /// names another module, so a mismatched pair fails to compile instead of misbehaving.
+    pub mod v0_1 {
+        pub use crate::behaviour::ModelRegistration;
+        pub use crate::model::generated::*;
+        pub use crate::validation::{check_custom, check_email, check_length, check_range};
+        pub use inventory;
+        /// A JSON object.
+        pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+    }
 }
 
 /// The sqlx version Kysera runs on, for `#[derive(sqlx::FromRow)]` and pool types.

@@ -152,7 +152,7 @@ pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -
             entry.operation
         )));
     };
-    let values = M::values_from_json(old)?;
+    let values = M::__audit_values(old)?;
     let key: Vec<Filter> = M::INFO
         .primary_key
         .iter()

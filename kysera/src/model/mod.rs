@@ -3,10 +3,11 @@
 //! behaviour methods (soft delete, timestamps, audit) on the models that declare them.
 
 mod column;
+pub(crate) mod generated;
 
 pub use column::{Column, ColumnType, NonNullColumnType, TextColumn};
 
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::input::ValidationErrors;
 use crate::query::{ColumnRef, Expr, Filter, Select, Value};
 use crate::row::Row;
@@ -31,8 +32,8 @@ pub struct ColumnInfo {
 }
 
 impl ColumnInfo {
-    /// A column description (used by generated code).
-    pub const fn new(
+    /// A column description (for generated code, through `__private`).
+    pub(crate) const fn new(
         name: &'static str,
         field: &'static str,
         primary_key: bool,
@@ -103,8 +104,8 @@ pub struct AuditSpec {
 }
 
 impl AuditSpec {
-    /// An audit specification (used by generated code).
-    pub const fn new(
+    /// An audit specification (for generated code, through `__private`).
+    pub(crate) const fn new(
         create: bool,
         update: bool,
         delete: bool,
@@ -144,8 +145,8 @@ pub struct TimestampColumn {
 }
 
 impl TimestampColumn {
-    /// A timestamp column (used by generated code).
-    pub const fn new(name: &'static str, kind: TimestampKind) -> Self {
+    /// A timestamp column (for generated code, through `__private`).
+    pub(crate) const fn new(name: &'static str, kind: TimestampKind) -> Self {
         TimestampColumn { name, kind }
     }
 }
@@ -177,8 +178,8 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    /// A model description (used by generated code).
-    pub const fn new(
+    /// A model description (for generated code, through `__private`).
+    pub(crate) const fn new(
         name: &'static str,
         table: &'static str,
         columns: &'static [ColumnInfo],
@@ -198,22 +199,25 @@ impl ModelInfo {
         }
     }
 
-    /// The same description with an audit specification (used by generated code).
-    pub const fn with_audit(mut self, audit: Option<AuditSpec>) -> Self {
+    /// The same description with an audit specification.
+    pub(crate) const fn with_audit(mut self, audit: Option<AuditSpec>) -> Self {
         self.audit = audit;
         self
     }
 
-    /// The same description with a tenant column and the kind of value it holds (used by
-    /// generated code).
-    pub const fn with_tenant(mut self, tenant: Option<&'static str>, kind: ValueKind) -> Self {
+    /// The same description with a tenant column and the kind of value it holds.
+    pub(crate) const fn with_tenant(
+        mut self,
+        tenant: Option<&'static str>,
+        kind: ValueKind,
+    ) -> Self {
         self.tenant = tenant;
         self.tenant_kind = kind;
         self
     }
 
-    /// The same description with the model's behaviours (used by generated code).
-    pub const fn with_behaviours(
+    /// The same description with the model's behaviours.
+    pub(crate) const fn with_behaviours(
         mut self,
         soft_delete: Option<TimestampColumn>,
         created_at: Option<TimestampColumn>,
@@ -259,12 +263,24 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn insert_values(new: &Self::New) -> Vec<(&'static str, Value)>;
     /// The columns and values an update writes (only the fields that are `Some`).
     fn patch_values(patch: &Self::Patch) -> Vec<(&'static str, Value)>;
-    /// Every column's value as JSON (column name → value), for audit records.
-    fn to_json(&self) -> serde_json::Map<String, serde_json::Value>;
+    /// Every column's value as JSON (column name → value), for audit records. Generated only
+    /// for `#[audit]` models; empty for the others, which are never recorded.
+    #[doc(hidden)]
+    fn __audit_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
     /// Column values from such JSON (the columns present), for restoring from an audit record.
-    fn values_from_json(
+    /// Generated only for `#[audit]` models.
+    #[doc(hidden)]
+    fn __audit_values(
         map: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Vec<(&'static str, Value)>>;
+    ) -> Result<Vec<(&'static str, Value)>> {
+        let _ = map;
+        Err(Error::InvalidQuery(format!(
+            "{} is not #[audit]ed: it has no audit values",
+            Self::INFO.name
+        )))
+    }
     /// Checks an insert input against the field validation rules.
     fn validate_new(new: &Self::New) -> Result<(), ValidationErrors>;
     /// Checks an update input against the field validation rules.
@@ -300,21 +316,21 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     label = "soft-delete methods need `#[soft_delete]` on the model",
     note = "help: add `#[soft_delete]` to `{Self}` and a `deleted_at: Option<chrono::DateTime<chrono::Utc>>` field"
 )]
-pub trait SoftDeleteModel: Model {}
+pub trait SoftDeleteModel: Model + generated::SoftDeleteSeal {}
 
 /// A `#[timestamps]` model with a creation timestamp: `find_created_after` / `_before`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `created_at` timestamp",
     note = "help: add `#[timestamps]` to `{Self}` and a `created_at: chrono::DateTime<chrono::Utc>` field"
 )]
-pub trait HasCreatedAt: Model {}
+pub trait HasCreatedAt: Model + generated::CreatedAtSeal {}
 
 /// A `#[timestamps]` model with an update timestamp: `touch`, `find_updated_after` / `_before`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `updated_at` timestamp",
     note = "help: add `#[timestamps]` to `{Self}` and an `updated_at: chrono::DateTime<chrono::Utc>` field"
 )]
-pub trait HasUpdatedAt: Model {}
+pub trait HasUpdatedAt: Model + generated::UpdatedAtSeal {}
 
 /// A model declared `#[audit]`: its repository has `audit_history`, `audit_log` and
 /// `restore_from_audit`.
@@ -322,4 +338,4 @@ pub trait HasUpdatedAt: Model {}
     message = "`{Self}` is not an audited model",
     note = "help: add `#[audit]` to `{Self}` and the `kysera::audit::Audit` plugin to the executor"
 )]
-pub trait AuditedModel: Model {}
+pub trait AuditedModel: Model + generated::AuditSeal {}

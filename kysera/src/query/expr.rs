@@ -5,6 +5,7 @@ use super::Value;
 
 /// A column, optionally qualified by a table name or alias.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ColumnRef {
     /// The table name or alias qualifying the column, if any.
     pub table: Option<String>,
@@ -32,6 +33,7 @@ impl ColumnRef {
 
 /// A table in a FROM or JOIN clause, with an optional alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableRef {
     /// The table name.
     pub name: String,
@@ -40,6 +42,22 @@ pub struct TableRef {
 }
 
 impl TableRef {
+    /// A table without an alias.
+    pub fn new(name: impl Into<String>) -> Self {
+        TableRef {
+            name: name.into(),
+            alias: None,
+        }
+    }
+
+    /// A table with an alias (`users AS u`).
+    pub fn aliased(name: impl Into<String>, alias: impl Into<String>) -> Self {
+        TableRef {
+            name: name.into(),
+            alias: Some(alias.into()),
+        }
+    }
+
     /// The name other parts of the query use for this table: its alias, or else its name.
     pub fn reference(&self) -> &str {
         self.alias.as_deref().unwrap_or(&self.name)

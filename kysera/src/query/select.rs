@@ -14,11 +14,27 @@ pub enum Order {
 
 /// One ORDER BY term.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OrderBy {
     /// What to sort by.
     pub expr: Expr,
     /// Direction.
     pub order: Order,
+}
+
+impl OrderBy {
+    /// Sorts by `expr` in `order`.
+    pub fn new(expr: Expr, order: Order) -> Self {
+        OrderBy { expr, order }
+    }
+    /// `expr ASC`
+    pub fn asc(expr: Expr) -> Self {
+        OrderBy::new(expr, Order::Asc)
+    }
+    /// `expr DESC`
+    pub fn desc(expr: Expr) -> Self {
+        OrderBy::new(expr, Order::Desc)
+    }
 }
 
 /// Join kinds.
@@ -37,6 +53,7 @@ pub enum JoinKind {
 
 /// A join of another table.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Join {
     /// The kind of join.
     pub kind: JoinKind,
@@ -48,6 +65,7 @@ pub struct Join {
 
 /// One item of a select list.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SelectItem {
     /// The selected expression.
     pub expr: Expr,
@@ -57,6 +75,7 @@ pub struct SelectItem {
 
 /// A SELECT query.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Select {
     /// The main table.
     pub table: TableRef,

@@ -28,6 +28,7 @@ pub enum ConflictAction {
 /// `ON CONFLICT (columns) DO …` (on MySQL: `ON DUPLICATE KEY UPDATE`, where the target columns
 /// are still used to find the row for emulated RETURNING).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OnConflict {
     /// The unique columns that conflict.
     pub columns: Vec<String>,
@@ -37,6 +38,7 @@ pub struct OnConflict {
 
 /// An INSERT of one or more rows.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Insert {
     /// The table.
     pub table: String,
@@ -159,6 +161,7 @@ impl Insert {
 
 /// An UPDATE.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Update {
     /// The table.
     pub table: String,
@@ -245,6 +248,7 @@ impl Update {
 
 /// A DELETE.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Delete {
     /// The table.
     pub table: String,

@@ -83,7 +83,7 @@ fn value_json(v: &Value) -> serde_json::Value {
 fn snapshot<M: Model>(row: Option<&M>, keep: bool) -> Option<serde_json::Value> {
     let spec = M::INFO.audit?;
     let row = row.filter(|_| keep)?;
-    let mut map = row.to_json();
+    let mut map = row.__audit_json();
     for c in spec.exclude {
         map.remove(*c);
     }
