@@ -1,6 +1,7 @@
 //! The audit log on every configured database: every write leaves an entry (read back from the
 //! audit table), in the write's transaction; history, filtered log, restore round trips.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -71,9 +72,8 @@ fn acct(owner: &str, balance: i64) -> NewAccount {
     }
 }
 
-#[tokio::test]
-async fn every_change_is_recorded_in_its_transaction() {
-    for plain in common::databases().await {
+per_database! {
+    async fn every_change_is_recorded_in_its_transaction(plain) {
         let d = plain.dialect();
         let (db, clock) = setup(&plain, "k_audit_log_a").await;
         let t0 = kysera::Clock::now(&*clock);
@@ -279,9 +279,8 @@ async fn setup_ledgers(plain: &Executor, audit_table: &str) -> (Executor, Arc<Fi
     setup_tables(plain, audit_table, Ledger::INFO.table, Memo::INFO.table).await
 }
 
-#[tokio::test]
-async fn restore_round_trip_and_options() {
-    for plain in common::databases().await {
+per_database! {
+    async fn restore_round_trip_and_options(plain) {
         let d = plain.dialect();
         let (db, _clock) = setup_ledgers(&plain, "k_audit_log_b").await;
         let accounts = Ledger::repo(&db);
@@ -394,9 +393,8 @@ struct Tally {
     deleted_at: Option<DateTime<Utc>>,
 }
 
-#[tokio::test]
-async fn entries_only_for_changed_rows_in_batches_and_nested() {
-    for plain in common::databases().await {
+per_database! {
+    async fn entries_only_for_changed_rows_in_batches_and_nested(plain) {
         let d = plain.dialect();
         let t = Tally::INFO.table;
         let log = "k_audit_log_c";

@@ -1,5 +1,6 @@
 //! Constraint violations are classified on every database, each triggered for real.
 
+#[macro_use]
 mod common;
 
 use kysera::query::{Delete, Insert, Select, col};
@@ -40,9 +41,8 @@ fn expect<'a>(
     pick(err).unwrap_or_else(|| panic!("{d}: expected {which}, got {err:?}"))
 }
 
-#[tokio::test]
-async fn constraint_violations_are_classified() {
-    for db in common::databases().await {
+per_database! {
+    async fn constraint_violations_are_classified(db) {
         let d = db.dialect();
         let (parent, child) = schema(&db).await;
         let ok = db

@@ -1,6 +1,7 @@
 //! The executor: plugins intercepting every query (inside and outside transactions), raw
 //! bypass, plugin validation, transactions (commit, rollback, panic, savepoints), connecting.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -127,9 +128,8 @@ async fn scoped_scenario(db: &Executor, t: &str) {
     }
 }
 
-#[tokio::test]
-async fn interceptor_filters_inside_and_outside_transactions() {
-    for plain in common::databases().await {
+per_database! {
+    async fn interceptor_filters_inside_and_outside_transactions(plain) {
         let d = plain.dialect();
         for in_tx in [false, true] {
             let t = common::users_table(&plain).await;
@@ -226,9 +226,8 @@ async fn plugin_validation_reaches_the_executor() {
     assert_eq!(order, ["rls", "audit"]);
 }
 
-#[tokio::test]
-async fn transactions_commit_rollback_panic_and_savepoints() {
-    for db in common::databases().await {
+per_database! {
+    async fn transactions_commit_rollback_panic_and_savepoints(db) {
         let d = db.dialect();
         let t = common::users_table(&db).await;
         let count =
@@ -412,9 +411,8 @@ async fn existing_pool_and_raw_sql() {
     assert_eq!(rows[0].get::<i64>("x").unwrap(), 2);
 }
 
-#[tokio::test]
-async fn nested_transactions_are_isolated_cancellable_and_recoverable() {
-    for db in common::databases().await {
+per_database! {
+    async fn nested_transactions_are_isolated_cancellable_and_recoverable(db) {
         let d = db.dialect();
         let t = common::users_table(&db).await;
         let add = |email: &str| {

@@ -1,6 +1,7 @@
 //! The query IR end to end: every statement kind, filters, joins, grouping, RETURNING (native
 //! and emulated on MySQL), on-conflict handling, on every configured database.
 
+#[macro_use]
 mod common;
 
 use kysera::query::{Insert, Order, Returning, Select, Update, Value, col, count_all};
@@ -35,9 +36,8 @@ fn names(users: &[User]) -> Vec<&str> {
     users.iter().map(|u| u.name.as_str()).collect()
 }
 
-#[tokio::test]
-async fn select_filters_order_limit() {
-    for db in common::databases().await {
+per_database! {
+    async fn select_filters_order_limit(db) {
         let t = common::users_table(&db).await;
         seed(&db, &t).await;
         let d = db.dialect();
@@ -162,9 +162,8 @@ async fn select_filters_order_limit() {
     }
 }
 
-#[tokio::test]
-async fn joins_aliases_grouping() {
-    for db in common::databases().await {
+per_database! {
+    async fn joins_aliases_grouping(db) {
         let d = db.dialect();
         let users = common::users_table(&db).await;
         seed(&db, &users).await;
@@ -253,9 +252,8 @@ async fn joins_aliases_grouping() {
     }
 }
 
-#[tokio::test]
-async fn writes_and_returning() {
-    for db in common::databases().await {
+per_database! {
+    async fn writes_and_returning(db) {
         let d = db.dialect();
         let t = common::users_table(&db).await;
         let pk = ["id"];
@@ -414,9 +412,8 @@ async fn writes_and_returning() {
     }
 }
 
-#[tokio::test]
-async fn column_types_round_trip() {
-    for db in common::databases().await {
+per_database! {
+    async fn column_types_round_trip(db) {
         let d = db.dialect();
         let t = common::table("types");
         common::ddl(
@@ -464,9 +461,8 @@ async fn column_types_round_trip() {
     }
 }
 
-#[tokio::test]
-async fn count_exists_and_conflicts_edge_cases() {
-    for db in common::databases().await {
+per_database! {
+    async fn count_exists_and_conflicts_edge_cases(db) {
         let d = db.dialect();
         let t = common::users_table(&db).await;
         seed(&db, &t).await;

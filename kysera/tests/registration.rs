@@ -3,6 +3,7 @@
 //! rather than the first registered winning. (A registration the linker dropped is re-added on
 //! the model's first use: see the unit tests of `behaviour::registry`.)
 
+#[macro_use]
 mod common;
 
 use chrono::{DateTime, Utc};
@@ -35,9 +36,8 @@ fn conflict<T: std::fmt::Debug>(r: kysera::Result<T>) -> bool {
     matches!(r, Err(Error::ConflictingModels { ref table, .. }) if table.eq_ignore_ascii_case("k_conflicting_docs"))
 }
 
-#[tokio::test]
-async fn models_that_disagree_block_their_table_on_every_path() {
-    for db in common::databases().await {
+per_database! {
+    async fn models_that_disagree_block_their_table_on_every_path(db) {
         let d = db.dialect();
         assert!(conflict(Doc::repo(&db).find_all().await), "{d}");
         assert!(conflict(DocView::repo(&db).find_all().await), "{d}");

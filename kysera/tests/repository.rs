@@ -2,6 +2,7 @@
 //! composite keys and every supported column type, on every configured database. Each test
 //! has its own models and tables, so tests run in parallel without clashing.
 
+#[macro_use]
 mod common;
 
 use kysera::dal::{self, Context};
@@ -48,12 +49,12 @@ fn member(email: &str, name: &str, age: Option<i32>, score: f64) -> NewMember {
     }
 }
 
-#[tokio::test]
-async fn repository_crud() {
-    assert_eq!(Member::INFO.table, "k_repo_members");
-    assert_eq!(Member::INFO.primary_key, ["id"]);
-    assert_eq!(Member::NAME.name(), "display_name");
-    for db in common::databases().await {
+per_database! {
+    async fn repository_crud(db) {
+        assert_eq!(Member::INFO.table, "k_repo_members");
+        assert_eq!(Member::INFO.primary_key, ["id"]);
+        assert_eq!(Member::NAME.name(), "display_name");
+
         let d = db.dialect();
         members_table(&db, Member::INFO.table).await;
         let repo = Member::repo(&db);
@@ -250,9 +251,8 @@ struct Item {
     label: String,
 }
 
-#[tokio::test]
-async fn offset_and_cursor_pagination() {
-    for db in common::databases().await {
+per_database! {
+    async fn offset_and_cursor_pagination(db) {
         let d = db.dialect();
         let t = Item::INFO.table;
         common::drop_tables(&db, &[t]).await;
@@ -373,10 +373,10 @@ struct Membership {
     role: String,
 }
 
-#[tokio::test]
-async fn composite_primary_keys() {
-    assert_eq!(Membership::INFO.primary_key, ["org_id", "user_id"]);
-    for db in common::databases().await {
+per_database! {
+    async fn composite_primary_keys(db) {
+        assert_eq!(Membership::INFO.primary_key, ["org_id", "user_id"]);
+
         let d = db.dialect();
         let t = Membership::INFO.table;
         common::drop_tables(&db, &[t]).await;
@@ -432,9 +432,8 @@ struct Kinds {
     note: Option<String>,
 }
 
-#[tokio::test]
-async fn every_column_type_round_trips() {
-    for db in common::databases().await {
+per_database! {
+    async fn every_column_type_round_trips(db) {
         let d = db.dialect();
         let t = Kinds::INFO.table;
         common::drop_tables(&db, &[t]).await;
@@ -515,9 +514,8 @@ kysera::repositories! {
     struct Repos { accounts: Account, members: Member }
 }
 
-#[tokio::test]
-async fn dal_functions_and_transactions() {
-    for db in common::databases().await {
+per_database! {
+    async fn dal_functions_and_transactions(db) {
         let d = db.dialect();
         let t = Account::INFO.table;
         common::drop_tables(&db, &[t]).await;

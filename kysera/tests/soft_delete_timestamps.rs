@@ -1,6 +1,7 @@
 //! `#[soft_delete]` and `#[timestamps]` on every configured database: each effect is checked by
 //! reading the rows back (raw, past every filter).
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -115,10 +116,10 @@ fn new_article(title: &str, author_id: i64) -> NewArticle {
     }
 }
 
-#[tokio::test]
-async fn timestamps_are_set_from_the_clock() {
-    let t0: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
-    for plain in common::databases().await {
+per_database! {
+    async fn timestamps_are_set_from_the_clock(plain) {
+        let t0: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
+
         let d = plain.dialect();
         schema(&plain, Article::INFO.table, Writer::INFO.table).await;
         let clock = Arc::new(FixedClock::new(t0));
@@ -267,10 +268,10 @@ async fn timestamps_are_set_from_the_clock() {
     }
 }
 
-#[tokio::test]
-async fn soft_deleted_rows_are_hidden_everywhere() {
-    let t0: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
-    for plain in common::databases().await {
+per_database! {
+    async fn soft_deleted_rows_are_hidden_everywhere(plain) {
+        let t0: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+
         let d = plain.dialect();
         schema(&plain, Post::INFO.table, Author::INFO.table).await;
         let clock = Arc::new(FixedClock::new(t0));

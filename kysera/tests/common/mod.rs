@@ -13,18 +13,77 @@ pub const MYSQL_ENV: &str = "KYSERA_TEST_MYSQL_URL";
 /// In-memory SQLite always; PostgreSQL and MySQL when their URL variables are set. A set
 /// variable whose server cannot be reached fails the test rather than skipping it.
 pub async fn databases() -> Vec<Executor> {
-    let mut out = vec![kysera::connect("sqlite::memory:").await.expect("sqlite")];
-    for var in [POSTGRES_ENV, MYSQL_ENV] {
-        if let Ok(url) = std::env::var(var)
-            && !url.is_empty()
-        {
-            let db = kysera::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("{var} is set but unusable: {e}"));
-            out.push(db);
-        }
-    }
+    let mut out = vec![sqlite().await];
+    out.extend(postgres().await);
+    out.extend(mysql().await);
     out
+}
+
+/// A fresh in-memory SQLite database.
+pub async fn sqlite() -> Executor {
+    kysera::connect("sqlite::memory:").await.expect("sqlite")
+}
+
+/// The PostgreSQL test database, when `KYSERA_TEST_POSTGRES_URL` is set.
+pub async fn postgres() -> Option<Executor> {
+    server(POSTGRES_ENV).await
+}
+
+/// The MySQL / MariaDB test database, when `KYSERA_TEST_MYSQL_URL` is set.
+pub async fn mysql() -> Option<Executor> {
+    server(MYSQL_ENV).await
+}
+
+async fn server(var: &str) -> Option<Executor> {
+    let url = std::env::var(var).ok().filter(|u| !u.is_empty());
+    let Some(url) = url else {
+        eprintln!("skipped: {var} is not set");
+        return None;
+    };
+    Some(
+        kysera::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{var} is set but unusable: {e}")),
+    )
+}
+
+/// One test per database for a scenario: `name::sqlite`, `name::postgres` and `name::mysql`,
+/// so a failure on one database does not hide the others and one backend can be run alone
+/// (`cargo test name::mysql`). A server whose URL variable is unset is skipped (see
+/// [`databases`]). `#[flavor(…)]` passes arguments to `#[tokio::test]`.
+macro_rules! per_database {
+    (
+        $(#[doc = $doc:literal])*
+        $(#[flavor($($flavor:tt)*)])?
+        async fn $name:ident($db:ident) $body:block
+    ) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn scenario($db: kysera::Executor) $body
+
+            #[tokio::test $(($($flavor)*))?]
+            async fn sqlite() {
+                scenario(crate::common::sqlite().await).await
+            }
+
+            #[tokio::test $(($($flavor)*))?]
+            async fn postgres() {
+                if let Some(db) = crate::common::postgres().await {
+                    scenario(db).await
+                }
+            }
+
+            #[tokio::test $(($($flavor)*))?]
+            async fn mysql() {
+                if let Some(db) = crate::common::mysql().await {
+                    scenario(db).await
+                }
+            }
+        }
+    };
 }
 
 /// A table name no other test (or concurrent test run) uses.
