@@ -25,16 +25,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The layers:
+//! What is where:
+//! - [`Repository`](struct@Repository) (and its derive): a model's typed functions — find, create, update,
+//!   delete, pages, and the behaviour methods its attributes unlock (`soft_delete`, `touch`,
+//!   `audit_history`, …). [`dal`] has the same functions over any context, and composes them.
 //! - [`Executor`]: a pool (or a transaction) plus an ordered chain of [`Plugin`]s whose
 //!   interceptors see every query; [`Executor::raw`] is the explicit way around them.
-//! - [`query`]: the IR every query takes (select, insert, update, delete), lowered to SQL by
+//! - [`query`]: the form every query takes (select, insert, update, delete), lowered to SQL by
 //!   sea-query for the connected database, with values always bound and identifiers quoted.
+//! - [`rls`] and [`audit`]: row-level security (tenant isolation, policies) and the audit log;
+//!   soft delete and timestamps are declared on the model and enforced on every query.
 //! - [`Error`]: one error type; unique, foreign-key, not-null and check violations are
 //!   classified on all three databases.
 //!
 //! Cargo features `sqlite`, `postgres` and `mysql` (all on by default) choose the database
-//! drivers compiled in.
+//! drivers compiled in. The repository's `ARCHITECTURE.md` maps the modules and their layers.
 #![warn(missing_docs)]
 
 // Lets generated `::kysera::…` paths resolve inside this crate too.

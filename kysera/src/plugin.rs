@@ -17,7 +17,7 @@ pub struct QueryContext {
     pub in_transaction: bool,
 }
 
-/// A query interceptor (the seed's executor plugin).
+/// A query interceptor: sees, rewrites or refuses every query before it reaches the database.
 ///
 /// Every query that goes through an [`Executor`](crate::Executor) — from the query builder, a
 /// repository or a DAL function, inside a transaction or not — is passed to the

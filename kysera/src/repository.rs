@@ -288,7 +288,7 @@ impl<M: Model> Find<M> {
 }
 
 /// Declares a set of repositories bound to one context — all on the same transaction when built
-/// from a transaction's executor (the seed's `createRepositoriesFactory`).
+/// from a transaction's executor (`createRepositoriesFactory` in the TypeScript Kysera).
 ///
 /// ```no_run
 /// # #[derive(kysera::Repository)] struct User { #[kysera(generated)] id: i64, email: String }

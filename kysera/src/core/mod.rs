@@ -1,8 +1,8 @@
 //! The ground floor: what every other layer speaks — the error type, the database dialects and
 //! statement kinds, and the details of refused input. It imports nothing else of the crate.
 //!
-//! (The TypeScript original calls this package `@kysera/core`.) The folder is private; its items
-//! are re-exported at the crate root and from [`error`](crate::error).
+//! The folder is private; its items are re-exported at the crate root and from
+//! [`error`](crate::error).
 
 pub mod error;
 pub mod input;

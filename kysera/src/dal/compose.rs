@@ -9,7 +9,7 @@ use futures_util::future::{BoxFuture, FutureExt, try_join_all};
 use super::Context;
 use crate::core::error::{Error, Result};
 
-/// A reusable query function over a context (the seed's `createQuery`): cheap to clone, and
+/// A reusable query function over a context (`createQuery` in the TypeScript Kysera): cheap to clone, and
 /// composable with [`compose`].
 pub struct DalQuery<I, O> {
     f: Arc<dyn Fn(Context, I) -> BoxFuture<'static, Result<O>> + Send + Sync>,
@@ -50,7 +50,7 @@ impl<I: Send + 'static, O: Send + 'static> DalQuery<I, O> {
     }
 }
 
-/// `first`, then `second` on its output, on the same context (the seed's `compose`).
+/// `first`, then `second` on its output, on the same context (`compose` in the TypeScript Kysera).
 pub fn compose<I, M, O>(first: DalQuery<I, M>, second: DalQuery<M, O>) -> DalQuery<I, O>
 where
     I: Send + 'static,
@@ -70,7 +70,7 @@ where
 }
 
 /// Runs independent queries concurrently and returns their results in order, or the first
-/// error (the seed's `parallel`). On a pool they use separate connections; inside a transaction
+/// error (`parallel` in the TypeScript Kysera). On a pool they use separate connections; inside a transaction
 /// they share its one connection and run one after another. For results of different types use
 /// `tokio::try_join!`.
 pub async fn parallel<T, F>(queries: impl IntoIterator<Item = F>) -> Result<Vec<T>>

@@ -1,4 +1,5 @@
-//! The functional data access layer (the seed's `@kysera/dal`): query functions over a context.
+//! Query functions over a context: typed reads, writes and pages of a model, usable alike on
+//! the plain executor and inside a transaction.
 //!
 //! A context is an [`Executor`] — the plain one or the one a transaction hands out — so every
 //! function here runs the same inside and outside transactions, with the executor's plugins

@@ -140,7 +140,7 @@ pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patc
 }
 
 /// Deletes the row with this primary key; a missing row is [`Error::NotFound`]. On a
-/// `#[soft_delete]` model this is a hard delete (as in the original Kysera): it removes the row,
+/// `#[soft_delete]` model this is a hard delete (as in the TypeScript Kysera): it removes the row,
 /// deleted or not; [`soft_delete`](super::soft_delete) marks it instead.
 pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
     super::model::<M>()?;

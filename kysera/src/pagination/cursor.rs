@@ -9,7 +9,7 @@ use crate::core::error::{Error, Result};
 use crate::core::input::CursorError;
 use crate::query::{CmpOp, Expr, Filter, Order, OrderBy, Value, val};
 
-/// One page of a cursor-paginated query (the seed's `paginateCursor`).
+/// One page of a cursor-paginated query (`paginateCursor` in the TypeScript Kysera).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CursorPage<T> {
     /// The rows on this page.

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::core::error::{Error, Result};
 
-/// One page of an offset-paginated query (the seed's `paginate`).
+/// One page of an offset-paginated query (`paginate` in the TypeScript Kysera).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
     /// The rows on this page.

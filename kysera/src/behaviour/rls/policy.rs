@@ -118,7 +118,7 @@ impl Policy {
     }
 }
 
-/// Custom row-level policies, per table (the seed's `defineRLSSchema`).
+/// Custom row-level policies, per table (`defineRLSSchema` in the TypeScript Kysera).
 ///
 /// ```
 /// use kysera::query::{col, Operation::*};
