@@ -273,7 +273,20 @@ impl Executor {
     /// On MySQL, RETURNING is not part of the SQL (it is emulated with extra statements).
     pub fn to_sql(&self, query: impl Into<Query>) -> Result<(String, Vec<Value>)> {
         let l = lower(&self.intercept(query)?, self.dialect())?;
-        Ok((l.sql, l.values.0))
+        let values = l
+            .values
+            .0
+            .into_iter()
+            .map(|v| {
+                let shown = format!("{v:?}");
+                Value::from_sea(v).ok_or_else(|| {
+                    Error::InvalidQuery(format!(
+                        "the SQL builder bound a value Kysera does not know: {shown}"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((l.sql, values))
     }
 
     /// Runs a query through the plugins and returns its rows (for INSERT / UPDATE / DELETE,

@@ -59,7 +59,7 @@ impl Raw<'_> {
         }
         let l = Lowered {
             sql: sql.as_str().to_string(),
-            values: sea_query::Values(values),
+            values: sea_query::Values(values.into_iter().map(Value::into_sea).collect()),
         };
         on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
             .execute(c)
@@ -77,7 +77,7 @@ impl Raw<'_> {
     ) -> Result<Vec<Row>> {
         let l = Lowered {
             sql: sql.into_sql_str().as_str().to_string(),
-            values: sea_query::Values(values),
+            values: sea_query::Values(values.into_iter().map(Value::into_sea).collect()),
         };
         on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)

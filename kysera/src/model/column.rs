@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::core::error::{Error, Result};
-use crate::query::{CmpOp, ColumnRef, Expr, Filter, Order, OrderBy, Value, val};
+use crate::query::{CmpOp, ColumnRef, Expr, Filter, Nullable, Order, OrderBy, Value, val};
 use crate::row::{Decodable, Row};
 
 /// A Rust type that can be a model field: it can be bound as a parameter and decoded from every
@@ -116,7 +116,7 @@ column_types!(
 
 impl<T> ColumnType for Option<T>
 where
-    T: NonNullColumnType + sea_query::Nullable + Into<Value>,
+    T: NonNullColumnType + Nullable + Into<Value>,
     Option<T>: Decodable,
 {
     type Compare = T;

@@ -37,7 +37,7 @@ fn column(c: &ColumnRef) -> sea_query::Expr {
 fn expr(e: &Expr) -> sea_query::Expr {
     match e {
         Expr::Column(c) => column(c),
-        Expr::Value(v) => sea_query::Expr::val(v.clone()),
+        Expr::Value(v) => sea_query::Expr::val(v.clone().into_sea()),
         Expr::CountAll => Func::count(sea_query::Expr::col(Asterisk)).into(),
         Expr::Aggregate(f, c) => {
             let c = column(c);
@@ -79,7 +79,7 @@ fn condition(f: &Filter) -> Condition {
             values,
             negated,
         } => {
-            let vals = values.iter().cloned();
+            let vals = values.iter().cloned().map(Value::into_sea);
             if *negated {
                 expr(e).is_not_in(vals).into_condition()
             } else {
@@ -121,7 +121,7 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
     if dialect != Dialect::MySql {
         // The PostgreSQL and SQLite binders convert u64 to i64 and would panic past i64::MAX.
         for v in &values.0 {
-            if let Value::BigUnsigned(Some(n)) = v
+            if let sea_query::Value::BigUnsigned(Some(n)) = v
                 && i64::try_from(*n).is_err()
             {
                 return Err(Error::InvalidQuery(format!(
@@ -267,8 +267,11 @@ fn insert(i: &Insert, dialect: Dialect) -> Result<Lowered> {
                     i.columns.len()
                 )));
             }
-            q.values(row.iter().map(|v| sea_query::Expr::val(v.clone())))
-                .map_err(|e| Error::InvalidQuery(e.to_string()))?;
+            q.values(
+                row.iter()
+                    .map(|v| sea_query::Expr::val(v.clone().into_sea())),
+            )
+            .map_err(|e| Error::InvalidQuery(e.to_string()))?;
         }
     }
     if let Some(c) = &i.on_conflict {
@@ -328,7 +331,7 @@ fn update(u: &Update, dialect: Dialect) -> Result<Lowered> {
     q.values(
         u.values
             .iter()
-            .map(|(c, v)| (iden(c), sea_query::Expr::val(v.clone()))),
+            .map(|(c, v)| (iden(c), sea_query::Expr::val(v.clone().into_sea()))),
     );
     if let Some(f) = &u.filter {
         q.cond_where(condition(f));

@@ -32,7 +32,7 @@ pub use expr::{AggFn, CmpOp, ColumnRef, Expr, Filter, TableRef, col, count_all, 
 pub(crate) use lower::{Lowered, lower, lower_count, lower_exists};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use value::is_null;
-pub use value::{DeletedRows, Value};
+pub use value::{DeletedRows, Nullable, Value};
 pub use write::{ConflictAction, Delete, Insert, OnConflict, Returning, Update};
 
 /// Any query the executor runs through its plugins.

@@ -1,8 +1,237 @@
-//! The values queries bind, and which rows of soft-delete tables a query sees.
+//! The values queries bind (Kysera's own [`Value`], so the public API does not change with the
+//! SQL builder underneath), and which rows of soft-delete tables a query sees.
 
-pub use sea_query::Value;
+use std::borrow::Cow;
 
-/// Whether a value is a (typed) NULL: every sea-query variant holds an `Option`.
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+
+/// A value bound to a query parameter, always sent separately from the SQL text.
+///
+/// Every variant holds an `Option`: `None` is a NULL of that type. Values come from Rust values
+/// with `From`/`Into` (`Value::from(42)`, `"text".into()`, `Option::<i64>::None.into()`).
+///
+/// ```
+/// use kysera::Value;
+/// assert_eq!(Value::from(42i64), Value::BigInt(Some(42)));
+/// assert_eq!(Value::from("a"), Value::String(Some("a".into())));
+/// assert_eq!(Value::from(None::<i32>), Value::Int(None));
+/// assert!(Value::from(None::<String>).is_null());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// `BOOLEAN`
+    Bool(Option<bool>),
+    /// An 8-bit integer.
+    TinyInt(Option<i8>),
+    /// `SMALLINT`
+    SmallInt(Option<i16>),
+    /// `INTEGER`
+    Int(Option<i32>),
+    /// `BIGINT`
+    BigInt(Option<i64>),
+    /// An unsigned 8-bit integer.
+    TinyUnsigned(Option<u8>),
+    /// An unsigned 16-bit integer.
+    SmallUnsigned(Option<u16>),
+    /// An unsigned 32-bit integer.
+    Unsigned(Option<u32>),
+    /// An unsigned 64-bit integer (refused above `i64::MAX` on PostgreSQL and SQLite).
+    BigUnsigned(Option<u64>),
+    /// `REAL` / `FLOAT`
+    Float(Option<f32>),
+    /// `DOUBLE PRECISION`
+    Double(Option<f64>),
+    /// Text.
+    String(Option<String>),
+    /// One character, sent as text.
+    Char(Option<char>),
+    /// Bytes (`BYTEA`, `BLOB`, `VARBINARY`).
+    Bytes(Option<Vec<u8>>),
+    /// JSON.
+    Json(Option<Box<serde_json::Value>>),
+    /// A date.
+    ChronoDate(Option<NaiveDate>),
+    /// A time of day.
+    ChronoTime(Option<NaiveTime>),
+    /// A date and time without a time zone.
+    ChronoDateTime(Option<NaiveDateTime>),
+    /// A UTC date and time.
+    ChronoDateTimeUtc(Option<DateTime<Utc>>),
+    /// A UUID.
+    Uuid(Option<uuid::Uuid>),
+}
+
+impl Value {
+    /// Whether this is a NULL (of any type).
+    pub fn is_null(&self) -> bool {
+        is_null(self)
+    }
+
+    /// The value the SQL builder binds.
+    pub(crate) fn into_sea(self) -> sea_query::Value {
+        use sea_query::Value as S;
+        match self {
+            Value::Bool(v) => S::Bool(v),
+            Value::TinyInt(v) => S::TinyInt(v),
+            Value::SmallInt(v) => S::SmallInt(v),
+            Value::Int(v) => S::Int(v),
+            Value::BigInt(v) => S::BigInt(v),
+            Value::TinyUnsigned(v) => S::TinyUnsigned(v),
+            Value::SmallUnsigned(v) => S::SmallUnsigned(v),
+            Value::Unsigned(v) => S::Unsigned(v),
+            Value::BigUnsigned(v) => S::BigUnsigned(v),
+            Value::Float(v) => S::Float(v),
+            Value::Double(v) => S::Double(v),
+            Value::String(v) => S::String(v),
+            Value::Char(v) => S::Char(v),
+            Value::Bytes(v) => S::Bytes(v),
+            Value::Json(v) => S::Json(v),
+            Value::ChronoDate(v) => S::ChronoDate(v),
+            Value::ChronoTime(v) => S::ChronoTime(v),
+            Value::ChronoDateTime(v) => S::ChronoDateTime(v),
+            Value::ChronoDateTimeUtc(v) => S::ChronoDateTimeUtc(v),
+            Value::Uuid(v) => S::Uuid(v),
+        }
+    }
+
+    /// A value the SQL builder bound, back in Kysera's form (for [`to_sql`]); `None` for a
+    /// kind Kysera never binds.
+    ///
+    /// [`to_sql`]: crate::Executor::to_sql
+    pub(crate) fn from_sea(v: sea_query::Value) -> Option<Value> {
+        use sea_query::Value as S;
+        Some(match v {
+            S::Bool(v) => Value::Bool(v),
+            S::TinyInt(v) => Value::TinyInt(v),
+            S::SmallInt(v) => Value::SmallInt(v),
+            S::Int(v) => Value::Int(v),
+            S::BigInt(v) => Value::BigInt(v),
+            S::TinyUnsigned(v) => Value::TinyUnsigned(v),
+            S::SmallUnsigned(v) => Value::SmallUnsigned(v),
+            S::Unsigned(v) => Value::Unsigned(v),
+            S::BigUnsigned(v) => Value::BigUnsigned(v),
+            S::Float(v) => Value::Float(v),
+            S::Double(v) => Value::Double(v),
+            S::String(v) => Value::String(v),
+            S::Char(v) => Value::Char(v),
+            S::Bytes(v) => Value::Bytes(v),
+            S::Json(v) => Value::Json(v),
+            S::ChronoDate(v) => Value::ChronoDate(v),
+            S::ChronoTime(v) => Value::ChronoTime(v),
+            S::ChronoDateTime(v) => Value::ChronoDateTime(v),
+            S::ChronoDateTimeUtc(v) => Value::ChronoDateTimeUtc(v),
+            S::Uuid(v) => Value::Uuid(v),
+            _ => return None,
+        })
+    }
+}
+
+/// A type whose values can be NULL in a [`Value`]: gives the typed NULL for `None`.
+pub trait Nullable {
+    /// The NULL of this type.
+    fn null() -> Value;
+}
+
+macro_rules! values {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value {
+                Value::$variant(Some(v))
+            }
+        }
+        impl Nullable for $t {
+            fn null() -> Value {
+                Value::$variant(None)
+            }
+        }
+    )*};
+}
+values!(
+    bool => Bool,
+    i8 => TinyInt,
+    i16 => SmallInt,
+    i32 => Int,
+    i64 => BigInt,
+    u8 => TinyUnsigned,
+    u16 => SmallUnsigned,
+    u32 => Unsigned,
+    u64 => BigUnsigned,
+    f32 => Float,
+    f64 => Double,
+    String => String,
+    char => Char,
+    Vec<u8> => Bytes,
+    NaiveDate => ChronoDate,
+    NaiveTime => ChronoTime,
+    NaiveDateTime => ChronoDateTime,
+    DateTime<Utc> => ChronoDateTimeUtc,
+    uuid::Uuid => Uuid,
+);
+
+macro_rules! copied_values {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<&$t> for Value {
+            fn from(v: &$t) -> Value {
+                Value::from(*v)
+            }
+        }
+    )*};
+}
+copied_values!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, char);
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Value {
+        Value::Json(Some(Box::new(v)))
+    }
+}
+
+impl Nullable for serde_json::Value {
+    fn null() -> Value {
+        Value::Json(None)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::String(Some(v.to_owned()))
+    }
+}
+
+impl Nullable for &str {
+    fn null() -> Value {
+        Value::String(None)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::String(Some(v.clone()))
+    }
+}
+
+impl From<Cow<'_, str>> for Value {
+    fn from(v: Cow<'_, str>) -> Value {
+        Value::String(Some(v.into_owned()))
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Value {
+        Value::Bytes(Some(v.to_vec()))
+    }
+}
+
+impl<T: Into<Value> + Nullable> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        match v {
+            Some(v) => v.into(),
+            None => T::null(),
+        }
+    }
+}
+
+/// Whether a value is a (typed) NULL: every variant holds an `Option`.
 pub(crate) fn is_null(v: &Value) -> bool {
     matches!(
         v,
@@ -25,8 +254,6 @@ pub(crate) fn is_null(v: &Value) -> bool {
             | Value::ChronoTime(None)
             | Value::ChronoDateTime(None)
             | Value::ChronoDateTimeUtc(None)
-            | Value::ChronoDateTimeLocal(None)
-            | Value::ChronoDateTimeWithTimeZone(None)
             | Value::Uuid(None)
     )
 }
