@@ -8,6 +8,7 @@
 //! follow-on errors in the code that uses the model.
 
 mod expand;
+mod from_row;
 mod input;
 mod model;
 mod naming;
@@ -44,4 +45,16 @@ use proc_macro::TokenStream;
 pub fn derive_repository(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(input).into()
+}
+
+/// Derives `kysera::FromRow`: reads a struct from a whole row, each field from the column of its
+/// name, on every database Kysera supports.
+///
+/// Field attributes: `#[kysera(rename = "column")]` and `#[kysera(skip)]` (not a column:
+/// `Default::default()`). Struct attribute: `#[kysera(crate = "path")]`. Each field's type must
+/// be a `kysera::Decodable` type; a field that is not is reported on its type.
+#[proc_macro_derive(FromRow, attributes(kysera))]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    from_row::derive(input).into()
 }

@@ -66,7 +66,7 @@ pub use self::core::sql::Dialect;
 pub use behaviour::{audit, register, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, Pool, Raw, connect};
-pub use kysera_derive::Repository;
+pub use kysera_derive::{FromRow, Repository};
 pub use model::{
     AuditedModel, Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,
     NonNullColumnType, SoftDeleteModel, TextColumn, TimestampColumn, TimestampKind, ValueKind,
@@ -92,7 +92,7 @@ pub mod __private {
     }
 }
 
-/// The sqlx version Kysera runs on, for `#[derive(sqlx::FromRow)]` and pool types.
+/// The sqlx version Kysera runs on, for pool types and driver-level access to rows.
 pub use sqlx;
 /// What [`Raw::execute_sql`] accepts: a `&'static str`, or text wrapped in [`AssertSqlSafe`]
 /// by a caller who vouches that it is safe (sqlx's own guard).

@@ -7,102 +7,159 @@ use crate::core::error::{Error, Result};
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("kysera needs at least one database feature: `sqlite`, `postgres` or `mysql`");
 
-/// Per-backend halves of [`Decodable`], [`FromRow`] and [`RowIndex`]: the real bound when the
-/// backend is compiled in, implemented for everything when it is not.
-macro_rules! backend_bounds {
-    ($feature:literal, $decode:ident, $from_row:ident, $index:ident, $db:ty, $row:ty) => {
-        #[doc(hidden)]
-        #[cfg(feature = $feature)]
-        pub trait $decode: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> {}
-        #[cfg(feature = $feature)]
-        impl<T: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db>> $decode for T {}
-        #[doc(hidden)]
-        #[cfg(not(feature = $feature))]
-        pub trait $decode {}
-        #[cfg(not(feature = $feature))]
-        impl<T: ?Sized> $decode for T {}
+mod sealed {
+    /// Only Kysera implements [`Decodable`](super::Decodable) and
+    /// [`RowIndex`](super::RowIndex): the same set of types whichever database features are
+    /// enabled, so enabling one never breaks code that compiled without it.
+    pub trait Sealed {}
+    /// The seal of [`RowIndex`](super::RowIndex).
+    pub trait SealedIndex {}
+}
 
-        #[doc(hidden)]
-        #[cfg(feature = $feature)]
-        pub trait $from_row: for<'r> sqlx::FromRow<'r, $row> {}
-        #[cfg(feature = $feature)]
-        impl<T: for<'r> sqlx::FromRow<'r, $row>> $from_row for T {}
-        #[doc(hidden)]
-        #[cfg(not(feature = $feature))]
-        pub trait $from_row {}
-        #[cfg(not(feature = $feature))]
-        impl<T> $from_row for T {}
+/// A column index: a column name (`&str`, `String`) or a position (`usize`).
+pub trait RowIndex: sealed::SealedIndex + std::fmt::Debug {
+    #[doc(hidden)]
+    fn __index(&self) -> Index<'_>;
+}
 
-        #[doc(hidden)]
-        #[cfg(feature = $feature)]
-        pub trait $index: sqlx::ColumnIndex<$row> {}
-        #[cfg(feature = $feature)]
-        impl<T: sqlx::ColumnIndex<$row>> $index for T {}
-        #[doc(hidden)]
-        #[cfg(not(feature = $feature))]
-        pub trait $index {}
-        #[cfg(not(feature = $feature))]
-        impl<T: ?Sized> $index for T {}
+/// A column by name or position (not for direct use).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Index<'a> {
+    Name(&'a str),
+    Position(usize),
+}
+
+impl sealed::SealedIndex for &str {}
+impl RowIndex for &str {
+    fn __index(&self) -> Index<'_> {
+        Index::Name(self)
+    }
+}
+impl sealed::SealedIndex for String {}
+impl RowIndex for String {
+    fn __index(&self) -> Index<'_> {
+        Index::Name(self)
+    }
+}
+impl sealed::SealedIndex for usize {}
+impl RowIndex for usize {
+    fn __index(&self) -> Index<'_> {
+        Index::Position(*self)
+    }
+}
+
+/// A Rust type Kysera reads from a column, on every database it supports: `i16`, `i32`, `i64`,
+/// `f32`, `f64`, `bool`, `String`, `Vec<u8>`, `chrono::{NaiveDate, NaiveTime, NaiveDateTime,
+/// DateTime<Utc>}`, `uuid::Uuid`, `serde_json::Value`, `sqlx::types::Json<T>`, and `Option` of
+/// each.
+///
+/// The set is the same whichever database features are enabled (a type one database cannot
+/// decode, such as `u64` on PostgreSQL, is not in it), so enabling a feature never breaks code
+/// that compiled without it. For another type, read the driver's row: [`Row`] is an enum of
+/// sqlx rows.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a type Kysera reads from a column",
+    label = "not readable on every supported database",
+    note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or sqlx::types::Json<T>, or an Option of one"
+)]
+pub trait Decodable: Sized + sealed::Sealed {
+    #[doc(hidden)]
+    fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error>;
+}
+
+/// Reads `$t` at `$index` from whichever row `$row` is.
+macro_rules! get_from {
+    ($row:expr, $index:expr, $t:ty) => {
+        match ($row, $index) {
+            #[cfg(feature = "sqlite")]
+            (Row::Sqlite(r), Index::Name(n)) => r.try_get::<$t, _>(n),
+            #[cfg(feature = "sqlite")]
+            (Row::Sqlite(r), Index::Position(i)) => r.try_get::<$t, _>(i),
+            #[cfg(feature = "postgres")]
+            (Row::Postgres(r), Index::Name(n)) => r.try_get::<$t, _>(n),
+            #[cfg(feature = "postgres")]
+            (Row::Postgres(r), Index::Position(i)) => r.try_get::<$t, _>(i),
+            #[cfg(feature = "mysql")]
+            (Row::MySql(r), Index::Name(n)) => r.try_get::<$t, _>(n),
+            #[cfg(feature = "mysql")]
+            (Row::MySql(r), Index::Position(i)) => r.try_get::<$t, _>(i),
+        }
     };
 }
 
-backend_bounds!(
-    "sqlite",
-    SqliteDecode,
-    SqliteFromRow,
-    SqliteIndex,
-    sqlx::sqlite::Sqlite,
-    sqlx::sqlite::SqliteRow
-);
-backend_bounds!(
-    "postgres",
-    PgDecode,
-    PgFromRow,
-    PgIndex,
-    sqlx::postgres::Postgres,
-    sqlx::postgres::PgRow
-);
-backend_bounds!(
-    "mysql",
-    MySqlDecode,
-    MySqlFromRow,
-    MySqlIndex,
-    sqlx::mysql::MySql,
-    sqlx::mysql::MySqlRow
+macro_rules! decodable {
+    ($($t:ty),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl Decodable for $t {
+            fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+                get_from!(row, index, $t)
+            }
+        }
+        impl sealed::Sealed for Option<$t> {}
+        impl Decodable for Option<$t> {
+            fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+                get_from!(row, index, Option<$t>)
+            }
+        }
+    )*};
+}
+decodable!(
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    bool,
+    String,
+    Vec<u8>,
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>,
+    uuid::Uuid,
+    serde_json::Value,
 );
 
-/// A Rust type that can be read from a column on every compiled-in database.
+impl<T> sealed::Sealed for sqlx::types::Json<T> {}
+impl<T> Decodable for sqlx::types::Json<T>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+        get_from!(row, index, sqlx::types::Json<T>)
+    }
+}
+impl<T> sealed::Sealed for Option<sqlx::types::Json<T>> {}
+impl<T> Decodable for Option<sqlx::types::Json<T>>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+        get_from!(row, index, Option<sqlx::types::Json<T>>)
+    }
+}
+
+/// A struct built from a whole row, on every database Kysera supports.
 ///
-/// Implemented for every type sqlx can decode on each enabled backend (PostgreSQL, MySQL,
-/// SQLite): integers, floats, `bool`, `String`, `Vec<u8>`, chrono date/time types,
-/// `uuid::Uuid`, `sqlx::types::Json<T>`, `serde_json::Value`, and `Option` of each.
-pub trait Decodable: SqliteDecode + PgDecode + MySqlDecode {}
-
-impl<T: SqliteDecode + PgDecode + MySqlDecode> Decodable for T {}
-
-/// A struct that can be built from a row of every compiled-in database.
-///
-/// `#[derive(sqlx::FromRow)]` gives it; that derive names `::sqlx`, so the crate using it needs
-/// `sqlx` as a direct dependency (the same version as [`kysera::sqlx`](crate::sqlx)).
+/// `#[derive(kysera::FromRow)]` reads each field from the column of its name
+/// (`#[kysera(rename = "column")]` for another; `#[kysera(skip)]` for a field that is not a
+/// column, filled with `Default::default()`); each field's type is a [`Decodable`] type.
 ///
 /// ```
-/// #[derive(sqlx::FromRow)]
+/// #[derive(kysera::FromRow)]
 /// struct User {
 ///     id: i64,
+///     #[kysera(rename = "email_address")]
 ///     email: String,
 /// }
 /// fn assert_from_row<T: kysera::FromRow>() {}
 /// assert_from_row::<User>();
 /// ```
-pub trait FromRow: Sized + Send + Unpin + SqliteFromRow + PgFromRow + MySqlFromRow {}
-
-impl<T> FromRow for T where T: Sized + Send + Unpin + SqliteFromRow + PgFromRow + MySqlFromRow {}
-
-/// A column index usable on every compiled-in database: a column name (`&str`) or a position
-/// (`usize`).
-pub trait RowIndex: SqliteIndex + PgIndex + MySqlIndex + std::fmt::Debug {}
-
-impl<I> RowIndex for I where I: SqliteIndex + PgIndex + MySqlIndex + std::fmt::Debug {}
+pub trait FromRow: Sized + Send + Unpin {
+    /// Builds the struct from `row`.
+    fn from_row(row: &Row) -> Result<Self>;
+}
 
 /// One row of a result, from whichever database the executor is connected to.
 #[derive(Debug)]
@@ -144,28 +201,12 @@ impl Row {
     /// # Ok(()) }
     /// ```
     pub fn get<T: Decodable>(&self, index: impl RowIndex) -> Result<T> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Row::Sqlite(r) => r.try_get(&index),
-            #[cfg(feature = "postgres")]
-            Row::Postgres(r) => r.try_get(&index),
-            #[cfg(feature = "mysql")]
-            Row::MySql(r) => r.try_get(&index),
-        }
-        .map_err(|e| decode_err(&index, e))
+        T::__get(self, index.__index()).map_err(|e| decode_err(&index, e))
     }
 
     /// Builds a struct from the whole row.
     pub fn decode<T: FromRow>(&self) -> Result<T> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Row::Sqlite(r) => T::from_row(r),
-            #[cfg(feature = "postgres")]
-            Row::Postgres(r) => T::from_row(r),
-            #[cfg(feature = "mysql")]
-            Row::MySql(r) => T::from_row(r),
-        }
-        .map_err(|e| decode_err(&"row", e))
+        T::from_row(self)
     }
 
     /// The column names, in order.

@@ -7,7 +7,7 @@ mod common;
 use kysera::query::{Insert, Order, Returning, Select, Update, Value, col, count_all};
 use kysera::{Dialect, Executor};
 
-#[derive(Debug, PartialEq, sqlx::FromRow)]
+#[derive(Debug, PartialEq, kysera::FromRow)]
 struct User {
     id: i64,
     email: String,
@@ -30,6 +30,16 @@ async fn seed(db: &Executor, t: &str) {
         ins = ins.values([Value::from(e), n.into(), a.into(), act.into(), o.into()]);
     }
     assert_eq!(db.execute(ins).await.unwrap(), 5, "{}", db.dialect());
+}
+
+/// The same rows read under other names, with a field that is not a column.
+#[derive(Debug, kysera::FromRow)]
+struct Contact {
+    #[kysera(rename = "email")]
+    address: String,
+    age: Option<i64>,
+    #[kysera(skip)]
+    notes: Vec<String>,
 }
 
 fn names(users: &[User]) -> Vec<&str> {
@@ -519,6 +529,31 @@ per_database! {
             .unwrap();
         assert_eq!(skipped, 0, "{d}");
         assert_eq!(db.count(Select::from(&t)).await.unwrap(), 5, "{d}");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}
+
+per_database! {
+    async fn from_row_renames_skips_and_reports_missing_columns(db) {
+        let d = db.dialect();
+        let t = common::users_table(&db).await;
+        seed(&db, &t).await;
+        let contacts: Vec<Contact> = db
+            .fetch_all_as(Select::from(&t).order_by(col("email"), Order::Asc))
+            .await
+            .unwrap();
+        assert_eq!(contacts.len(), 5, "{d}");
+        assert_eq!(contacts[0].address, "ada@x.io", "{d}");
+        assert_eq!(contacts[0].age, Some(36), "{d}");
+        assert!(contacts.iter().all(|c| c.notes.is_empty()), "{d}");
+        // A struct naming a column the row does not have: a decode error naming it.
+        let missing = db
+            .fetch_all_as::<Contact>(Select::from(&t).column(col("age")))
+            .await;
+        assert!(
+            matches!(&missing, Err(kysera::Error::Decode { column, .. }) if column.contains("email")),
+            "{d}: {missing:?}"
+        );
         common::drop_tables(&db, &[&t]).await;
     }
 }
