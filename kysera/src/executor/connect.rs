@@ -169,10 +169,41 @@ async fn connect_sqlite(url: &str) -> Result<Pool> {
         SqlitePoolOptions::new()
     };
     let pool = pool_opts
+        .after_connect(|conn, _| Box::pin(strict_identifiers(conn)))
         .connect_with(opts)
         .await
         .map_err(unreachable_at(url))?;
     Ok(Pool::Sqlite(pool))
+}
+
+/// Turns off SQLite's fallback that reads a double-quoted name it cannot resolve as a string
+/// literal, so a misspelt `"column"` is an error (as on PostgreSQL and MySQL) instead of the text
+/// `'column'` — a filter on a misspelt column would otherwise match every row, or none.
+#[cfg(feature = "sqlite")]
+async fn strict_identifiers(
+    conn: &mut sqlx::sqlite::SqliteConnection,
+) -> std::result::Result<(), sqlx::Error> {
+    use std::ffi::c_int;
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    for op in [
+        libsqlite3_sys::SQLITE_DBCONFIG_DQS_DML,
+        libsqlite3_sys::SQLITE_DBCONFIG_DQS_DDL,
+    ] {
+        // SAFETY: `db` is the open handle of this connection, locked for the duration of the
+        // call; these options take an int (0: off) and an optional `int*` to report the new
+        // setting, which may be null.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_db_config(db, op, 0 as c_int, std::ptr::null_mut::<c_int>())
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            return Err(sqlx::Error::Configuration(
+                format!("SQLite refused to turn off double-quoted string literals (code {rc})")
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "sqlite"))]

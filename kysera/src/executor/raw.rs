@@ -4,6 +4,7 @@ use sqlx::SqlSafeStr;
 
 use super::{Executor, Target, sqlx_query};
 use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
 use crate::query::{Lowered, Query, Value};
 use crate::row::Row;
 
@@ -49,6 +50,7 @@ impl Raw<'_> {
     /// ```
     pub async fn execute_sql(&self, sql: impl SqlSafeStr, values: Vec<Value>) -> Result<u64> {
         let sql = sql.into_sql_str();
+        self.check_placeholders(sql.as_str(), values.len())?;
         if values.is_empty() {
             let q = sqlx::raw_sql(sql);
             return on_target!(self.exec.target().await?, |c, _wrap| q
@@ -75,8 +77,10 @@ impl Raw<'_> {
         sql: impl SqlSafeStr,
         values: Vec<Value>,
     ) -> Result<Vec<Row>> {
+        let sql = sql.into_sql_str();
+        self.check_placeholders(sql.as_str(), values.len())?;
         let l = Lowered {
-            sql: sql.into_sql_str().as_str().to_string(),
+            sql: sql.as_str().to_string(),
             values: sea_query::Values(values.into_iter().map(Value::into_sea).collect()),
         };
         on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
@@ -84,5 +88,117 @@ impl Raw<'_> {
             .await
             .map(|rows| rows.into_iter().map(wrap).collect())
             .map_err(Error::from))
+    }
+}
+
+impl Raw<'_> {
+    /// SQLite binds NULL to a placeholder given no value; refuse the mismatch instead, as
+    /// PostgreSQL and MySQL do.
+    fn check_placeholders(&self, sql: &str, values: usize) -> Result<()> {
+        if self.exec.dialect() != Dialect::Sqlite {
+            return Ok(());
+        }
+        let wanted = sqlite_placeholders(sql);
+        if wanted != values {
+            return Err(Error::InvalidQuery(format!(
+                "the SQL has {wanted} placeholder(s) but {values} value(s) were given"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The number of parameters SQLite sees in `sql` (the largest parameter index): `?` takes the
+/// next index, `?NNN` index NNN, and each distinct `:name`, `@name` or `$name` the next index.
+/// String literals, quoted identifiers and comments are skipped.
+fn sqlite_placeholders(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let (mut i, mut max, mut next) = (0, 0usize, 0usize);
+    let mut names: Vec<&str> = Vec::new();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() {
+                    if b[i] == q {
+                        // A doubled quote is an escaped quote.
+                        if b.get(i + 1) == Some(&q) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'[' => {
+                while i < b.len() && b[i] != b']' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b':' if b.get(i + 1) == Some(&b':') => i += 2,
+            b'?' => {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                next = match sql[start..i].parse::<usize>() {
+                    Ok(n) => n,
+                    Err(_) => next + 1,
+                };
+                max = max.max(next);
+            }
+            b':' | b'@' | b'$' if b.get(i + 1).is_some_and(|c| ident(*c)) => {
+                let start = i;
+                i += 1;
+                while i < b.len() && (ident(b[i]) || b[i] == b':') {
+                    i += 1;
+                }
+                let name = &sql[start..i];
+                if !names.contains(&name) {
+                    names.push(name);
+                    next = max + 1;
+                    max = next;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_placeholders as count;
+
+    #[test]
+    fn sqlite_placeholders_are_counted_outside_literals_and_comments() {
+        assert_eq!(count("SELECT 1"), 0);
+        assert_eq!(count("SELECT ? , ?"), 2);
+        assert_eq!(count("SELECT ?1, ?1, ?3"), 3);
+        assert_eq!(
+            count("SELECT '?', \"a?\", `b?`, [c?] -- ?\n /* ? */ , ?"),
+            1
+        );
+        assert_eq!(count("SELECT 'it''s ?', ?"), 1);
+        assert_eq!(count("SELECT :a, @b, $c, :a"), 3);
+        assert_eq!(count("SELECT ?, :a, ?"), 3);
+        assert_eq!(count("SELECT 1::text"), 0);
     }
 }
