@@ -5,7 +5,7 @@ use sqlx::SqlSafeStr;
 use super::{Executor, Target, sqlx_query};
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
-use crate::query::{Lowered, Query, Value};
+use crate::query::{Lowered, Query, Value, for_mysql};
 use crate::row::Row;
 
 /// Direct access that bypasses every plugin; see [`Executor::raw`].
@@ -61,7 +61,7 @@ impl Raw<'_> {
         }
         let l = Lowered {
             sql: sql.as_str().to_string(),
-            values: sea_query::Values(values.into_iter().map(Value::into_sea).collect()),
+            values: self.bind(values),
         };
         on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
             .execute(c)
@@ -81,7 +81,7 @@ impl Raw<'_> {
         self.check_placeholders(sql.as_str(), values.len())?;
         let l = Lowered {
             sql: sql.as_str().to_string(),
-            values: sea_query::Values(values.into_iter().map(Value::into_sea).collect()),
+            values: self.bind(values),
         };
         on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)
@@ -92,6 +92,20 @@ impl Raw<'_> {
 }
 
 impl Raw<'_> {
+    /// The values as bound on this database.
+    fn bind(&self, values: Vec<Value>) -> sea_query::Values {
+        let mysql = self.exec.dialect() == Dialect::MySql;
+        sea_query::Values(
+            values
+                .into_iter()
+                .map(|v| match mysql {
+                    true => for_mysql(v.into_sea()),
+                    false => v.into_sea(),
+                })
+                .collect(),
+        )
+    }
+
     /// SQLite binds NULL to a placeholder given no value; refuse the mismatch instead, as
     /// PostgreSQL and MySQL do.
     fn check_placeholders(&self, sql: &str, values: usize) -> Result<()> {

@@ -113,12 +113,16 @@ fn condition(f: &Filter) -> Condition {
 }
 
 fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> {
-    let (sql, values) = match dialect {
+    let (sql, mut values) = match dialect {
         Dialect::Postgres => stmt.build_any(&PostgresQueryBuilder),
         Dialect::MySql => stmt.build_any(&MysqlQueryBuilder),
         Dialect::Sqlite => stmt.build_any(&SqliteQueryBuilder),
     };
-    if dialect != Dialect::MySql {
+    if dialect == Dialect::MySql {
+        for v in &mut values.0 {
+            *v = for_mysql(std::mem::replace(v, sea_query::Value::Bool(None)));
+        }
+    } else {
         // The PostgreSQL and SQLite binders convert u64 to i64 and would panic past i64::MAX.
         for v in &values.0 {
             if let sea_query::Value::BigUnsigned(Some(n)) = v
@@ -134,6 +138,18 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
 }
 
 /// Lowers the select into a sea-query statement.
+/// MySQL and MariaDB receive a UTC date-time as a `TIMESTAMP` parameter, which they store as
+/// NULL (in a nullable `DATETIME` column) outside 1970–2038; it goes as the `DATETIME` it is
+/// stored as instead, its UTC wall time, which covers years 1 to 9999.
+pub(crate) fn for_mysql(v: sea_query::Value) -> sea_query::Value {
+    match v {
+        sea_query::Value::ChronoDateTimeUtc(t) => {
+            sea_query::Value::ChronoDateTime(t.map(|t| t.naive_utc()))
+        }
+        other => other,
+    }
+}
+
 fn select_statement(s: &Select, dialect: Dialect) -> Result<sea_query::SelectStatement> {
     let mut q = Sq::select();
     match &s.table.alias {

@@ -29,7 +29,7 @@ use crate::core::error::{Error, Result};
 
 pub use crate::core::sql::Operation;
 pub use expr::{AggFn, CmpOp, ColumnRef, Expr, Filter, TableRef, col, count_all, val};
-pub(crate) use lower::{Lowered, lower, lower_count, lower_exists};
+pub(crate) use lower::{Lowered, for_mysql, lower, lower_count, lower_exists};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use value::is_null;
 pub use value::{DeletedRows, Nullable, Value};
