@@ -176,6 +176,15 @@ pub enum Filter {
         /// `IS NOT NULL` when true.
         negated: bool,
     },
+    /// `left = right`, compared byte for byte whatever the column's collation (no case folding,
+    /// no padding of trailing spaces, no look-alike characters): what tenant isolation compares
+    /// text with. The plain `=` is kept beside the exact one, so an index on `left` is used.
+    Identical {
+        /// Left operand.
+        left: Expr,
+        /// Right operand.
+        right: Expr,
+    },
     /// All of the conditions (true when empty).
     And(Vec<Filter>),
     /// Any of the conditions (false when empty).
@@ -195,6 +204,13 @@ impl Expr {
     /// `self = v`
     pub fn eq(self, v: impl Into<Value>) -> Filter {
         self.cmp(CmpOp::Eq, val(v))
+    }
+    /// `self = v` byte for byte, whatever the collation (see [`Filter::Identical`]).
+    pub fn identical(self, v: impl Into<Value>) -> Filter {
+        Filter::Identical {
+            left: self,
+            right: val(v),
+        }
     }
     /// `self <> v`
     pub fn ne(self, v: impl Into<Value>) -> Filter {
@@ -325,7 +341,7 @@ impl Filter {
         }
         fn walk<'a>(f: &'a Filter, out: &mut Vec<&'a ColumnRef>) {
             match f {
-                Filter::Compare { left, right, .. } => {
+                Filter::Compare { left, right, .. } | Filter::Identical { left, right } => {
                     expr(left, out);
                     expr(right, out);
                 }

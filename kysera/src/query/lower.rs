@@ -4,14 +4,13 @@
 //! large for PostgreSQL/SQLite parameters, a ragged insert) is refused here with an error.
 
 use sea_query::{
-    Alias, Asterisk, Condition, ExprTrait, Func, IntoCondition, JoinType, MysqlQueryBuilder,
-    OnConflict as SqOnConflict, PostgresQueryBuilder, Query as Sq, QueryStatementWriter,
-    SqliteQueryBuilder, Values,
+    Asterisk, Func, JoinType, MysqlQueryBuilder, OnConflict as SqOnConflict, PostgresQueryBuilder,
+    Query as Sq, QueryStatementWriter, SqliteQueryBuilder, Values,
 };
 
+use super::lower_filter::{condition, expr, iden};
 use super::{
-    AggFn, CmpOp, ColumnRef, ConflictAction, Delete, Expr, Filter, Insert, JoinKind, Order, Query,
-    Returning, Select, Update, Value,
+    ConflictAction, Delete, Expr, Insert, JoinKind, Order, Query, Returning, Select, Update, Value,
 };
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
@@ -21,95 +20,6 @@ use crate::core::sql::Dialect;
 pub(crate) struct Lowered {
     pub sql: String,
     pub values: Values,
-}
-
-fn iden(s: &str) -> Alias {
-    Alias::new(s)
-}
-
-fn column(c: &ColumnRef) -> sea_query::Expr {
-    match &c.table {
-        Some(t) => sea_query::Expr::col((iden(t), iden(&c.column))),
-        None => sea_query::Expr::col(iden(&c.column)),
-    }
-}
-
-fn expr(e: &Expr) -> sea_query::Expr {
-    match e {
-        Expr::Column(c) => column(c),
-        Expr::Value(v) => sea_query::Expr::val(v.clone().into_sea()),
-        Expr::CountAll => Func::count(sea_query::Expr::col(Asterisk)).into(),
-        Expr::Aggregate(f, c) => {
-            let c = column(c);
-            match f {
-                AggFn::Count => c.count(),
-                AggFn::CountDistinct => c.count_distinct(),
-                AggFn::Sum => c.sum(),
-                AggFn::Avg => c.avg(),
-                AggFn::Min => c.min(),
-                AggFn::Max => c.max(),
-            }
-        }
-    }
-}
-
-fn constant(truth: bool) -> Condition {
-    Condition::all().add(sea_query::Expr::cust(if truth { "1 = 1" } else { "1 = 0" }))
-}
-
-fn condition(f: &Filter) -> Condition {
-    match f {
-        Filter::Compare { left, op, right } => {
-            let (l, r) = (expr(left), expr(right));
-            let e = match op {
-                CmpOp::Eq => l.eq(r),
-                CmpOp::Ne => l.ne(r),
-                CmpOp::Lt => l.lt(r),
-                CmpOp::Lte => l.lte(r),
-                CmpOp::Gt => l.gt(r),
-                CmpOp::Gte => l.gte(r),
-            };
-            e.into_condition()
-        }
-        Filter::In {
-            values, negated, ..
-        } if values.is_empty() => constant(*negated),
-        Filter::In {
-            expr: e,
-            values,
-            negated,
-        } => {
-            let vals = values.iter().cloned().map(Value::into_sea);
-            if *negated {
-                expr(e).is_not_in(vals).into_condition()
-            } else {
-                expr(e).is_in(vals).into_condition()
-            }
-        }
-        Filter::Like {
-            expr: e,
-            pattern,
-            negated,
-        } => {
-            if *negated {
-                expr(e).not_like(pattern.as_str()).into_condition()
-            } else {
-                expr(e).like(pattern.as_str()).into_condition()
-            }
-        }
-        Filter::IsNull { expr: e, negated } => {
-            if *negated {
-                expr(e).is_not_null().into_condition()
-            } else {
-                expr(e).is_null().into_condition()
-            }
-        }
-        Filter::And(v) if v.is_empty() => constant(true),
-        Filter::Or(v) if v.is_empty() => constant(false),
-        Filter::And(v) => v.iter().fold(Condition::all(), |c, f| c.add(condition(f))),
-        Filter::Or(v) => v.iter().fold(Condition::any(), |c, f| c.add(condition(f))),
-        Filter::Not(f) => Condition::all().add(condition(f)).not(),
-    }
 }
 
 fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> {
@@ -181,20 +91,20 @@ fn select_statement(s: &Select, dialect: Dialect) -> Result<sea_query::SelectSta
             }
             JoinKind::Full => JoinType::FullOuterJoin,
         };
-        let on = condition(&j.on);
+        let on = condition(&j.on, dialect);
         match &j.table.alias {
             Some(a) => q.join_as(kind, iden(&j.table.name), iden(a), on),
             None => q.join(kind, iden(&j.table.name), on),
         };
     }
     if let Some(f) = &s.filter {
-        q.cond_where(condition(f));
+        q.cond_where(condition(f, dialect));
     }
     if !s.group_by.is_empty() {
         q.add_group_by(s.group_by.iter().map(expr));
     }
     if let Some(h) = &s.having {
-        q.cond_having(condition(h));
+        q.cond_having(condition(h, dialect));
     }
     for o in &s.order_by {
         let order = match o.order {
@@ -350,7 +260,7 @@ fn update(u: &Update, dialect: Dialect) -> Result<Lowered> {
             .map(|(c, v)| (iden(c), sea_query::Expr::val(v.clone().into_sea()))),
     );
     if let Some(f) = &u.filter {
-        q.cond_where(condition(f));
+        q.cond_where(condition(f, dialect));
     }
     if let Some(r) = returning(&u.returning, dialect) {
         q.returning(r);
@@ -362,7 +272,7 @@ fn delete(d: &Delete, dialect: Dialect) -> Result<Lowered> {
     let mut q = Sq::delete();
     q.from_table(iden(&d.table));
     if let Some(f) = &d.filter {
-        q.cond_where(condition(f));
+        q.cond_where(condition(f, dialect));
     }
     if let Some(r) = returning(&d.returning, dialect) {
         q.returning(r);

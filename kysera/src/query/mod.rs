@@ -21,6 +21,7 @@
 
 mod expr;
 mod lower;
+mod lower_filter;
 mod select;
 mod value;
 mod write;

@@ -78,6 +78,10 @@ pub(crate) fn qualify_for(f: Filter, name: &str, reference: &str) -> Filter {
             expr: expr(e),
             negated,
         },
+        Filter::Identical { left, right } => Filter::Identical {
+            left: expr(left),
+            right: expr(right),
+        },
         Filter::And(v) => Filter::And(v.into_iter().map(q).collect()),
         Filter::Or(v) => Filter::Or(v.into_iter().map(q).collect()),
         Filter::Not(f) => Filter::Not(Box::new(q(*f))),
@@ -151,6 +155,13 @@ pub(super) fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<bool> {
             (!unknown).then_some(false)
         }
         Filter::Not(f) => eval(f, row).map(|b| !b),
+        Filter::Identical { left, right } => {
+            let (a, b) = (value(left)?, value(right)?);
+            if is_null(&a) || is_null(&b) {
+                return Some(false);
+            }
+            Some(same_value(&a, &b))
+        }
         Filter::Like { .. } => None,
     }
 }

@@ -53,17 +53,28 @@ fn limit(reg: &Registry, table: &str, op: Operation) -> Result<Option<(&'static 
     }
 }
 
+/// `column = tenant`: byte for byte for a text tenant, whatever the column's collation (MySQL
+/// pads trailing spaces and may fold case; a tenant `"a "` must not see tenant `"a"`).
+fn same_tenant(reg: &Registry, table: &str, column: Expr, tenant: Value) -> Filter {
+    match reg.declared(table).and_then(|b| b.tenant_kind) {
+        Some(ValueKind::Text) => column.identical(tenant),
+        _ => column.eq(tenant),
+    }
+}
+
 /// A SELECT sees its tenant's rows of the main table and of every joined table.
 pub(crate) fn select(reg: &Registry, s: &mut Select) -> Result<()> {
     let op = Operation::Select;
     if let Some((column, t)) = limit(reg, &s.table.name, op)? {
         let reference = s.table.reference().to_string();
-        s.add_filter(Expr::Column(ColumnRef::qualified(&reference, column)).eq(t));
+        let own = Expr::Column(ColumnRef::qualified(&reference, column));
+        s.add_filter(same_tenant(reg, &s.table.name, own, t));
     }
     // In the ON clause, so a LEFT JOIN still keeps the main row.
     for j in &mut s.joins {
         if let Some((column, t)) = limit(reg, &j.table.name, op)? {
-            let own = Expr::Column(ColumnRef::qualified(j.table.reference(), column)).eq(t);
+            let own = Expr::Column(ColumnRef::qualified(j.table.reference(), column));
+            let own = same_tenant(reg, &j.table.name, own, t);
             j.on = std::mem::replace(&mut j.on, Filter::And(vec![])).and(own);
         }
     }
@@ -87,7 +98,12 @@ pub(crate) fn update(reg: &Registry, u: &mut Update) -> Result<()> {
             reason: format!("changing `{column}` (a row's tenant) is not allowed"),
         });
     }
-    u.add_filter(Expr::Column(ColumnRef::new(column)).eq(t));
+    u.add_filter(same_tenant(
+        reg,
+        &u.table,
+        Expr::Column(ColumnRef::new(column)),
+        t,
+    ));
     Ok(())
 }
 
@@ -130,7 +146,12 @@ pub(crate) fn insert(reg: &Registry, i: &mut Insert) -> Result<()> {
 /// A DELETE removes its tenant's rows only.
 pub(crate) fn delete(reg: &Registry, d: &mut Delete) -> Result<()> {
     if let Some((column, t)) = limit(reg, &d.table, Operation::Delete)? {
-        d.add_filter(Expr::Column(ColumnRef::new(column)).eq(t));
+        d.add_filter(same_tenant(
+            reg,
+            &d.table,
+            Expr::Column(ColumnRef::new(column)),
+            t,
+        ));
     }
     Ok(())
 }
