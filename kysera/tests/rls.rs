@@ -251,7 +251,7 @@ per_database! {
             Ok(())
         })
         .await;
-        outcome.unwrap_or_else(|e| panic!("{d}: {e}"));
+        outcome.unwrap_or_else(|e| panic!("{d}: {e:?}"));
 
         // b's rows are exactly as they were.
         let b_rows = rls::with_context(
@@ -473,11 +473,11 @@ per_database! {
                 })
                 .await?;
             assert_eq!(Secret::repo(&db).audit_history(s.id).await?.len(), 1);
-            let (id, db) = (s.id, db.clone());
+            let (id, db_b) = (s.id, db.clone());
             let seen_by_b = rls::with_context(tenant("b"), async move {
-                let h = Secret::repo(&db).audit_history(id).await?;
+                let h = Secret::repo(&db_b).audit_history(id).await?;
                 let log =
-                    kysera::audit::audit_log(&db, kysera::audit::AuditFilter::new(), 1, 50).await?;
+                    kysera::audit::audit_log(&db_b, kysera::audit::AuditFilter::new(), 1, 50).await?;
                 Ok::<_, Error>((h.len(), log.total))
             });
             assert_eq!(
@@ -485,10 +485,50 @@ per_database! {
                 (0, 0),
                 "{d}: b reads none of a's audit entries"
             );
+            // Nor through the query builder, by any statement, joined or not.
+            let audit_t = "k_rls_audit";
+            assert_eq!(db.fetch_all(Select::from(audit_t)).await?.len(), 1, "{d}: a reads its entry");
+            let db_b = db.clone();
+            let by_b = rls::with_context(tenant("b"), async move {
+                let db = db_b;
+                let read = db.fetch_all(Select::from(audit_t)).await?.len();
+                // Another spelling of the name reaches the same table where names ignore case.
+                let upper = match db.dialect() {
+                    Dialect::Sqlite => db.count(Select::from(audit_t.to_uppercase())).await?,
+                    _ => 0,
+                };
+                let joined = db
+                    .fetch_all(
+                        Select::from(Secret::INFO.table)
+                            .alias("s")
+                            .left_join(audit_t, "l", col("l.entity_id").eq_col(col("s.body")))
+                            .column(col("l.id")),
+                    )
+                    .await?
+                    .len();
+                let updated = db.execute(Update::table(audit_t).set("operation", "forged")).await?;
+                let deleted = db.execute(Delete::from(audit_t)).await?;
+                let forged = db
+                    .execute(
+                        Insert::into(audit_t)
+                            .set("table_name", "x")
+                            .set("entity_id", "1")
+                            .set("operation", "create")
+                            .set("tenant_id", "a"),
+                    )
+                    .await;
+                assert!(matches!(forged, Err(Error::AccessDenied { .. })), "{forged:?}");
+                Ok::<_, Error>((read, upper, joined, updated, deleted))
+            })
+            .await?;
+            assert_eq!(by_b, (0, 0, 0, 0, 0), "{d}: b reaches none of a's audit entries through the builder");
+            // A context without a tenant reaches only the entries without one.
+            let no_tenant = rls::with_context(AuthContext::user("nobody"), db.fetch_all(Select::from(audit_t))).await?;
+            assert!(no_tenant.is_empty(), "{d}");
             Ok(())
         })
         .await;
-        outcome.unwrap_or_else(|e| panic!("{d}: {e}"));
+        outcome.unwrap_or_else(|e| panic!("{d}: {e:?}"));
         // A tenant of another type than the column is refused, not converted by the database.
         let wrong_type = rls::with_context(
             AuthContext::user("u").with_tenant(1i64),

@@ -33,6 +33,9 @@ pub(crate) struct TableBehaviour {
     pub tenant: Option<&'static str>,
     /// What the tenant column holds.
     pub tenant_kind: Option<ValueKind>,
+    /// The table is an audit log: entries without a tenant belong to contexts without one, and
+    /// with no model tenant-isolated the log needs no context.
+    pub audit_log: bool,
 }
 
 impl TableBehaviour {
@@ -44,6 +47,7 @@ impl TableBehaviour {
             updated_at: info.updated_at,
             tenant: info.tenant,
             tenant_kind: info.tenant.map(|_| info.tenant_kind),
+            audit_log: false,
         }
     }
 
@@ -90,6 +94,7 @@ impl TableBehaviour {
         self.updated_at = self.updated_at.or(other.updated_at);
         self.tenant = self.tenant.or(other.tenant);
         self.tenant_kind = self.tenant_kind.or(other.tenant_kind);
+        self.audit_log |= other.audit_log;
     }
 }
 
@@ -147,6 +152,22 @@ impl Registry {
         }
     }
 
+    /// Registers an audit table: tenant-isolated by its `tenant_id` column for every query on it,
+    /// as the log's own readers are.
+    pub(crate) fn add_audit_log(&mut self, table: &str) {
+        let entry = self.0.entry(table.to_ascii_lowercase()).or_insert(Entry {
+            behaviour: TableBehaviour::default(),
+            first: "the audit log",
+            conflict: None,
+        });
+        entry.behaviour.merge(&TableBehaviour {
+            tenant: Some("tenant_id"),
+            tenant_kind: Some(ValueKind::Text),
+            audit_log: true,
+            ..TableBehaviour::default()
+        });
+    }
+
     /// What the table's models declare; an error when they disagree.
     pub(crate) fn get(&self, table: &str) -> Result<Option<&TableBehaviour>> {
         match get_ignoring_case(&self.0, table) {
@@ -169,9 +190,11 @@ impl Registry {
         })
     }
 
-    /// Whether any model is tenant-isolated.
-    fn has_tenants(&self) -> bool {
-        self.0.values().any(|e| e.behaviour.tenant.is_some())
+    /// Whether any model is tenant-isolated (audit logs aside).
+    pub(crate) fn has_tenants(&self) -> bool {
+        self.0
+            .values()
+            .any(|e| e.behaviour.tenant.is_some() && !e.behaviour.audit_log)
     }
 
     fn is_empty(&self) -> bool {
@@ -228,6 +251,14 @@ pub(crate) fn ensure(info: &'static ModelInfo) -> Result<()> {
     let result = reg.add(info);
     ANY.store(!reg.is_empty(), Ordering::Release);
     result
+}
+
+/// Registers an audit table (see [`Registry::add_audit_log`]).
+pub(crate) fn register_audit_log(table: &str) {
+    let lock = global();
+    let mut reg = lock.write().unwrap_or_else(|e| e.into_inner());
+    reg.add_audit_log(table);
+    ANY.store(!reg.is_empty(), Ordering::Release);
 }
 
 /// Registers `M`'s declared behaviours (soft delete, timestamps, tenant isolation) with the

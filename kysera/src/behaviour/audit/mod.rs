@@ -54,7 +54,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use crate::behaviour::rls;
+use crate::behaviour::{registry, rls};
 use crate::core::error::Result;
 use crate::core::sql::Dialect;
 use crate::executor::Executor;
@@ -99,11 +99,15 @@ impl Audit {
             table: "audit_logs".into(),
             user: None,
         }
+        .table("audit_logs")
     }
 
-    /// Records into `table`.
+    /// Records into `table`. Every query on that table — through the log's readers or the query
+    /// builder alike — is isolated by tenant: a tenant reads and changes its own entries, a
+    /// context without a tenant the entries without one, the system context all.
     pub fn table(mut self, table: impl Into<String>) -> Self {
         self.table = table.into();
+        registry::register_audit_log(&self.table);
         self
     }
 

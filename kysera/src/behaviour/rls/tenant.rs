@@ -4,7 +4,8 @@
 //! tenant nor another tenant's row (through an upsert) can be changed.
 
 use super::condition::same_value;
-use super::context::context_for;
+use super::context::{context_for, current};
+use super::postgres::setting_text;
 use crate::behaviour::registry::Registry;
 use crate::core::error::{Error, Result};
 use crate::model::ValueKind;
@@ -15,10 +16,24 @@ use crate::query::{
 
 /// The tenant a query on `table` is limited to: `None` for the system context; an error without
 /// a context, without a tenant in it, or with a tenant of another kind than the column.
+///
+/// An audit log keeps entries of changes made without a tenant too: there, a context without a
+/// tenant is limited to those (a typed NULL tenant), and with no model tenant-isolated the log
+/// needs no context at all. Its tenant column holds the tenant's text.
 fn tenant_of(reg: &Registry, table: &str, op: Operation) -> Result<Option<Value>> {
+    let audit_log = reg.declared(table).is_some_and(|b| b.audit_log);
+    if audit_log && current().is_none() && !reg.has_tenants() {
+        return Ok(None);
+    }
     let Some(ctx) = context_for(table)? else {
         return Ok(None);
     };
+    if audit_log {
+        return Ok(Some(match &ctx.tenant_id {
+            Some(t) if !is_null(t) => Value::from(setting_text(&Some(t.clone()))),
+            _ => Value::String(None),
+        }));
+    }
     let column = reg
         .declared(table)
         .and_then(|b| b.tenant_kind)
@@ -56,6 +71,10 @@ fn limit(reg: &Registry, table: &str, op: Operation) -> Result<Option<(&'static 
 /// `column = tenant`: byte for byte for a text tenant, whatever the column's collation (MySQL
 /// pads trailing spaces and may fold case; a tenant `"a "` must not see tenant `"a"`).
 fn same_tenant(reg: &Registry, table: &str, column: Expr, tenant: Value) -> Filter {
+    if is_null(&tenant) {
+        // An audit log's entries without a tenant.
+        return column.is_null();
+    }
     match reg.declared(table).and_then(|b| b.tenant_kind) {
         Some(ValueKind::Text) => column.identical(tenant),
         _ => column.eq(tenant),
