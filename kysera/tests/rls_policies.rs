@@ -149,6 +149,11 @@ per_database! {
     }
 }
 
+/// Runs `f` as tenant `b`.
+async fn as_b<F: std::future::Future>(f: F) -> F::Output {
+    rls::with_context(AuthContext::user("u").with_tenant("b"), f).await
+}
+
 #[tokio::test]
 async fn postgres_native_rls() {
     let Ok(url) = std::env::var(common::POSTGRES_ENV) else {
@@ -274,6 +279,71 @@ async fn postgres_native_rls() {
     .await
     .unwrap();
     assert_eq!(all.len(), 3);
+
+    // Outside any explicit transaction, as a role that logs in without being a superuser: every
+    // statement gets the settings (in a transaction of its own), so the database gives the same
+    // rows as Kysera's own isolation would, for every operation.
+    common::ddl(&db, "DO $$ BEGIN CREATE ROLE kysera_rls_login LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$").await;
+    common::ddl(
+        &db,
+        &format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO kysera_rls_login"),
+    )
+    .await;
+    common::ddl(
+        &db,
+        &format!("GRANT USAGE, SELECT ON SEQUENCE {t}_id_seq TO kysera_rls_login"),
+    )
+    .await;
+    let app_url = match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}kysera_rls_login{}", &url[..s + 3], &url[at..]),
+        _ => panic!("{} needs a user name", common::POSTGRES_ENV),
+    };
+    let app = kysera::connect(&app_url)
+        .await
+        .unwrap()
+        .with_postgres_rls(true);
+    let bodies = |rows: Vec<kysera::Row>| -> Vec<String> {
+        rows.iter()
+            .map(|r| r.get::<String>("body").unwrap())
+            .collect()
+    };
+    let read = Select::from(t)
+        .column(col("body"))
+        .order_by(col("body"), Order::Asc);
+    assert_eq!(
+        bodies(as_b(app.fetch_all(read.clone())).await.unwrap()),
+        ["b1", "b2"]
+    );
+    assert_eq!(as_b(app.count(Select::from(t))).await.unwrap(), 2);
+    let forged = as_b(app.execute(Insert::into(t).set("tenant_id", "a").set("body", "x"))).await;
+    assert!(
+        forged.is_err(),
+        "the database refuses a row for another tenant: {forged:?}"
+    );
+    assert_eq!(
+        as_b(app.execute(Update::table(t).set("body", "b!")))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        as_b(app.execute(Delete::from(t).filter(col("body").eq("a1"))))
+            .await
+            .unwrap(),
+        0
+    );
+    let raw = as_b(app.raw().fetch_all_sql(
+        kysera::AssertSqlSafe(format!("SELECT body FROM {t}")),
+        vec![],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(bodies(raw), ["b!", "b!"]);
+    // No context: nothing; the system context: everything, a's row untouched.
+    assert!(app.fetch_all(read.clone()).await.unwrap().is_empty());
+    let everything = rls::as_system(app.fetch_all(read)).await.unwrap();
+    assert_eq!(bodies(everything), ["a1", "b!", "b!"]);
+    app.pool().close().await;
     common::drop_tables(&db, &[t]).await;
 }
 

@@ -29,6 +29,10 @@ use crate::row::{FromRow, Row};
 enum Target<'a> {
     Pool(&'a Pool),
     Tx(MutexGuard<'a, Option<TxConn>>),
+    /// PostgreSQL native RLS outside a transaction: a transaction of the one statement, begun
+    /// with the auth context's settings and committed after it.
+    #[cfg(feature = "postgres")]
+    PgLocal(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
@@ -50,6 +54,19 @@ macro_rules! on_target {
             Target::Pool($crate::executor::Pool::MySql($c)) => {
                 let $wrap = Row::MySql;
                 $body
+            }
+            #[cfg(feature = "postgres")]
+            Target::PgLocal(mut tx) => {
+                let result = {
+                    let $c = &mut *tx;
+                    let $wrap = Row::Postgres;
+                    $body
+                };
+                match result {
+                    Ok(v) => tx.commit().await.map(|()| v).map_err(Error::from),
+                    // Dropping the transaction rolls the statement back.
+                    Err(e) => Err(e),
+                }
             }
             Target::Tx(mut guard) => match guard.as_mut() {
                 #[cfg(feature = "sqlite")]
@@ -258,6 +275,19 @@ impl Executor {
 
     async fn target(&self) -> Result<Target<'_>> {
         match &self.tx {
+            #[cfg(feature = "postgres")]
+            None if self.postgres_rls && matches!(self.pool, Pool::Postgres(_)) => {
+                // The settings exist only inside a transaction: a lone statement gets its own.
+                let settings = Behaviours::transaction_settings();
+                match (&self.pool, settings.is_empty()) {
+                    (Pool::Postgres(p), false) => {
+                        let mut tx = p.begin().await?;
+                        transaction::set_settings(&mut tx, settings).await?;
+                        Ok(Target::PgLocal(tx))
+                    }
+                    _ => Ok(Target::Pool(&self.pool)),
+                }
+            }
             None => Ok(Target::Pool(&self.pool)),
             Some(h) => {
                 if !h.open.load(Ordering::Acquire) {

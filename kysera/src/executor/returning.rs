@@ -77,7 +77,7 @@ impl Executor {
                 tx.commit().await?;
                 rows
             }
-            Target::Pool(_) => return Ok(None),
+            _ => return Ok(None),
         };
         Ok(Some(rows))
     }

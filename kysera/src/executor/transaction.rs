@@ -454,7 +454,15 @@ pub(super) async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
 async fn set_transaction_settings(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
 ) -> Result<()> {
-    let settings = Behaviours::transaction_settings();
+    set_settings(tx, Behaviours::transaction_settings()).await
+}
+
+/// Sets `settings` for this transaction only.
+#[cfg(feature = "postgres")]
+pub(super) async fn set_settings(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    settings: Vec<(&'static str, String)>,
+) -> Result<()> {
     if settings.is_empty() {
         return Ok(());
     }
