@@ -127,6 +127,15 @@ pub enum Error {
     /// A transaction handle was used after its transaction had ended.
     #[error("the transaction has already been committed or rolled back")]
     TransactionClosed,
+    /// The connection was lost while a transaction committed: the database may or may not have
+    /// committed it, and the client cannot tell. Do not assume either outcome: check the data
+    /// (or make the write idempotent) before retrying. The driver's error is the source.
+    #[error("the outcome of a commit is unknown: the connection failed while it committed")]
+    CommitOutcomeUnknown {
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The transaction was rolled back instead of committed: a savepoint inside it could not be
     /// undone, so it may hold work that was meant to be undone. Nothing of it was committed.
     #[error(
@@ -382,6 +391,39 @@ enum Kind {
     ForeignKey,
     NotNull,
     Check,
+}
+
+/// The error of a failed COMMIT: the database's own refusal (the transaction was rolled back)
+/// is classified as usual; anything else — the connection failed — leaves the outcome unknown.
+pub(crate) fn commit_failed(e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Database(ref db) if !connection_lost(db.as_ref()) => classify(e),
+        source => Error::CommitOutcomeUnknown { source },
+    }
+}
+
+/// Whether a database error ends the session rather than refusing the statement: SQLSTATE class
+/// 08 (connection exception) and 57P (operator intervention: shutdown, terminated backend), a
+/// PostgreSQL FATAL or PANIC, MySQL's killed connection or server shutdown.
+fn connection_lost(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = db.code();
+    if code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+    {
+        return true;
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        use sqlx::postgres::PgSeverity;
+        return matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic);
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
+        return matches!(my.number(), 1053 | 1927 | 2006 | 2013);
+    }
+    false
 }
 
 /// Replaces the password of a URL with `***` so it can be shown in errors and logs.

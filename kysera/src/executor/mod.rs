@@ -63,7 +63,11 @@ macro_rules! on_target {
                     $body
                 };
                 match result {
-                    Ok(v) => tx.commit().await.map(|()| v).map_err(Error::from),
+                    Ok(v) => tx
+                        .commit()
+                        .await
+                        .map(|()| v)
+                        .map_err($crate::core::error::commit_failed),
                     // Dropping the transaction rolls the statement back.
                     Err(e) => Err(e),
                 }

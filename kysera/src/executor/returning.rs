@@ -9,7 +9,7 @@ use sqlx::{Column, Row as _, TypeInfo};
 use super::connect::Pool;
 use super::transaction::{PendingSavepoint, TxConn};
 use super::{Executor, Target, sqlx_query};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, commit_failed};
 use crate::core::sql::Dialect;
 use crate::query::{
     ConflictAction, Delete, Expr, Filter, Insert, Query, Returning, Select, Update, Value, col,
@@ -74,7 +74,7 @@ impl Executor {
                 let mut tx = pool.begin().await?;
                 let read = |s: Select| self.read_back(s);
                 let rows = mysql_emulate(&mut tx, query, &read).await?;
-                tx.commit().await?;
+                tx.commit().await.map_err(commit_failed)?;
                 rows
             }
             _ => return Ok(None),

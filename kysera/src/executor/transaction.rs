@@ -15,7 +15,7 @@ use super::Executor;
 use super::connect::Pool;
 #[cfg(feature = "postgres")]
 use super::hook::{Behaviours, Enforce};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, commit_failed};
 
 /// The connection a transaction holds.
 pub(super) enum TxConn {
@@ -436,9 +436,11 @@ pub(super) async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
                     #[cfg(feature = "mysql")]
                     (TxConn::MySql(tx), false) => tx.rollback().await,
                 };
-                match outcome.map_err(Error::from) {
+                match outcome {
                     Ok(()) if commit && poisoned => Err(Error::TransactionPoisoned),
-                    other => other,
+                    Ok(()) => Ok(()),
+                    Err(e) if commit && !poisoned => Err(commit_failed(e)),
+                    Err(e) => Err(Error::from(e)),
                 }
             }
         },
