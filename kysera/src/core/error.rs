@@ -136,6 +136,13 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// A nested transaction was opened on an outer transaction's executor from inside another
+    /// nested transaction still open on it: it would wait for itself. Use the executor the
+    /// enclosing nested transaction's closure received.
+    #[error(
+        "a transaction was opened on an outer executor from inside a nested transaction that is still open; use the executor its closure received"
+    )]
+    TransactionInUse,
     /// The transaction was rolled back instead of committed: a savepoint inside it could not be
     /// undone, so it may hold work that was meant to be undone. Nothing of it was committed.
     #[error(

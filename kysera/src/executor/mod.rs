@@ -32,7 +32,7 @@ enum Target<'a> {
     /// PostgreSQL native RLS outside a transaction: a transaction of the one statement, begun
     /// with the auth context's settings and committed after it.
     #[cfg(feature = "postgres")]
-    PgLocal(sqlx::Transaction<'static, sqlx::Postgres>),
+    PgLocal(transaction::OwnedTx),
 }
 
 /// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
@@ -56,18 +56,18 @@ macro_rules! on_target {
                 $body
             }
             #[cfg(feature = "postgres")]
-            Target::PgLocal(mut tx) => {
-                let result = {
-                    let $c = &mut *tx;
-                    let $wrap = Row::Postgres;
-                    $body
+            Target::PgLocal(mut owned) => {
+                let result = match owned.conn() {
+                    Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::Postgres;
+                        $body
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => Err(Error::TransactionClosed),
                 };
                 match result {
-                    Ok(v) => tx
-                        .commit()
-                        .await
-                        .map(|()| v)
-                        .map_err($crate::core::error::commit_failed),
+                    Ok(v) => owned.commit().await.map(|()| v),
                     // Dropping the transaction rolls the statement back.
                     Err(e) => Err(e),
                 }
@@ -112,7 +112,9 @@ mod raw;
 mod returning;
 #[cfg(feature = "mysql")]
 use returning::mysql_checks_conflicts;
+mod shared;
 mod transaction;
+mod tx_conn;
 
 pub use connect::{Pool, connect};
 use hook::{Behaviours, Enforce};
@@ -147,8 +149,9 @@ pub struct Executor {
     /// PostgreSQL native RLS: pass the auth context to each transaction.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     postgres_rls: bool,
-    /// Inside an [`atomic`](Executor::atomic) section of this transaction (which holds its lock).
-    in_section: bool,
+    /// The savepoint scope this executor's statements belong to (`None`: the outermost level).
+    /// A statement runs only while its scope is the innermost one open on the transaction.
+    scope: Option<Arc<str>>,
     tx: Option<Arc<TxHandle>>,
 }
 
@@ -176,7 +179,7 @@ impl Executor {
             chain: Arc::new(PluginChain::default()),
             clock: Arc::new(SystemClock),
             postgres_rls: false,
-            in_section: false,
+            scope: None,
             tx: None,
         }
     }
@@ -287,7 +290,9 @@ impl Executor {
                     (Pool::Postgres(p), false) => {
                         let mut tx = p.begin().await?;
                         transaction::set_settings(&mut tx, settings).await?;
-                        Ok(Target::PgLocal(tx))
+                        Ok(Target::PgLocal(transaction::OwnedTx::new(
+                            TxConn::Postgres(tx),
+                        )))
                     }
                     _ => Ok(Target::Pool(&self.pool)),
                 }
@@ -297,7 +302,7 @@ impl Executor {
                 if !h.open.load(Ordering::Acquire) {
                     return Err(Error::TransactionClosed);
                 }
-                Ok(Target::Tx(h.shared.lock().await))
+                Ok(Target::Tx(h.shared.lock_for(self.scope.as_deref()).await?))
             }
         }
     }

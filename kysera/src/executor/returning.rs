@@ -7,9 +7,9 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::{Column, Row as _, TypeInfo};
 
 use super::connect::Pool;
-use super::transaction::{PendingSavepoint, TxConn};
+use super::transaction::{OwnedTx, PendingSavepoint, TxConn};
 use super::{Executor, Target, sqlx_query};
-use crate::core::error::{Error, Result, commit_failed};
+use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
 use crate::query::{
     ConflictAction, Delete, Expr, Filter, Insert, Query, Returning, Select, Update, Value, col,
@@ -71,10 +71,13 @@ impl Executor {
             #[cfg(feature = "mysql")]
             Target::Pool(Pool::MySql(pool)) => {
                 // The statements must see one consistent state: run them in a transaction.
-                let mut tx = pool.begin().await?;
+                let mut owned = OwnedTx::new(TxConn::MySql(pool.begin().await?));
+                let TxConn::MySql(tx) = owned.conn()? else {
+                    return Err(Error::TransactionClosed);
+                };
                 let read = |s: Select| self.read_back(s);
-                let rows = mysql_emulate(&mut tx, query, &read).await?;
-                tx.commit().await.map_err(commit_failed)?;
+                let rows = mysql_emulate(tx, query, &read).await?;
+                owned.commit().await?;
                 rows
             }
             _ => return Ok(None),

@@ -8,138 +8,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use futures_util::FutureExt;
+#[cfg(feature = "postgres")]
 use sqlx::AssertSqlSafe;
-use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::Executor;
 use super::connect::Pool;
 #[cfg(feature = "postgres")]
 use super::hook::{Behaviours, Enforce};
+pub(super) use super::shared::{TxShared, inside, runs_inside, std_lock};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(super) use super::tx_conn::OwnedTx;
+pub(super) use super::tx_conn::{TxConn, roll_back_soon};
 use crate::core::error::{Error, Result, commit_failed};
-
-/// The connection a transaction holds.
-pub(super) enum TxConn {
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    #[cfg(feature = "mysql")]
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
-}
-
-impl TxConn {
-    /// Runs a statement without parameters (the savepoint commands).
-    pub(super) async fn run(&mut self, sql: String) -> Result<()> {
-        let q = sqlx::raw_sql(AssertSqlSafe(sql));
-        match self {
-            #[cfg(feature = "sqlite")]
-            TxConn::Sqlite(tx) => q.execute(&mut **tx).await.map(drop),
-            #[cfg(feature = "postgres")]
-            TxConn::Postgres(tx) => q.execute(&mut **tx).await.map(drop),
-            #[cfg(feature = "mysql")]
-            TxConn::MySql(tx) => q.execute(&mut **tx).await.map(drop),
-        }
-        .map_err(Error::from)
-    }
-
-    /// `ROLLBACK TO` then `RELEASE` a savepoint: undoes its work and closes it.
-    pub(super) async fn undo(&mut self, name: &str) -> Result<()> {
-        self.run(format!("ROLLBACK TO SAVEPOINT {name}")).await?;
-        self.run(format!("RELEASE SAVEPOINT {name}")).await
-    }
-}
-
-/// What every level of one transaction shares.
-pub(super) struct TxShared {
-    /// The connection; `None` once the outermost level has ended.
-    pub(super) conn: Mutex<Option<TxConn>>,
-    /// Numbers savepoints, so that no two in one transaction share a name.
-    pub(super) next_savepoint: AtomicU32,
-    /// Savepoints of nested transactions dropped before they finished (a cancelled future):
-    /// undone before the connection's next use, so their work is never committed.
-    pub(super) abandoned: std::sync::Mutex<Vec<String>>,
-    /// Savepoints open on the connection, oldest first.
-    pub(super) live: std::sync::Mutex<Vec<String>>,
-    /// Set when a savepoint could not be undone: the transaction may hold work that should
-    /// have been undone, so it can no longer commit.
-    pub(super) poisoned: AtomicBool,
-    /// Serialises the library's own multi-statement sections ([`Executor::atomic`]).
-    pub(super) section: Arc<Mutex<()>>,
-}
-
-fn std_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl TxShared {
-    pub(super) fn new_savepoint(&self) -> String {
-        format!(
-            "kysera_sp_{}",
-            self.next_savepoint.fetch_add(1, Ordering::Relaxed) + 1
-        )
-    }
-
-    /// Opens a savepoint with a fresh name and returns the name.
-    pub(super) async fn open_savepoint(&self) -> Result<String> {
-        let name = self.new_savepoint();
-        let mut guard = self.lock().await;
-        let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
-        self.open_on(conn, &name).await?;
-        Ok(name)
-    }
-
-    /// Opens savepoint `name` on a connection already held.
-    pub(super) async fn open_on(&self, conn: &mut TxConn, name: &str) -> Result<()> {
-        conn.run(format!("SAVEPOINT {name}")).await?;
-        std_lock(&self.live).push(name.to_string());
-        Ok(())
-    }
-
-    /// `name` and every newer savepoint are gone (released or rolled back).
-    pub(super) fn closed(&self, name: &str) {
-        let mut live = std_lock(&self.live);
-        if let Some(i) = live.iter().position(|n| n == name) {
-            live.truncate(i);
-        }
-    }
-
-    /// Releases savepoint `name` (keeping its work in the enclosing level).
-    pub(super) async fn release(&self, conn: &mut TxConn, name: &str) -> Result<()> {
-        conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
-        self.closed(name);
-        Ok(())
-    }
-
-    /// Undoes savepoint `name` if it is still open. A failure poisons the transaction: work
-    /// that should have been undone may remain, so it must not commit.
-    pub(super) async fn undo(&self, conn: &mut TxConn, name: &str) -> Result<()> {
-        if !std_lock(&self.live).iter().any(|n| n == name) {
-            return Ok(());
-        }
-        let result = conn.undo(name).await;
-        self.closed(name);
-        if let Err(e) = &result {
-            self.poisoned.store(true, Ordering::Release);
-            tracing::warn!(target: "kysera::transaction", savepoint = %name, error = %e, "undoing a savepoint failed; the transaction will not commit");
-        }
-        result
-    }
-
-    /// Locks the connection, first undoing abandoned savepoints, one at a time (a name leaves
-    /// the queue only once handled, so a cancelled lock loses none).
-    pub(super) async fn lock(&self) -> MutexGuard<'_, Option<TxConn>> {
-        let mut guard = self.conn.lock().await;
-        if let Some(conn) = guard.as_mut() {
-            loop {
-                let next = std_lock(&self.abandoned).first().cloned();
-                let Some(name) = next else { break };
-                let _ = self.undo(conn, &name).await;
-                std_lock(&self.abandoned).retain(|n| *n != name);
-            }
-        }
-        guard
-    }
-}
 
 /// One level of a (possibly nested) transaction.
 pub(super) struct TxHandle {
@@ -202,8 +83,12 @@ impl Drop for LevelGuard {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(name.clone()),
             None => {
-                if let Ok(mut conn) = h.shared.conn.try_lock() {
-                    drop(conn.take());
+                // A statement still holding the connection gives it back when it is dropped;
+                // then the last handle's drop rolls back (see `TxShared`'s `Drop`).
+                if let Ok(mut conn) = h.shared.conn.try_lock()
+                    && let Some(conn) = conn.take()
+                {
+                    roll_back_soon(conn);
                 }
             }
         }
@@ -226,19 +111,15 @@ impl Executor {
         if !h.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
         }
-        // One section at a time per transaction (savepoints on one connection form a stack);
-        // a section inside a section already holds it.
-        let _section = match self.in_section {
-            true => None,
-            false => Some(h.shared.section.clone().lock_owned().await),
-        };
-        let name = h.shared.open_savepoint().await?;
+        // One scope at a time holds the transaction (`lock_for`), so sections, nested
+        // transactions and plain statements of other scopes wait for this one to end.
+        let name = h.shared.open_savepoint(self.scope.as_deref()).await?;
         let mut pending = PendingSavepoint(h.shared.clone(), Some(name.clone()));
         let inner = Executor {
-            in_section: true,
+            scope: Some(Arc::from(name.as_str())),
             ..self.clone()
         };
-        let result = f(inner).await;
+        let result = inside(&h.shared, &name, f(inner)).await;
         let mut guard = h.shared.lock().await;
         let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
         let out = match result {
@@ -263,12 +144,18 @@ impl Executor {
     ///
     /// `f` receives an `Executor` bound to the transaction, with the same plugins. Calling
     /// `transaction` on that executor nests a savepoint: the inner work can fail and roll back
-    /// alone while the outer transaction goes on. Nested transactions of one level run one
-    /// after another (a second one waits for the first to end), since savepoints on one
-    /// connection form a stack; so do not open one on the outer executor from inside another's
-    /// closure, which would wait for itself. A nested transaction whose future is dropped
-    /// before it ends is rolled back. A clone of the transaction executor kept past the closure
-    /// returns [`Error::TransactionClosed`].
+    /// alone while the outer transaction goes on.
+    ///
+    /// Concurrent work on one transaction (`tokio::join!`, [`dal::parallel`](crate::dal::parallel),
+    /// tasks holding clones of the executor) is safe: a nested transaction — like the
+    /// library's own savepoints for audited writes — holds the transaction for its whole life,
+    /// and statements from outside it wait until it ends, so its rollback never undoes work
+    /// that returned `Ok` elsewhere. Work issued from inside a nested transaction's closure
+    /// belongs to it, whichever executor issued it; opening another nested transaction on an
+    /// outer executor from there would wait for itself and is refused with
+    /// [`Error::TransactionInUse`]. A nested transaction whose future is dropped before it ends
+    /// is rolled back. A clone of the transaction executor kept past the closure returns
+    /// [`Error::TransactionClosed`].
     ///
     /// The transaction holds one connection of the pool until it ends: using the plain executor
     /// (not the one `f` receives) inside `f` takes another connection, and waits for the
@@ -318,11 +205,16 @@ impl Executor {
         let _level = LevelGuard(handle.clone());
         let tx_exec = Executor {
             tx: Some(handle.clone()),
+            scope: handle.savepoint.as_deref().map(Arc::from),
             ..self.clone()
         };
-        let outcome = AssertUnwindSafe(async move { f(tx_exec).await })
-            .catch_unwind()
-            .await;
+        let body = async move {
+            match &handle_scope(&tx_exec) {
+                Some((shared, name)) => inside(shared, name, f(tx_exec)).await,
+                None => f(tx_exec).await,
+            }
+        };
+        let outcome = AssertUnwindSafe(body).catch_unwind().await;
         match outcome {
             Ok(Ok(value)) => {
                 finish(&handle, true).await?;
@@ -369,7 +261,7 @@ impl Executor {
                     abandoned: std::sync::Mutex::new(Vec::new()),
                     live: std::sync::Mutex::new(Vec::new()),
                     poisoned: AtomicBool::new(false),
-                    section: Arc::new(Mutex::new(())),
+                    scope_closed: tokio::sync::Notify::new(),
                 }),
                 savepoint: None,
                 open: AtomicBool::new(true),
@@ -381,12 +273,17 @@ impl Executor {
         if !parent.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
         }
+        // Opening one on this level from inside a deeper scope of this transaction would wait
+        // for that scope, which waits for this: refused instead of hanging.
+        if self.runs_inside_a_deeper_scope(&parent.shared) {
+            return Err(Error::TransactionInUse);
+        }
         // Siblings wait for each other: savepoints on one connection form a stack.
         let slot = parent.nest.clone().lock_owned().await;
         if !parent.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
         }
-        let name = parent.shared.open_savepoint().await?;
+        let name = parent.shared.open_savepoint(self.scope.as_deref()).await?;
         Ok(TxHandle {
             shared: parent.shared.clone(),
             savepoint: Some(name),
@@ -395,6 +292,28 @@ impl Executor {
             nest: Arc::new(Mutex::new(())),
             parent_slot: std::sync::Mutex::new(Some(slot)),
         })
+    }
+}
+
+/// The shared state and savepoint of a nested level's executor (`None` for the outermost level).
+fn handle_scope(e: &Executor) -> Option<(Arc<TxShared>, String)> {
+    let h = e.tx.as_ref()?;
+    Some((h.shared.clone(), h.savepoint.clone()?))
+}
+
+impl Executor {
+    /// Whether the current code runs inside the closure of a savepoint scope of this transaction
+    /// opened after (inside) this executor's own scope.
+    fn runs_inside_a_deeper_scope(&self, shared: &TxShared) -> bool {
+        let live = std_lock(&shared.live);
+        let start = match self.scope.as_deref() {
+            None => 0,
+            Some(own) => match live.iter().position(|n| n == own) {
+                Some(i) => i + 1,
+                None => return false,
+            },
+        };
+        live[start..].iter().any(|n| runs_inside(shared, n))
     }
 }
 

@@ -1,0 +1,171 @@
+//! What every level of one transaction shares: the connection, the stack of open savepoints,
+//! and the rule that the innermost savepoint scope holds the transaction for its whole life.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::tx_conn::{TxConn, roll_back_soon};
+use crate::core::error::{Error, Result};
+
+/// What every level of one transaction shares.
+pub(super) struct TxShared {
+    /// The connection; `None` once the outermost level has ended.
+    pub(super) conn: Mutex<Option<TxConn>>,
+    /// Numbers savepoints, so that no two in one transaction share a name.
+    pub(super) next_savepoint: AtomicU32,
+    /// Savepoints of nested transactions dropped before they finished (a cancelled future):
+    /// undone before the connection's next use, so their work is never committed.
+    pub(super) abandoned: std::sync::Mutex<Vec<String>>,
+    /// Savepoints open on the connection, oldest first.
+    pub(super) live: std::sync::Mutex<Vec<String>>,
+    /// Set when a savepoint could not be undone: the transaction may hold work that should
+    /// have been undone, so it can no longer commit.
+    pub(super) poisoned: AtomicBool,
+    /// Woken whenever a savepoint closes, for statements waiting for their scope.
+    pub(super) scope_closed: tokio::sync::Notify,
+}
+
+tokio::task_local! {
+    /// The savepoint scopes whose closure the current code runs inside, per transaction (by the
+    /// address of its shared state): work issued there belongs to that scope, whichever
+    /// executor issued it.
+    static INSIDE: Vec<(usize, Arc<str>)>;
+}
+
+/// Runs `fut` as the body of scope `name` of the transaction `shared`.
+pub(super) async fn inside<F: Future>(shared: &Arc<TxShared>, name: &str, fut: F) -> F::Output {
+    let mut scopes = INSIDE.try_with(Clone::clone).unwrap_or_default();
+    scopes.push((Arc::as_ptr(shared) as usize, Arc::from(name)));
+    INSIDE.scope(scopes, fut).await
+}
+
+/// Whether the current code runs inside the closure of scope `name` of transaction `shared`.
+pub(super) fn runs_inside(shared: &TxShared, name: &str) -> bool {
+    let id = shared as *const TxShared as usize;
+    INSIDE
+        .try_with(|v| v.iter().any(|(t, n)| *t == id && &**n == name))
+        .unwrap_or(false)
+}
+
+impl Drop for TxShared {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().take() {
+            roll_back_soon(conn);
+        }
+    }
+}
+
+pub(super) fn std_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TxShared {
+    pub(super) fn new_savepoint(&self) -> String {
+        format!(
+            "kysera_sp_{}",
+            self.next_savepoint.fetch_add(1, Ordering::Relaxed) + 1
+        )
+    }
+
+    /// Opens a savepoint with a fresh name, as a statement of `scope`, and returns the name.
+    pub(super) async fn open_savepoint(&self, scope: Option<&str>) -> Result<String> {
+        let name = self.new_savepoint();
+        let mut guard = self.lock_for(scope).await?;
+        let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
+        self.open_on(conn, &name).await?;
+        Ok(name)
+    }
+
+    /// Opens savepoint `name` on a connection already held.
+    pub(super) async fn open_on(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        conn.run(format!("SAVEPOINT {name}")).await?;
+        std_lock(&self.live).push(name.to_string());
+        Ok(())
+    }
+
+    /// `name` and every newer savepoint are gone (released or rolled back).
+    pub(super) fn closed(&self, name: &str) {
+        {
+            let mut live = std_lock(&self.live);
+            if let Some(i) = live.iter().position(|n| n == name) {
+                live.truncate(i);
+            }
+        }
+        self.scope_closed.notify_waiters();
+    }
+
+    /// Locks the connection for a statement of `scope` (`None`: the outermost level), waiting
+    /// while a savepoint scope opened after it is still open: that scope holds the transaction
+    /// for its whole life, so its rollback can never undo work that returned `Ok` elsewhere.
+    /// Work issued from inside the innermost scope's own closure belongs to that scope and runs.
+    pub(super) async fn lock_for(
+        &self,
+        scope: Option<&str>,
+    ) -> Result<MutexGuard<'_, Option<TxConn>>> {
+        loop {
+            let closed = self.scope_closed.notified();
+            tokio::pin!(closed);
+            // Registered before the check, so a scope closing in between is not missed.
+            closed.as_mut().enable();
+            let guard = self.lock().await;
+            if guard.is_none() {
+                return Err(Error::TransactionClosed);
+            }
+            let (runs, open) = {
+                let live = std_lock(&self.live);
+                let innermost = live.last().map(String::as_str);
+                let runs = innermost == scope || innermost.is_some_and(|n| runs_inside(self, n));
+                (runs, scope.is_none_or(|s| live.iter().any(|n| n == s)))
+            };
+            if runs {
+                return Ok(guard);
+            }
+            if !open {
+                // The scope this executor belongs to has ended.
+                return Err(Error::TransactionClosed);
+            }
+            drop(guard);
+            closed.await;
+        }
+    }
+
+    /// Releases savepoint `name` (keeping its work in the enclosing level).
+    pub(super) async fn release(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
+        self.closed(name);
+        Ok(())
+    }
+
+    /// Undoes savepoint `name` if it is still open. A failure poisons the transaction: work
+    /// that should have been undone may remain, so it must not commit.
+    pub(super) async fn undo(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        if !std_lock(&self.live).iter().any(|n| n == name) {
+            return Ok(());
+        }
+        let result = conn.undo(name).await;
+        self.closed(name);
+        if let Err(e) = &result {
+            self.poisoned.store(true, Ordering::Release);
+            tracing::warn!(target: "kysera::transaction", savepoint = %name, error = %e, "undoing a savepoint failed; the transaction will not commit");
+        }
+        result
+    }
+
+    /// Locks the connection, first undoing abandoned savepoints, one at a time (a name leaves
+    /// the queue only once handled, so a cancelled lock loses none).
+    pub(super) async fn lock(&self) -> MutexGuard<'_, Option<TxConn>> {
+        let mut guard = self.conn.lock().await;
+        if let Some(conn) = guard.as_mut() {
+            loop {
+                let next = std_lock(&self.abandoned).first().cloned();
+                let Some(name) = next else { break };
+                let _ = self.undo(conn, &name).await;
+                std_lock(&self.abandoned).retain(|n| *n != name);
+            }
+        }
+        guard
+    }
+}
