@@ -3,6 +3,8 @@
 //!   audited writes on one transaction: every write that returned `Ok` in a transaction that
 //!   committed is in the database with its audit entry, and nothing a failed nested transaction
 //!   wrote is;
+//! - audited writes dropped at random moments: the pool answers within a second afterwards, and
+//!   every row present has its audit entry (and no entry exists for a row that is not there).
 //!
 //! Both are bounded in count and time.
 
@@ -23,6 +25,20 @@ use kysera::{Error, Executor, Model, Repository};
 #[audit]
 #[soft_delete]
 struct Item {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    label: String,
+    n: i64,
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The same shape in a table of its own, for the cancellation scenario (scenarios run in
+/// parallel on the same servers).
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_conc_cancelled")]
+#[audit]
+#[soft_delete]
+struct Cancelled {
     #[kysera(primary_key, generated)]
     id: i64,
     label: String,
@@ -244,5 +260,42 @@ per_database! {
             .collect();
         assert_eq!(xs, [2], "{d}: the nested work was undone, the outer work committed");
         common::drop_tables(&plain, &[&t]).await;
+    }
+}
+
+per_database! {
+    #[flavor(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_audited_writes_leave_the_pool_answering_and_the_log_exact(plain) {
+        let d = plain.dialect();
+        let audit_table = "k_conc_audit_b";
+        let db = setup(&plain, Cancelled::INFO.table, audit_table).await;
+        let repo = Cancelled::repo(&db);
+        let seed = seed(0xD1B5_4A32_D192_ED03);
+        let mut rng = Rng(seed);
+        let anchor = repo.create(NewCancelled { label: "anchor".into(), n: 0 }).await.unwrap();
+        let started = std::time::Instant::now();
+        for i in 0..60 {
+            if started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            let budget = Duration::from_micros(rng.below(4000));
+            let label = format!("c{i}");
+            let _ = match rng.below(4) {
+                0 => tokio::time::timeout(budget, async { repo.create(NewCancelled { label, n: 1 }).await.map(drop) }).await,
+                1 => tokio::time::timeout(budget, async { repo.update(anchor.id, CancelledPatch::default().n(i as i64)).await.map(drop) }).await,
+                2 => tokio::time::timeout(budget, async { repo.soft_delete(anchor.id).await.map(drop) }).await,
+                _ => tokio::time::timeout(budget, async { repo.restore(anchor.id).await.map(drop) }).await,
+            };
+            // The pool answers at once after every cancellation.
+            let alive = tokio::time::timeout(Duration::from_secs(1), db.raw().fetch_all(Select::from(Cancelled::INFO.table))).await;
+            assert!(matches!(alive, Ok(Ok(_))), "{d}: seed {seed}: the pool hangs after cancelling operation {i}: {alive:?}");
+        }
+        let (rows, created) = state(&db, Cancelled::INFO.table, audit_table).await;
+        let created_rows: BTreeSet<String> = rows.iter().filter(|l| l.starts_with('c')).cloned().collect();
+        let created_entries: BTreeSet<String> = created.iter().filter(|l| l.starts_with('c')).cloned().collect();
+        assert_eq!(created_rows, created_entries, "{d}: a create and its audit entry are all or nothing");
+        common::drop_tables(&plain, &[Cancelled::INFO.table, audit_table]).await;
+        let closing = tokio::time::timeout(Duration::from_secs(5), db.pool().close()).await;
+        assert!(closing.is_ok(), "{d}: the pool does not close");
     }
 }

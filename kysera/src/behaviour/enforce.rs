@@ -8,7 +8,7 @@ use super::registry::{Registry, registry};
 use super::rls::tenant;
 use super::{rls, soft_delete, timestamps};
 use crate::core::error::{Error, Result};
-use crate::executor::hook::{Behaviours, Enforce};
+use crate::executor::hook::{Behaviours, BoxedTask, Enforce};
 use crate::query::{JoinKind, Query, Select};
 
 impl Enforce for Behaviours {
@@ -21,6 +21,10 @@ impl Enforce for Behaviours {
 
     fn transaction_settings() -> Vec<(&'static str, String)> {
         rls::transaction_settings()
+    }
+
+    fn carry(fut: BoxedTask) -> BoxedTask {
+        rls::carry(fut)
     }
 }
 

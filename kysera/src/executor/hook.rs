@@ -25,4 +25,12 @@ pub(crate) trait Enforce {
     /// `set_config(name, value, true)` when native row-level security is on; empty for none.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     fn transaction_settings() -> Vec<(&'static str, String)>;
+
+    /// `fut`, run with the current task's context (who is acting) wherever it is polled: for
+    /// work the executor moves to a task of its own.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    fn carry(fut: BoxedTask) -> BoxedTask;
 }
+
+/// A unit of work moved to a task of its own.
+pub(crate) type BoxedTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;

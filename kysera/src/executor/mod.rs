@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 
 use sea_query_sqlx::SqlxValues;
 use sqlx::AssertSqlSafe;
-use tokio::sync::MutexGuard;
 
 use crate::clock::{Clock, SystemClock};
 use crate::core::error::{Error, Result};
@@ -26,9 +25,10 @@ use crate::query::{Lowered, Query, Select, Value, lower, lower_count, lower_exis
 use crate::row::{FromRow, Row};
 
 /// Where a query goes: the pool, or the connection of a transaction (locked for the query).
-enum Target<'a> {
-    Pool(&'a Pool),
-    Tx(MutexGuard<'a, Option<TxConn>>),
+/// Owned, so the statement can run in a task of its own.
+enum Target {
+    Pool(Pool),
+    Tx(transaction::ConnGuard),
     /// PostgreSQL native RLS outside a transaction: a transaction of the one statement, begun
     /// with the auth context's settings and committed after it.
     #[cfg(feature = "postgres")]
@@ -36,65 +36,83 @@ enum Target<'a> {
 }
 
 /// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
-/// matching [`Row`] constructor.
+/// matching [`Row`] constructor — in a task of its own that owns the connection (or the
+/// transaction's lock), so a caller dropped at any await point never leaves a command
+/// half-done on a connection: the statement finishes, then the connection goes back to the
+/// pool (or the transaction's lock is released), and a one-statement transaction whose caller
+/// is gone is rolled back instead of committed.
 macro_rules! on_target {
-    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {
-        match $target {
-            #[cfg(feature = "sqlite")]
-            Target::Pool($crate::executor::Pool::Sqlite($c)) => {
-                let $wrap = Row::Sqlite;
-                $body
-            }
-            #[cfg(feature = "postgres")]
-            Target::Pool($crate::executor::Pool::Postgres($c)) => {
-                let $wrap = Row::Postgres;
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            Target::Pool($crate::executor::Pool::MySql($c)) => {
-                let $wrap = Row::MySql;
-                $body
-            }
-            #[cfg(feature = "postgres")]
-            Target::PgLocal(mut owned) => {
-                let result = match owned.conn() {
-                    Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::Postgres;
-                        $body
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => Err(Error::TransactionClosed),
-                };
-                match result {
-                    Ok(v) => owned.commit().await.map(|()| v),
-                    // Dropping the transaction rolls the statement back.
-                    Err(e) => Err(e),
-                }
-            }
-            Target::Tx(mut guard) => match guard.as_mut() {
+    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
+        let target = $target;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = match target {
                 #[cfg(feature = "sqlite")]
-                Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
-                    let $c = &mut **tx;
+                Target::Pool($crate::executor::Pool::Sqlite(pool)) => {
+                    let $c = &pool;
                     let $wrap = Row::Sqlite;
                     $body
                 }
                 #[cfg(feature = "postgres")]
-                Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
-                    let $c = &mut **tx;
+                Target::Pool($crate::executor::Pool::Postgres(pool)) => {
+                    let $c = &pool;
                     let $wrap = Row::Postgres;
                     $body
                 }
                 #[cfg(feature = "mysql")]
-                Some($crate::executor::transaction::TxConn::MySql(tx)) => {
-                    let $c = &mut **tx;
+                Target::Pool($crate::executor::Pool::MySql(pool)) => {
+                    let $c = &pool;
                     let $wrap = Row::MySql;
                     $body
                 }
-                None => Err(Error::TransactionClosed),
-            },
+                #[cfg(feature = "postgres")]
+                Target::PgLocal(mut owned) => {
+                    let result = match owned.conn() {
+                        Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                            let $c = &mut **tx;
+                            let $wrap = Row::Postgres;
+                            $body
+                        }
+                        #[allow(unreachable_patterns)]
+                        _ => Err(Error::TransactionClosed),
+                    };
+                    match result {
+                        // The caller is gone: its statement is undone with the transaction.
+                        Ok(_) if reply.is_closed() => return,
+                        Ok(v) => owned.commit().await.map(|()| v),
+                        Err(e) => Err(e),
+                    }
+                }
+                Target::Tx(mut guard) => match guard.as_mut() {
+                    #[cfg(feature = "sqlite")]
+                    Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::Sqlite;
+                        $body
+                    }
+                    #[cfg(feature = "postgres")]
+                    Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::Postgres;
+                        $body
+                    }
+                    #[cfg(feature = "mysql")]
+                    Some($crate::executor::transaction::TxConn::MySql(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::MySql;
+                        $body
+                    }
+                    None => Err(Error::TransactionClosed),
+                },
+            };
+            let _ = reply.send(result);
+        });
+        match answer.await {
+            Ok(result) => result,
+            // The task ended without an answer: it panicked.
+            Err(_) => Err(Error::Database(sqlx::Error::WorkerCrashed)),
         }
-    };
+    }};
 }
 
 fn sqlx_query<DB: sqlx::Database>(l: Lowered) -> sqlx::query::Query<'static, DB, SqlxValues>
@@ -119,7 +137,9 @@ mod tx_conn;
 pub use connect::{Pool, connect};
 use hook::{Behaviours, Enforce};
 pub use raw::Raw;
-use transaction::{TxConn, TxHandle};
+#[cfg(feature = "postgres")]
+use transaction::TxConn;
+use transaction::TxHandle;
 
 /// A database handle with an ordered chain of plugins: every query it runs passes through the
 /// plugins' interceptors first.
@@ -280,7 +300,7 @@ impl Executor {
         Ok(query)
     }
 
-    async fn target(&self) -> Result<Target<'_>> {
+    async fn target(&self) -> Result<Target> {
         match &self.tx {
             #[cfg(feature = "postgres")]
             None if self.postgres_rls && matches!(self.pool, Pool::Postgres(_)) => {
@@ -294,10 +314,10 @@ impl Executor {
                             TxConn::Postgres(tx),
                         )))
                     }
-                    _ => Ok(Target::Pool(&self.pool)),
+                    _ => Ok(Target::Pool(self.pool.clone())),
                 }
             }
-            None => Ok(Target::Pool(&self.pool)),
+            None => Ok(Target::Pool(self.pool.clone())),
             Some(h) => {
                 if !h.open.load(Ordering::Acquire) {
                     return Err(Error::TransactionClosed);

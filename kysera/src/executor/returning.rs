@@ -7,6 +7,7 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::{Column, Row as _, TypeInfo};
 
 use super::connect::Pool;
+use super::hook::{Behaviours, Enforce};
 use super::transaction::{OwnedTx, PendingSavepoint, TxConn};
 use super::{Executor, Target, sqlx_query};
 use crate::core::error::{Error, Result};
@@ -34,7 +35,29 @@ impl Executor {
         if matches!(query, Query::Select(_)) {
             return Ok(None);
         }
-        let rows = match self.target().await? {
+        let target = self.target().await?;
+        // The statements run in a task of their own (with the caller's auth context, for the
+        // read-backs' policies), to completion even if this future is dropped: no command is
+        // left half-done on the connection.
+        let (exec, query) = (self.clone(), query.clone());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tokio::spawn(Behaviours::carry(Box::pin(async move {
+            let _ = reply.send(exec.mysql_emulated_on(target, &query).await);
+        })));
+        answer
+            .await
+            .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))?
+    }
+
+    #[cfg(feature = "mysql")]
+    // In a MySQL-only build the checks of the connection's kind cannot fail.
+    #[allow(irrefutable_let_patterns, unreachable_patterns)]
+    async fn mysql_emulated_on(
+        &self,
+        target: Target,
+        query: &Query,
+    ) -> Result<Option<(Vec<Row>, u64)>> {
+        let rows = match target {
             Target::Tx(mut guard) => {
                 let read = |s: Select| self.read_back(s);
                 let Some(conn) = guard.as_mut().filter(|c| matches!(c, TxConn::MySql(_))) else {

@@ -5,15 +5,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::tx_conn::{TxConn, roll_back_soon};
 use crate::core::error::{Error, Result};
 
 /// What every level of one transaction shares.
 pub(super) struct TxShared {
-    /// The connection; `None` once the outermost level has ended.
-    pub(super) conn: Mutex<Option<TxConn>>,
+    /// The connection; `None` once the outermost level has ended. Shared with the tasks that
+    /// run statements on it (see `on_target!`), which hold it locked until their statement is
+    /// done even if the caller's future was dropped.
+    pub(super) conn: Arc<Mutex<ConnSlot>>,
     /// Numbers savepoints, so that no two in one transaction share a name.
     pub(super) next_savepoint: AtomicU32,
     /// Savepoints of nested transactions dropped before they finished (a cancelled future):
@@ -50,13 +52,34 @@ pub(super) fn runs_inside(shared: &TxShared, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-impl Drop for TxShared {
+/// The slot of a transaction's connection: when the last holder lets go of a transaction that
+/// never ended (every future of it dropped), it is rolled back at once.
+pub(super) struct ConnSlot(pub(super) Option<TxConn>);
+
+impl std::ops::Deref for ConnSlot {
+    type Target = Option<TxConn>;
+    fn deref(&self) -> &Option<TxConn> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ConnSlot {
+    fn deref_mut(&mut self) -> &mut Option<TxConn> {
+        &mut self.0
+    }
+}
+
+impl Drop for ConnSlot {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.get_mut().take() {
+        if let Some(conn) = self.0.take() {
             roll_back_soon(conn);
         }
     }
 }
+
+/// The locked connection of a transaction, owned so it can move into the task that runs a
+/// statement.
+pub(super) type ConnGuard = OwnedMutexGuard<ConnSlot>;
 
 pub(super) fn std_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -101,10 +124,7 @@ impl TxShared {
     /// while a savepoint scope opened after it is still open: that scope holds the transaction
     /// for its whole life, so its rollback can never undo work that returned `Ok` elsewhere.
     /// Work issued from inside the innermost scope's own closure belongs to that scope and runs.
-    pub(super) async fn lock_for(
-        &self,
-        scope: Option<&str>,
-    ) -> Result<MutexGuard<'_, Option<TxConn>>> {
+    pub(super) async fn lock_for(&self, scope: Option<&str>) -> Result<ConnGuard> {
         loop {
             let closed = self.scope_closed.notified();
             tokio::pin!(closed);
@@ -156,8 +176,8 @@ impl TxShared {
 
     /// Locks the connection, first undoing abandoned savepoints, one at a time (a name leaves
     /// the queue only once handled, so a cancelled lock loses none).
-    pub(super) async fn lock(&self) -> MutexGuard<'_, Option<TxConn>> {
-        let mut guard = self.conn.lock().await;
+    pub(super) async fn lock(&self) -> ConnGuard {
+        let mut guard = self.conn.clone().lock_owned().await;
         if let Some(conn) = guard.as_mut() {
             loop {
                 let next = std_lock(&self.abandoned).first().cloned();

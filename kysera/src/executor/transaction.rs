@@ -16,10 +16,10 @@ use super::Executor;
 use super::connect::Pool;
 #[cfg(feature = "postgres")]
 use super::hook::{Behaviours, Enforce};
-pub(super) use super::shared::{TxShared, inside, runs_inside, std_lock};
+pub(super) use super::shared::{ConnGuard, ConnSlot, TxShared, inside, runs_inside, std_lock};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(super) use super::tx_conn::OwnedTx;
-pub(super) use super::tx_conn::{TxConn, roll_back_soon};
+pub(super) use super::tx_conn::{TxConn, detached, roll_back_soon};
 use crate::core::error::{Error, Result, commit_failed};
 
 /// One level of a (possibly nested) transaction.
@@ -238,25 +238,44 @@ impl Executor {
     async fn begin(&self, writes: bool) -> Result<TxHandle> {
         let _ = writes;
         let Some(parent) = &self.tx else {
-            let conn = match &self.pool {
-                #[cfg(feature = "sqlite")]
-                Pool::Sqlite(p) if writes => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-                #[cfg(feature = "sqlite")]
-                Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
-                #[cfg(feature = "postgres")]
-                Pool::Postgres(p) => {
-                    let mut tx = p.begin().await?;
-                    if self.postgres_rls {
-                        set_transaction_settings(&mut tx).await?;
-                    }
-                    TxConn::Postgres(tx)
-                }
-                #[cfg(feature = "mysql")]
-                Pool::MySql(p) => TxConn::MySql(p.begin().await?),
+            // The settings come from the caller's task-local auth context.
+            #[cfg(feature = "postgres")]
+            let settings = match self.postgres_rls {
+                true => Behaviours::transaction_settings(),
+                false => Vec::new(),
             };
+            let pool = self.pool.clone();
+            // BEGIN runs to completion even if this future is dropped (a transaction begun for
+            // nobody is rolled back at once).
+            let begun = detached(
+                async move {
+                    Ok::<_, Error>(match pool {
+                        #[cfg(feature = "sqlite")]
+                        Pool::Sqlite(p) if writes => {
+                            TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)
+                        }
+                        #[cfg(feature = "sqlite")]
+                        Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
+                        #[cfg(feature = "postgres")]
+                        Pool::Postgres(p) => {
+                            let mut tx = p.begin().await?;
+                            set_settings(&mut tx, settings).await?;
+                            TxConn::Postgres(tx)
+                        }
+                        #[cfg(feature = "mysql")]
+                        Pool::MySql(p) => TxConn::MySql(p.begin().await?),
+                    })
+                },
+                |begun| {
+                    if let Ok(conn) = begun {
+                        roll_back_soon(conn);
+                    }
+                },
+            );
+            let conn = begun.await??;
             return Ok(TxHandle {
                 shared: Arc::new(TxShared {
-                    conn: Mutex::new(Some(conn)),
+                    conn: Arc::new(Mutex::new(ConnSlot(Some(conn)))),
                     next_savepoint: AtomicU32::new(0),
                     abandoned: std::sync::Mutex::new(Vec::new()),
                     live: std::sync::Mutex::new(Vec::new()),
@@ -341,20 +360,28 @@ pub(super) async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
             None => Err(Error::TransactionClosed),
             Some(conn) => {
                 let poisoned = h.shared.poisoned.load(Ordering::Acquire);
-                let outcome = match (conn, commit && !poisoned) {
-                    #[cfg(feature = "sqlite")]
-                    (TxConn::Sqlite(tx), true) => tx.commit().await,
-                    #[cfg(feature = "sqlite")]
-                    (TxConn::Sqlite(tx), false) => tx.rollback().await,
-                    #[cfg(feature = "postgres")]
-                    (TxConn::Postgres(tx), true) => tx.commit().await,
-                    #[cfg(feature = "postgres")]
-                    (TxConn::Postgres(tx), false) => tx.rollback().await,
-                    #[cfg(feature = "mysql")]
-                    (TxConn::MySql(tx), true) => tx.commit().await,
-                    #[cfg(feature = "mysql")]
-                    (TxConn::MySql(tx), false) => tx.rollback().await,
-                };
+                let commits = commit && !poisoned;
+                // COMMIT or ROLLBACK runs to completion even if this future is dropped.
+                let outcome = detached(
+                    async move {
+                        match (conn, commits) {
+                            #[cfg(feature = "sqlite")]
+                            (TxConn::Sqlite(tx), true) => tx.commit().await,
+                            #[cfg(feature = "sqlite")]
+                            (TxConn::Sqlite(tx), false) => tx.rollback().await,
+                            #[cfg(feature = "postgres")]
+                            (TxConn::Postgres(tx), true) => tx.commit().await,
+                            #[cfg(feature = "postgres")]
+                            (TxConn::Postgres(tx), false) => tx.rollback().await,
+                            #[cfg(feature = "mysql")]
+                            (TxConn::MySql(tx), true) => tx.commit().await,
+                            #[cfg(feature = "mysql")]
+                            (TxConn::MySql(tx), false) => tx.rollback().await,
+                        }
+                    },
+                    drop,
+                )
+                .await?;
                 match outcome {
                     Ok(()) if commit && poisoned => Err(Error::TransactionPoisoned),
                     Ok(()) => Ok(()),
@@ -367,15 +394,6 @@ pub(super) async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
     h.done.store(true, Ordering::Release);
     h.release_parent();
     result
-}
-
-/// Sets what [`Enforce::transaction_settings`] gives for this transaction only
-/// (`set_config(…, true)`, the bound-parameter form of `SET LOCAL`).
-#[cfg(feature = "postgres")]
-async fn set_transaction_settings(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-) -> Result<()> {
-    set_settings(tx, Behaviours::transaction_settings()).await
 }
 
 /// Sets `settings` for this transaction only.

@@ -111,6 +111,17 @@ where
     }
 }
 
+/// `f`, run with the current task's auth context wherever it is polled (for work the library
+/// moves to a task of its own).
+pub(crate) fn carry(
+    f: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    match current() {
+        Some(ctx) => Box::pin(AUTH.scope(ctx, f)),
+        None => f,
+    }
+}
+
 /// The context a query on `table` runs under: `Ok(None)` for the system context (no policy
 /// applies), an error when there is none.
 pub(crate) fn context_for(table: &str) -> Result<Option<Arc<AuthContext>>> {

@@ -41,6 +41,7 @@ mod postgres;
 pub(crate) mod tenant;
 
 pub use condition::written;
+pub(crate) use context::carry;
 pub use context::{AuthContext, as_system, current, spawn, with_context};
 pub use policy::{Access, Policy, Rls, RlsSchema};
 pub use postgres::postgres_tenant_policy;
