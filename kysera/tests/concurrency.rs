@@ -46,6 +46,19 @@ struct Cancelled {
     deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Again, for cancellations inside one transaction.
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_conc_inner")]
+#[audit]
+#[soft_delete]
+struct Inner {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    label: String,
+    n: i64,
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A small deterministic generator (xorshift), so a failing interleaving can be replayed:
 /// `KYSERA_TEST_SEED=<n>` replaces the default seed.
 struct Rng(u64);
@@ -297,5 +310,40 @@ per_database! {
         common::drop_tables(&plain, &[Cancelled::INFO.table, audit_table]).await;
         let closing = tokio::time::timeout(Duration::from_secs(5), db.pool().close()).await;
         assert!(closing.is_ok(), "{d}: the pool does not close");
+    }
+}
+
+per_database! {
+    #[flavor(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_work_inside_a_transaction_is_undone_and_the_transaction_goes_on(plain) {
+        let d = plain.dialect();
+        let audit_table = "k_conc_audit_d";
+        let db = setup(&plain, Inner::INFO.table, audit_table).await;
+        let seed = seed(0x2545_F491_4F6C_DD1D);
+        let mut rng = Rng(seed);
+        let anchor = Inner::repo(&db).create(NewInner { label: "anchor".into(), n: 0 }).await.unwrap();
+        db.transaction(async |tx| {
+            for i in 0..40 {
+                let budget = Duration::from_micros(rng.below(3000));
+                let label = format!("i{i}");
+                let new = NewInner { label, n: 1 };
+                let _ = match rng.below(3) {
+                    0 => tokio::time::timeout(budget, async { Inner::repo(&tx).create(new).await.map(drop) }).await,
+                    1 => tokio::time::timeout(budget, tx.transaction(async |nested| Inner::repo(&nested).create(new).await.map(drop))).await,
+                    _ => tokio::time::timeout(budget, async { Inner::repo(&tx).update(anchor.id, InnerPatch::default().n(i as i64)).await.map(drop) }).await,
+                };
+                // The transaction answers at once after every cancellation.
+                let alive = tokio::time::timeout(Duration::from_secs(1), tx.count(Select::from(Inner::INFO.table))).await;
+                assert!(matches!(alive, Ok(Ok(_))), "{d}: seed {seed}: the transaction hangs after cancelling operation {i}: {alive:?}");
+            }
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{d}: seed {seed}: {e:?}"));
+        let (rows, created) = state(&db, Inner::INFO.table, audit_table).await;
+        let rows: BTreeSet<String> = rows.into_iter().filter(|l| l.starts_with('i')).collect();
+        let created: BTreeSet<String> = created.into_iter().filter(|l| l.starts_with('i')).collect();
+        assert_eq!(rows, created, "{d}: seed {seed}: a create and its audit entry are all or nothing");
+        common::drop_tables(&plain, &[Inner::INFO.table, audit_table]).await;
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::tx_conn::{TxConn, roll_back_soon};
+use super::tx_conn::{TxConn, detached, roll_back_soon};
 use crate::core::error::{Error, Result};
 
 /// What every level of one transaction shares.
@@ -94,12 +94,64 @@ impl TxShared {
     }
 
     /// Opens a savepoint with a fresh name, as a statement of `scope`, and returns the name.
-    pub(super) async fn open_savepoint(&self, scope: Option<&str>) -> Result<String> {
+    /// The command runs in a task of its own; a savepoint opened for a caller that is gone is
+    /// abandoned (undone before the connection's next use).
+    pub(super) async fn open_savepoint(self: &Arc<Self>, scope: Option<&str>) -> Result<String> {
         let name = self.new_savepoint();
-        let mut guard = self.lock_for(scope).await?;
-        let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
-        self.open_on(conn, &name).await?;
+        let guard = self.lock_for(scope).await?;
+        let (shared, opened) = (self.clone(), name.clone());
+        let (_, _, result) = detached(
+            async move {
+                let mut guard = guard;
+                let result = match guard.as_mut() {
+                    Some(conn) => shared.open_on(conn, &opened).await,
+                    None => Err(Error::TransactionClosed),
+                };
+                (shared, opened, result)
+            },
+            |(shared, name, result)| {
+                if result.is_ok() {
+                    shared.abandon(name);
+                }
+            },
+        )
+        .await?;
+        result?;
         Ok(name)
+    }
+
+    /// Ends savepoint `name`: released (its work kept) when `keep`, else undone; a RELEASE the
+    /// database refuses (PostgreSQL, after a failed statement) is undone and reported. In a task
+    /// of its own, so it completes even if the caller is dropped.
+    pub(super) async fn end_savepoint(self: &Arc<Self>, name: &str, keep: bool) -> Result<()> {
+        let (shared, name) = (self.clone(), name.to_string());
+        detached(
+            async move {
+                let mut guard = shared.lock().await;
+                let Some(conn) = guard.as_mut() else {
+                    return Err(Error::TransactionClosed);
+                };
+                if !keep {
+                    return shared.undo(conn, &name).await;
+                }
+                match shared.release(conn, &name).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        let _ = shared.undo(conn, &name).await;
+                        Err(e)
+                    }
+                }
+            },
+            drop,
+        )
+        .await?
+    }
+
+    /// Savepoint `name` belongs to work whose future was dropped: it is undone before the
+    /// connection's next use, and the statements waiting for it to end are woken to do that.
+    pub(super) fn abandon(&self, name: String) {
+        std_lock(&self.abandoned).push(name);
+        self.scope_closed.notify_waiters();
     }
 
     /// Opens savepoint `name` on a connection already held.
@@ -124,7 +176,7 @@ impl TxShared {
     /// while a savepoint scope opened after it is still open: that scope holds the transaction
     /// for its whole life, so its rollback can never undo work that returned `Ok` elsewhere.
     /// Work issued from inside the innermost scope's own closure belongs to that scope and runs.
-    pub(super) async fn lock_for(&self, scope: Option<&str>) -> Result<ConnGuard> {
+    pub(super) async fn lock_for(self: &Arc<Self>, scope: Option<&str>) -> Result<ConnGuard> {
         loop {
             let closed = self.scope_closed.notified();
             tokio::pin!(closed);
@@ -154,6 +206,11 @@ impl TxShared {
 
     /// Releases savepoint `name` (keeping its work in the enclosing level).
     pub(super) async fn release(&self, conn: &mut TxConn, name: &str) -> Result<()> {
+        // Already undone (its work abandoned, or an enclosing savepoint rolled back): releasing
+        // it again would fail on the database and abort a PostgreSQL transaction.
+        if !std_lock(&self.live).iter().any(|n| n == name) {
+            return Err(Error::TransactionClosed);
+        }
         conn.run(format!("RELEASE SAVEPOINT {name}")).await?;
         self.closed(name);
         Ok(())
@@ -176,16 +233,35 @@ impl TxShared {
 
     /// Locks the connection, first undoing abandoned savepoints, one at a time (a name leaves
     /// the queue only once handled, so a cancelled lock loses none).
-    pub(super) async fn lock(&self) -> ConnGuard {
-        let mut guard = self.conn.clone().lock_owned().await;
-        if let Some(conn) = guard.as_mut() {
-            loop {
-                let next = std_lock(&self.abandoned).first().cloned();
-                let Some(name) = next else { break };
-                let _ = self.undo(conn, &name).await;
-                std_lock(&self.abandoned).retain(|n| *n != name);
-            }
+    pub(super) async fn lock(self: &Arc<Self>) -> ConnGuard {
+        let guard = self.conn.clone().lock_owned().await;
+        if std_lock(&self.abandoned).is_empty() {
+            return guard;
         }
-        guard
+        // The undoing runs to completion in a task of its own: cut short, it could leave a
+        // savepoint rolled back but still listed, and undoing it again would fail (and abort
+        // a PostgreSQL transaction).
+        let shared = self.clone();
+        let cleaned = detached(
+            async move {
+                let mut guard = guard;
+                if let Some(conn) = guard.as_mut() {
+                    loop {
+                        let next = std_lock(&shared.abandoned).first().cloned();
+                        let Some(name) = next else { break };
+                        let _ = shared.undo(conn, &name).await;
+                        std_lock(&shared.abandoned).retain(|n| *n != name);
+                    }
+                }
+                guard
+            },
+            drop,
+        )
+        .await;
+        match cleaned {
+            Ok(guard) => guard,
+            // The task panicked, its guard with it: lock again.
+            Err(_) => self.conn.clone().lock_owned().await,
+        }
     }
 }

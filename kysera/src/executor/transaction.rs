@@ -54,11 +54,7 @@ pub(super) struct PendingSavepoint(pub(super) Arc<TxShared>, pub(super) Option<S
 impl Drop for PendingSavepoint {
     fn drop(&mut self) {
         if let Some(name) = self.1.take() {
-            self.0
-                .abandoned
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(name);
+            self.0.abandon(name);
         }
     }
 }
@@ -76,12 +72,7 @@ impl Drop for LevelGuard {
         }
         h.open.store(false, Ordering::Release);
         match &h.savepoint {
-            Some(name) => h
-                .shared
-                .abandoned
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(name.clone()),
+            Some(name) => h.shared.abandon(name.clone()),
             None => {
                 // A statement still holding the connection gives it back when it is dropped;
                 // then the last handle's drop rolls back (see `TxShared`'s `Drop`).
@@ -120,18 +111,10 @@ impl Executor {
             ..self.clone()
         };
         let result = inside(&h.shared, &name, f(inner)).await;
-        let mut guard = h.shared.lock().await;
-        let conn = guard.as_mut().ok_or(Error::TransactionClosed)?;
         let out = match result {
-            Ok(v) => match h.shared.release(conn, &name).await {
-                Ok(()) => Ok(v),
-                Err(e) => {
-                    let _ = h.shared.undo(conn, &name).await;
-                    Err(e)
-                }
-            },
+            Ok(v) => h.shared.end_savepoint(&name, true).await.map(|()| v),
             Err(e) => {
-                let _ = h.shared.undo(conn, &name).await;
+                let _ = h.shared.end_savepoint(&name, false).await;
                 Err(e)
             }
         };
@@ -340,22 +323,9 @@ impl Executor {
 pub(super) async fn finish(h: &TxHandle, commit: bool) -> Result<()> {
     h.open.store(false, Ordering::Release);
     let result = match &h.savepoint {
-        Some(name) => {
-            let mut guard = h.shared.lock().await;
-            match guard.as_mut() {
-                None => Err(Error::TransactionClosed),
-                Some(conn) if commit => match h.shared.release(conn, name).await {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        // PostgreSQL refuses RELEASE after a failed statement in the savepoint:
-                        // undo the level so the outer transaction can go on, and report it.
-                        let _ = h.shared.undo(conn, name).await;
-                        Err(e)
-                    }
-                },
-                Some(conn) => h.shared.undo(conn, name).await,
-            }
-        }
+        // PostgreSQL refuses RELEASE after a failed statement in the savepoint: the level is
+        // then undone so the outer transaction can go on, and the error reported.
+        Some(name) => h.shared.end_savepoint(name, commit).await,
         None => match h.shared.lock().await.take() {
             None => Err(Error::TransactionClosed),
             Some(conn) => {
