@@ -110,7 +110,9 @@ impl Executor {
             scope: Some(Arc::from(name.as_str())),
             ..self.clone()
         };
-        let result = inside(&h.shared, &name, f(inner)).await;
+        // Boxed: the section's work can be a large future, and nesting them inline makes the
+        // caller's future (often pinned on a thread's stack) grow with every level.
+        let result = Box::pin(inside(&h.shared, &name, f(inner))).await;
         let out = match result {
             Ok(v) => h.shared.end_savepoint(&name, true).await.map(|()| v),
             Err(e) => {
@@ -197,7 +199,8 @@ impl Executor {
                 None => f(tx_exec).await,
             }
         };
-        let outcome = AssertUnwindSafe(body).catch_unwind().await;
+        // Boxed for the same reason as a section's work (see `atomic`).
+        let outcome = AssertUnwindSafe(Box::pin(body)).catch_unwind().await;
         match outcome {
             Ok(Ok(value)) => {
                 finish(&handle, true).await?;

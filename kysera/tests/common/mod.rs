@@ -66,20 +66,21 @@ macro_rules! per_database {
 
             #[tokio::test $(($($flavor)*))?]
             async fn sqlite() {
-                scenario(crate::common::sqlite().await).await
+                // Boxed: a scenario is a large future, and the test thread's stack is small.
+                Box::pin(scenario(crate::common::sqlite().await)).await
             }
 
             #[tokio::test $(($($flavor)*))?]
             async fn postgres() {
                 if let Some(db) = crate::common::postgres().await {
-                    scenario(db).await
+                    Box::pin(scenario(db)).await
                 }
             }
 
             #[tokio::test $(($($flavor)*))?]
             async fn mysql() {
                 if let Some(db) = crate::common::mysql().await {
-                    scenario(db).await
+                    Box::pin(scenario(db)).await
                 }
             }
         }
