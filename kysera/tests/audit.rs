@@ -525,7 +525,7 @@ struct Counter {
 async fn concurrent_audited_writers_on_a_sqlite_file() {
     let path =
         std::env::temp_dir().join(format!("kysera_audit_{}.db", uuid::Uuid::new_v4().simple()));
-    let plain = kysera::connect(&format!("sqlite://{}", path.display()))
+    let plain = kysera::connect(&format!("sqlite://{}?mode=rwc", path.display()))
         .await
         .unwrap();
     common::ddl(

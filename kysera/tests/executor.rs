@@ -370,10 +370,39 @@ async fn connect_errors_are_clear() {
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
     let err = kysera::connect("postgres://[bad").await.unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    // A SQLite file that does not exist is not created unless the URL asks.
     let err = kysera::connect("sqlite:/nonexistent-dir/x/y.db")
         .await
         .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidUrl { reason, .. } if reason.contains("mode=rwc")),
+        "{err:?}"
+    );
+    let err = kysera::connect("sqlite:/nonexistent-dir/x/y.db?mode=rwc")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    let path =
+        std::env::temp_dir().join(format!("kysera_new_{}.db", uuid::Uuid::new_v4().simple()));
+    let missing = format!("sqlite://{}", path.display());
+    assert!(matches!(
+        kysera::connect(&missing).await,
+        Err(Error::InvalidUrl { .. })
+    ));
+    assert!(!path.exists(), "a misspelt path creates nothing");
+    let created = kysera::connect(&format!("{missing}?mode=rwc"))
+        .await
+        .unwrap();
+    assert!(path.exists());
+    created.pool().close().await;
+    // Once it exists, the plain URL opens it.
+    kysera::connect(&missing)
+        .await
+        .unwrap()
+        .pool()
+        .close()
+        .await;
+    let _ = std::fs::remove_file(&path);
 }
 
 #[tokio::test]

@@ -106,7 +106,9 @@ impl From<MySqlPool> for Pool {
 ///
 /// The dialect comes from the URL scheme (see [`Dialect::from_url`]). An in-memory SQLite
 /// database (`sqlite::memory:`) lives in one connection, so its pool holds exactly one connection
-/// that is never recycled; a SQLite file is created if it does not exist.
+/// that is never recycled. A SQLite file must exist, unless the URL asks to create it
+/// (`sqlite://app.db?mode=rwc`, sqlx's convention): a misspelt path is an
+/// [`Error::InvalidUrl`] saying so, not a new empty database.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -155,10 +157,19 @@ fn not_compiled(url: &str, feature: &str) -> Error {
 
 #[cfg(feature = "sqlite")]
 async fn connect_sqlite(url: &str) -> Result<Pool> {
-    let opts = SqliteConnectOptions::from_str(url)
-        .map_err(invalid_url(url))?
-        .create_if_missing(true);
+    let opts = SqliteConnectOptions::from_str(url).map_err(invalid_url(url))?;
     let memory = url.contains(":memory:") || url.contains("mode=memory");
+    // As sqlx does: a file is created only when the URL asks (`?mode=rwc`), so a misspelt path
+    // is an error now rather than an empty database and "no such table" later.
+    if !memory && !url.contains("mode=rwc") && !opts.get_filename().exists() {
+        return Err(Error::InvalidUrl {
+            url: redact_url(url),
+            reason: format!(
+                "there is no SQLite database at `{}`; add `?mode=rwc` to the URL to create it",
+                opts.get_filename().display()
+            ),
+        });
+    }
     let pool_opts = if memory {
         SqlitePoolOptions::new()
             .max_connections(1)
