@@ -262,7 +262,7 @@ per_database! {
             }
         }
         let res: Result<(), AppError> = db
-            .transaction(async move |tx| {
+            .transaction_with_error(async move |tx| {
                 tx.execute(q).await?;
                 Err(AppError::Rule)
             })

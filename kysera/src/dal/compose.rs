@@ -82,11 +82,24 @@ where
 
 /// Runs `f` in a transaction on `ctx` (a savepoint when `ctx` is already a transaction); see
 /// [`Executor::transaction`](crate::Executor::transaction).
-pub async fn with_transaction<F, Fut, T, E>(ctx: &Context, f: F) -> std::result::Result<T, E>
+pub async fn with_transaction<F, Fut, T>(ctx: &Context, f: F) -> Result<T>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    ctx.transaction(f).await
+}
+
+/// [`with_transaction`] with an error type of your own (see
+/// [`Executor::transaction_with_error`](crate::Executor::transaction_with_error)).
+pub async fn with_transaction_with_error<F, Fut, T, E>(
+    ctx: &Context,
+    f: F,
+) -> std::result::Result<T, E>
 where
     F: FnOnce(Context) -> Fut,
     Fut: Future<Output = std::result::Result<T, E>>,
     E: From<Error>,
 {
-    ctx.transaction(f).await
+    ctx.transaction_with_error(f).await
 }

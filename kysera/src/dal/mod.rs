@@ -35,7 +35,9 @@ use crate::row::Row;
 
 pub(crate) use behaviour::find_by_time;
 pub use behaviour::{restore, restore_from_audit, soft_delete, soft_delete_many, touch};
-pub use compose::{DalQuery, compose, create_query, parallel, with_transaction};
+pub use compose::{
+    DalQuery, compose, create_query, parallel, with_transaction, with_transaction_with_error,
+};
 pub use write::{create, create_many, delete, delete_many, update, update_many};
 
 /// What query functions run against: an executor, or the executor of a transaction.

@@ -168,7 +168,36 @@ impl Executor {
     /// assert_eq!(db.count(Select::from("t")).await?, 1); // committed
     /// # Ok(()) }
     /// ```
-    pub async fn transaction<F, Fut, T, E>(&self, f: F) -> std::result::Result<T, E>
+    ///
+    /// The closure's error type is [`kysera::Error`](Error), so `Ok(value)` needs no annotation;
+    /// for an error type of your own use [`transaction_with_error`](Self::transaction_with_error).
+    pub async fn transaction<F, Fut, T>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(Executor) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.transaction_as(f, false).await
+    }
+
+    /// [`transaction`](Self::transaction) with an error type of your own (anything a
+    /// [`kysera::Error`](Error) converts into, such as `anyhow::Error` or an application enum).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// #[derive(Debug)]
+    /// enum AppError { Db(kysera::Error), Rule(&'static str) }
+    /// impl From<kysera::Error> for AppError {
+    ///     fn from(e: kysera::Error) -> Self { AppError::Db(e) }
+    /// }
+    /// let db = kysera::connect("sqlite::memory:").await.unwrap();
+    /// let r = db
+    ///     .transaction_with_error(async |_tx| Err::<(), _>(AppError::Rule("no")))
+    ///     .await;
+    /// assert!(matches!(r, Err(AppError::Rule("no"))));
+    /// # }
+    /// ```
+    pub async fn transaction_with_error<F, Fut, T, E>(&self, f: F) -> std::result::Result<T, E>
     where
         F: FnOnce(Executor) -> Fut,
         Fut: Future<Output = std::result::Result<T, E>>,
