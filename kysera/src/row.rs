@@ -176,12 +176,16 @@ pub enum Row {
     MySql(sqlx::mysql::MySqlRow),
 }
 
-fn decode_err(index: &impl std::fmt::Debug, e: sqlx::Error) -> Error {
+/// The column a decode error names: its name as written (no quotes), or its position.
+fn decode_err(index: Index<'_>, e: sqlx::Error) -> Error {
     match e {
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::ColumnNotFound(_)
         | sqlx::Error::ColumnIndexOutOfBounds { .. } => Error::Decode {
-            column: format!("{index:?}"),
+            column: match index {
+                Index::Name(n) => n.to_string(),
+                Index::Position(i) => i.to_string(),
+            },
             source: e,
         },
         other => Error::from(other),
@@ -201,7 +205,7 @@ impl Row {
     /// # Ok(()) }
     /// ```
     pub fn get<T: Decodable>(&self, index: impl RowIndex) -> Result<T> {
-        T::__get(self, index.__index()).map_err(|e| decode_err(&index, e))
+        T::__get(self, index.__index()).map_err(|e| decode_err(index.__index(), e))
     }
 
     /// Builds a struct from the whole row.

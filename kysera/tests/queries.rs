@@ -457,15 +457,21 @@ per_database! {
         assert_eq!(row.get::<String>("s").unwrap(), "héllo ✓ 'quoted'", "{d}");
         assert_eq!(row.get::<chrono::NaiveDateTime>("ts").unwrap(), ts, "{d}");
         assert_eq!(row.get::<Option<i64>>("maybe").unwrap(), None, "{d}");
+        // The error names the column as written, without quotes.
         let bad = row.get::<i64>("s");
         assert!(
-            matches!(bad, Err(kysera::Error::Decode { .. })),
+            matches!(&bad, Err(kysera::Error::Decode { column, .. }) if column == "s"),
             "{d}: {bad:?}"
         );
         let absent = row.get::<i64>("nope");
         assert!(
-            matches!(absent, Err(kysera::Error::Decode { .. })),
+            matches!(&absent, Err(kysera::Error::Decode { column, .. }) if column == "nope"),
             "{d}: {absent:?}"
+        );
+        let past_end = row.get::<i64>(99usize);
+        assert!(
+            matches!(&past_end, Err(kysera::Error::Decode { column, .. }) if column == "99"),
+            "{d}: {past_end:?}"
         );
         common::drop_tables(&db, &[&t]).await;
     }

@@ -272,7 +272,8 @@ pub fn classify(err: sqlx::Error) -> Error {
         return match err {
             sqlx::Error::RowNotFound => Error::NotFound(None),
             sqlx::Error::ColumnDecode { index, source } => Error::Decode {
-                column: index.clone(),
+                // sqlx formats a named index with `{:?}`: show the name as written.
+                column: index.trim_matches('"').to_string(),
                 source: sqlx::Error::ColumnDecode { index, source },
             },
             other => Error::Database(other),
