@@ -525,3 +525,32 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+/// On an in-memory SQLite database (one connection), using the outer executor inside one of its
+/// transactions fails at once with an error saying what to do, instead of waiting for the pool's
+/// acquire timeout.
+#[tokio::test]
+async fn the_outer_handle_inside_a_transaction_on_in_memory_sqlite_fails_at_once() {
+    let db = kysera::connect("sqlite::memory:").await.unwrap();
+    common::ddl(&db, "CREATE TABLE t (x INTEGER)").await;
+    let started = std::time::Instant::now();
+    let outer = db.clone();
+    db.transaction(async |tx| {
+        tx.execute(Insert::into("t").set("x", 1i64)).await?;
+        let wrong = outer.count(Select::from("t")).await;
+        assert!(
+            matches!(wrong, Err(Error::ConnectionHeldByTransaction)),
+            "{wrong:?}"
+        );
+        // The transaction's own executor works, and so does the outer one once it ends.
+        assert_eq!(tx.count(Select::from("t")).await?, 1);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(db.count(Select::from("t")).await.unwrap(), 1);
+    // Outside any transaction, concurrent use of the one connection simply waits its turn.
+    let (a, b) = tokio::join!(db.count(Select::from("t")), db.count(Select::from("t")));
+    assert_eq!((a.unwrap(), b.unwrap()), (1, 1));
+}

@@ -143,6 +143,13 @@ pub enum Error {
         "a transaction was opened on an outer executor from inside a nested transaction that is still open; use the executor its closure received"
     )]
     TransactionInUse,
+    /// A statement on a pool of one connection (an in-memory SQLite database) was issued from
+    /// inside a transaction that holds that connection: it could never run. Use the executor the
+    /// transaction's closure received.
+    #[error(
+        "the pool's only connection is held by the transaction this runs inside (an in-memory SQLite database has one connection); use the executor the transaction's closure received"
+    )]
+    ConnectionHeldByTransaction,
     /// The transaction was rolled back instead of committed: a savepoint inside it could not be
     /// undone, so it may hold work that was meant to be undone. Nothing of it was committed.
     #[error(

@@ -172,6 +172,9 @@ pub struct Executor {
     /// The savepoint scope this executor's statements belong to (`None`: the outermost level).
     /// A statement runs only while its scope is the innermost one open on the transaction.
     scope: Option<Arc<str>>,
+    /// Identifies this pool among executors made from it (clones share it), so code running
+    /// inside one of its transactions can be told apart.
+    pool_id: Arc<()>,
     tx: Option<Arc<TxHandle>>,
 }
 
@@ -200,6 +203,7 @@ impl Executor {
             clock: Arc::new(SystemClock),
             postgres_rls: false,
             scope: None,
+            pool_id: Arc::new(()),
             tx: None,
         }
     }
@@ -317,7 +321,19 @@ impl Executor {
                     _ => Ok(Target::Pool(self.pool.clone())),
                 }
             }
-            None => Ok(Target::Pool(self.pool.clone())),
+            None => {
+                // A pool of one connection (an in-memory SQLite database) held by a transaction
+                // this code runs inside can never give this statement a connection: say so now
+                // instead of waiting for the acquire timeout.
+                #[cfg(feature = "sqlite")]
+                if let Pool::Sqlite(p) = &self.pool
+                    && p.options().get_max_connections() == 1
+                    && transaction::holds_pool(&self.pool_id)
+                {
+                    return Err(Error::ConnectionHeldByTransaction);
+                }
+                Ok(Target::Pool(self.pool.clone()))
+            }
             Some(h) => {
                 if !h.open.load(Ordering::Acquire) {
                     return Err(Error::TransactionClosed);

@@ -37,6 +37,25 @@ tokio::task_local! {
     static INSIDE: Vec<(usize, Arc<str>)>;
 }
 
+tokio::task_local! {
+    /// The pools whose connection a transaction the current code runs inside holds.
+    static HOLDING: Vec<usize>;
+}
+
+/// Runs `fut` as the body of an outermost transaction on the pool `pool_id`.
+pub(super) async fn holding<F: Future>(pool_id: &Arc<()>, fut: F) -> F::Output {
+    let mut pools = HOLDING.try_with(Clone::clone).unwrap_or_default();
+    pools.push(Arc::as_ptr(pool_id) as usize);
+    HOLDING.scope(pools, fut).await
+}
+
+/// Whether the current code runs inside a transaction on the pool `pool_id`.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(super) fn holds_pool(pool_id: &Arc<()>) -> bool {
+    let id = Arc::as_ptr(pool_id) as usize;
+    HOLDING.try_with(|v| v.contains(&id)).unwrap_or(false)
+}
+
 /// Runs `fut` as the body of scope `name` of the transaction `shared`.
 pub(super) async fn inside<F: Future>(shared: &Arc<TxShared>, name: &str, fut: F) -> F::Output {
     let mut scopes = INSIDE.try_with(Clone::clone).unwrap_or_default();

@@ -16,7 +16,11 @@ use super::Executor;
 use super::connect::Pool;
 #[cfg(feature = "postgres")]
 use super::hook::{Behaviours, Enforce};
-pub(super) use super::shared::{ConnGuard, ConnSlot, TxShared, inside, runs_inside, std_lock};
+#[cfg(feature = "sqlite")]
+pub(super) use super::shared::holds_pool;
+pub(super) use super::shared::{
+    ConnGuard, ConnSlot, TxShared, holding, inside, runs_inside, std_lock,
+};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(super) use super::tx_conn::OwnedTx;
 pub(super) use super::tx_conn::{TxConn, detached, roll_back_soon};
@@ -144,8 +148,9 @@ impl Executor {
     ///
     /// The transaction holds one connection of the pool until it ends: using the plain executor
     /// (not the one `f` receives) inside `f` takes another connection, and waits for the
-    /// transaction's row locks like any other session (on an in-memory SQLite database, whose
-    /// pool has one connection, it waits for the pool's acquire timeout).
+    /// transaction's row locks like any other session. On an in-memory SQLite database, whose
+    /// pool has one connection, that can never succeed and is
+    /// [`Error::ConnectionHeldByTransaction`] at once.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -222,10 +227,11 @@ impl Executor {
             scope: handle.savepoint.as_deref().map(Arc::from),
             ..self.clone()
         };
+        let pool_id = self.pool_id.clone();
         let body = async move {
             match &handle_scope(&tx_exec) {
                 Some((shared, name)) => inside(shared, name, f(tx_exec)).await,
-                None => f(tx_exec).await,
+                None => holding(&pool_id, f(tx_exec)).await,
             }
         };
         // Boxed for the same reason as a section's work (see `atomic`).
