@@ -312,11 +312,23 @@ impl Executor {
                 let settings = Behaviours::transaction_settings();
                 match (&self.pool, settings.is_empty()) {
                     (Pool::Postgres(p), false) => {
-                        let mut tx = p.begin().await?;
-                        transaction::set_settings(&mut tx, settings).await?;
-                        Ok(Target::PgLocal(transaction::OwnedTx::new(
-                            TxConn::Postgres(tx),
-                        )))
+                        // Begun to completion even if this future is dropped (and then rolled
+                        // back at once), like every transaction.
+                        let pool = p.clone();
+                        let conn = transaction::detached(
+                            async move {
+                                let mut tx = pool.begin().await?;
+                                transaction::set_settings(&mut tx, settings).await?;
+                                Ok::<_, Error>(TxConn::Postgres(tx))
+                            },
+                            |begun| {
+                                if let Ok(conn) = begun {
+                                    transaction::roll_back_soon(conn);
+                                }
+                            },
+                        )
+                        .await??;
+                        Ok(Target::PgLocal(transaction::OwnedTx::new(conn)))
                     }
                     _ => Ok(Target::Pool(self.pool.clone())),
                 }
