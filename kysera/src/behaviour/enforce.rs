@@ -8,7 +8,7 @@ use super::registry::{Registry, registry};
 use super::rls::tenant;
 use super::{rls, soft_delete, timestamps};
 use crate::core::error::{Error, Result};
-use crate::executor::hook::{Behaviours, BoxedTask, Enforce};
+use crate::executor::hook::{Behaviours, Enforce};
 use crate::query::{JoinKind, Query, Select};
 
 impl Enforce for Behaviours {
@@ -23,7 +23,10 @@ impl Enforce for Behaviours {
         rls::transaction_settings()
     }
 
-    fn carry(fut: BoxedTask) -> BoxedTask {
+    fn carry<F>(fut: F) -> impl std::future::Future<Output = F::Output> + Send + 'static
+    where
+        F: std::future::Future + Send + 'static,
+    {
         rls::carry(fut)
     }
 }

@@ -27,10 +27,9 @@ pub(crate) trait Enforce {
     fn transaction_settings() -> Vec<(&'static str, String)>;
 
     /// `fut`, run with the current task's context (who is acting) wherever it is polled: for
-    /// work the executor moves to a task of its own.
+    /// work the executor moves to a task of its own. The context is taken now, from the caller.
     #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-    fn carry(fut: BoxedTask) -> BoxedTask;
+    fn carry<F>(fut: F) -> impl std::future::Future<Output = F::Output> + Send + 'static
+    where
+        F: std::future::Future + Send + 'static;
 }
-
-/// A unit of work moved to a task of its own.
-pub(crate) type BoxedTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;

@@ -8,7 +8,7 @@ use sqlx::{Column, Row as _, TypeInfo};
 
 use super::connect::Pool;
 use super::hook::{Behaviours, Enforce};
-use super::transaction::{OwnedTx, PendingSavepoint, TxConn};
+use super::transaction::{OwnedTx, PendingSavepoint, TxConn, detached};
 use super::{Executor, Target, sqlx_query};
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
@@ -40,13 +40,11 @@ impl Executor {
         // read-backs' policies), to completion even if this future is dropped: no command is
         // left half-done on the connection.
         let (exec, query) = (self.clone(), query.clone());
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        tokio::spawn(Behaviours::carry(Box::pin(async move {
-            let _ = reply.send(exec.mysql_emulated_on(target, &query).await);
-        })));
-        answer
-            .await
-            .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))?
+        detached(
+            Behaviours::carry(async move { exec.mysql_emulated_on(target, &query).await }),
+            drop,
+        )
+        .await?
     }
 
     #[cfg(feature = "mysql")]

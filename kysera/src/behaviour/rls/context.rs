@@ -112,13 +112,16 @@ where
 }
 
 /// `f`, run with the current task's auth context wherever it is polled (for work the library
-/// moves to a task of its own).
-pub(crate) fn carry(
-    f: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
-) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
-    match current() {
-        Some(ctx) => Box::pin(AUTH.scope(ctx, f)),
-        None => f,
+/// moves to a task of its own). The context is taken now, not when `f` first runs.
+pub(crate) fn carry<F: Future + Send + 'static>(
+    f: F,
+) -> impl Future<Output = F::Output> + Send + 'static {
+    let ctx = current();
+    async move {
+        match ctx {
+            Some(ctx) => AUTH.scope(ctx, f).await,
+            None => f.await,
+        }
     }
 }
 
