@@ -20,44 +20,40 @@ use kysera::audit::Audit;
 use kysera::query::{Insert, Select, col};
 use kysera::{Error, Executor, Model, Repository};
 
-#[derive(Debug, Clone, PartialEq, Repository)]
-#[kysera(table = "k_conc_items")]
-#[audit]
-#[soft_delete]
-struct Item {
-    #[kysera(primary_key, generated)]
-    id: i64,
-    label: String,
-    n: i64,
-    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+/// One audited, soft-deleting model shape, declared once per scenario: scenarios run in
+/// parallel on the same servers, so each has a table of its own.
+macro_rules! item_model {
+    ($(#[doc = $doc:literal])* $name:ident, $table:literal) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, PartialEq, Repository)]
+        #[kysera(table = $table)]
+        #[audit]
+        #[soft_delete]
+        struct $name {
+            #[kysera(primary_key, generated)]
+            id: i64,
+            label: String,
+            n: i64,
+            deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+    };
 }
 
-/// The same shape in a table of its own, for the cancellation scenario (scenarios run in
-/// parallel on the same servers).
-#[derive(Debug, Clone, PartialEq, Repository)]
-#[kysera(table = "k_conc_cancelled")]
-#[audit]
-#[soft_delete]
-struct Cancelled {
-    #[kysera(primary_key, generated)]
-    id: i64,
-    label: String,
-    n: i64,
-    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Again, for cancellations inside one transaction.
-#[derive(Debug, Clone, PartialEq, Repository)]
-#[kysera(table = "k_conc_inner")]
-#[audit]
-#[soft_delete]
-struct Inner {
-    #[kysera(primary_key, generated)]
-    id: i64,
-    label: String,
-    n: i64,
-    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+item_model!(
+    /// For the interleavings on one transaction.
+    Item,
+    "k_conc_items"
+);
+item_model!(
+    /// For the cancellations of top-level writes.
+    Cancelled,
+    "k_conc_cancelled"
+);
+item_model!(
+    /// For the cancellations inside one transaction.
+    Inner,
+    "k_conc_inner"
+);
 
 /// A small deterministic generator (xorshift), so a failing interleaving can be replayed:
 /// `KYSERA_TEST_SEED=<n>` replaces the default seed.
