@@ -1,6 +1,6 @@
 //! Rows read from any of the three databases, and decoding them into Rust values.
 
-use sqlx::{Column, Row as _};
+use sqlx::{Column, Row as _, TypeInfo};
 
 use crate::core::error::{Error, Result};
 
@@ -176,8 +176,9 @@ pub enum Row {
     MySql(sqlx::mysql::MySqlRow),
 }
 
-/// The column a decode error names: its name as written (no quotes), or its position.
-fn decode_err(index: Index<'_>, e: sqlx::Error) -> Error {
+/// The error of reading column `index` of `row` as `T`: the column as written (no quotes) or
+/// its position, its SQL type as the database reported it, and the Rust type asked for.
+fn decode_err<T>(row: &Row, index: Index<'_>, e: sqlx::Error) -> Error {
     match e {
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::ColumnNotFound(_)
@@ -186,10 +187,34 @@ fn decode_err(index: Index<'_>, e: sqlx::Error) -> Error {
                 Index::Name(n) => n.to_string(),
                 Index::Position(i) => i.to_string(),
             },
+            sql_type: row.sql_type(index),
+            rust_type: Some(short_type_name(std::any::type_name::<T>())),
             source: e,
         },
         other => Error::from(other),
     }
+}
+
+/// A type's name without module paths: `Option<DateTime<Utc>>`, not
+/// `core::option::Option<chrono::datetime::DateTime<chrono::offset::utc::Utc>>`.
+pub(crate) fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            segment.clear();
+        } else if c.is_alphanumeric() || c == '_' {
+            segment.push(c);
+        } else {
+            out.push_str(&segment);
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&segment);
+    out
 }
 
 impl Row {
@@ -205,7 +230,7 @@ impl Row {
     /// # Ok(()) }
     /// ```
     pub fn get<T: Decodable>(&self, index: impl RowIndex) -> Result<T> {
-        T::__get(self, index.__index()).map_err(|e| decode_err(index.__index(), e))
+        T::__get(self, index.__index()).map_err(|e| decode_err::<T>(self, index.__index(), e))
     }
 
     /// Builds a struct from the whole row.
@@ -225,6 +250,30 @@ impl Row {
         }
     }
 
+    /// The SQL type of a column as the database reports it (`INT4`, `TEXT`, `DATETIME`, …);
+    /// `None` for a column the row does not have. On SQLite this is the type of the value.
+    fn sql_type(&self, index: Index<'_>) -> Option<String> {
+        macro_rules! type_of {
+            ($r:expr) => {{
+                let i = match index {
+                    Index::Name(n) => $r.columns().iter().position(|c| c.name() == n)?,
+                    Index::Position(i) => i,
+                };
+                $r.columns()
+                    .get(i)
+                    .map(|c| c.type_info().name().to_string())
+            }};
+        }
+        match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => type_of!(r),
+            #[cfg(feature = "postgres")]
+            Row::Postgres(r) => type_of!(r),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => type_of!(r),
+        }
+    }
+
     /// The number of columns.
     pub fn len(&self) -> usize {
         match self {
@@ -240,5 +289,23 @@ impl Row {
     /// Whether the row has no columns.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn type_names_lose_their_paths() {
+        use super::short_type_name as short;
+        assert_eq!(short(std::any::type_name::<i64>()), "i64");
+        assert_eq!(
+            short(std::any::type_name::<Option<chrono::DateTime<chrono::Utc>>>()),
+            "Option<DateTime<Utc>>"
+        );
+        assert_eq!(
+            short(std::any::type_name::<sqlx::types::Json<Vec<String>>>()),
+            "Json<Vec<String>>"
+        );
+        assert_eq!(short("(a::B, &c::D)"), "(B, &D)");
     }
 }

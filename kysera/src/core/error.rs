@@ -61,11 +61,22 @@ pub enum Error {
     /// [`source`](std::error::Error::source)).
     #[error("the database or its driver reported an error")]
     Database(#[source] sqlx::Error),
-    /// A value read from a row could not be decoded into the requested Rust type.
-    #[error("could not decode column `{column}`")]
+    /// A value read from a row could not be decoded into the requested Rust type: the column,
+    /// its SQL type and the Rust type asked for (when known), with the driver's error as the
+    /// source.
+    #[error(
+        "could not decode column `{column}`{}{}",
+        .sql_type.as_deref().map(|t| format!(" of SQL type {t}")).unwrap_or_default(),
+        .rust_type.as_deref().map(|t| format!(" as Rust type `{t}`")).unwrap_or_default()
+    )]
+    #[non_exhaustive]
     Decode {
         /// The column name or index.
         column: String,
+        /// The column's SQL type as the database reported it (`INT4`, `TEXT`, …), when known.
+        sql_type: Option<String>,
+        /// The Rust type the column was read as (`i64`, `DateTime<Utc>`, …), when known.
+        rust_type: Option<String>,
         /// The driver's error.
         #[source]
         source: sqlx::Error,
@@ -281,6 +292,8 @@ pub fn classify(err: sqlx::Error) -> Error {
             sqlx::Error::ColumnDecode { index, source } => Error::Decode {
                 // sqlx formats a named index with `{:?}`: show the name as written.
                 column: index.trim_matches('"').to_string(),
+                sql_type: None,
+                rust_type: None,
                 source: sqlx::Error::ColumnDecode { index, source },
             },
             other => Error::Database(other),
@@ -479,6 +492,8 @@ mod tests {
             },
             Error::Decode {
                 column: "c".into(),
+                sql_type: Some("INT4".into()),
+                rust_type: Some("i64".into()),
                 source: sqlx::Error::PoolTimedOut,
             },
         ] {

@@ -34,7 +34,14 @@ pub(super) fn new_insert<M: Model>(new: &M::New) -> Insert {
 /// Inserts one row (audited when `M` audits creates) and returns it.
 pub(super) async fn insert_row<M: Model>(ctx: &Context, ins: Insert) -> Result<M> {
     let Some(audit) = audit::for_change::<M>(ctx, Change::Create)? else {
-        return M::from_row(&ctx.fetch_one(ins).await?);
+        // Decoded before the insert commits: a row that cannot be read undoes it.
+        let rows = ctx.fetch_decoded(ins, M::from_row).await?;
+        return rows.into_iter().next().ok_or_else(|| {
+            Error::NotFound(Some(format!(
+                "the insert into `{}` returned no row",
+                M::INFO.table
+            )))
+        });
     };
     ctx.atomic(async move |tx| {
         let row = M::from_row(&tx.fetch_one(ins).await?)?;
@@ -86,7 +93,7 @@ pub(super) async fn create_many_unvalidated<M: Model>(
             .into_iter()
             .map(|r| r.into_iter().map(|(_, v)| v).collect())
             .collect();
-        return decode_all(ctx.fetch_all(ins).await?);
+        return ctx.fetch_decoded(ins, M::from_row).await;
     }
     ctx.atomic(async move |tx| {
         let mut out = Vec::with_capacity(news.len());
@@ -181,7 +188,7 @@ pub(super) async fn write<M: Model>(
         return if matches!(query.returning(), Returning::None) {
             Ok((ctx.execute(query).await?, Vec::new()))
         } else {
-            let rows: Vec<M> = decode_all(ctx.fetch_all(query).await?)?;
+            let rows: Vec<M> = ctx.fetch_decoded(query, M::from_row).await?;
             Ok((rows.len() as u64, rows))
         };
     };

@@ -113,6 +113,8 @@ fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
     let ty = row.column(i).type_info().name().to_ascii_uppercase();
     let err = |e: sqlx::Error| Error::Decode {
         column: row.column(i).name().to_string(),
+        sql_type: Some(row.column(i).type_info().name().to_string()),
+        rust_type: None,
         source: e,
     };
     Ok(if ty.contains("UNSIGNED") {
