@@ -1,45 +1,10 @@
 //! Stage 3: code generation from the validated model only.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::model::{self, Field, Model, Rule};
-
-/// The whole derive: check, then generate the code or the errors plus a stub.
-pub fn derive(input: syn::DeriveInput) -> TokenStream {
-    let checked = model::check(&input);
-    match checked.model {
-        Some(m) => generate(&m),
-        None => {
-            let stub = if input.generics.params.is_empty() {
-                let (name, krate) = (&checked.ident, &checked.krate);
-                let mut s = stub(name, krate, &input.vis, &checked.partial_fields);
-                // Keep the behaviour methods callable, so their uses get no follow-on errors.
-                let declared = |n: &str| input.attrs.iter().any(|a| a.path().is_ident(n));
-                if declared("soft_delete") {
-                    s.extend(quote!(impl #krate::__private::v0_1::SoftDeleteSeal for #name {} impl #krate::SoftDeleteModel for #name {}));
-                }
-                if declared("audit") {
-                    s.extend(quote!(impl #krate::__private::v0_1::AuditSeal for #name {} impl #krate::AuditedModel for #name {}));
-                }
-                if declared("timestamps") {
-                    s.extend(quote!(
-                        impl #krate::__private::v0_1::CreatedAtSeal for #name {}
-                        impl #krate::HasCreatedAt for #name {}
-                        impl #krate::__private::v0_1::UpdatedAtSeal for #name {}
-                        impl #krate::HasUpdatedAt for #name {}
-                    ));
-                }
-                s
-            } else {
-                TokenStream::new()
-            };
-            let errors = checked.errors.into_compile_errors();
-            quote!(#errors #stub)
-        }
-    }
-}
 
 /// The patch setter for a field: its name, or `set_<name>` where the name would hide a method
 /// of a trait the patch implements (`UserPatch::default()` must stay `Default::default`).
@@ -63,7 +28,7 @@ fn const_name(f: &Field) -> syn::Ident {
 }
 
 /// `pub const EMAIL: Column<User, String> = Column::new("email");` for each field.
-fn typed_columns(
+pub(crate) fn typed_columns(
     name: &syn::Ident,
     krate: &syn::Path,
     vis: &syn::Visibility,
@@ -82,7 +47,7 @@ fn typed_columns(
         .collect()
 }
 
-fn repo_fn(name: &syn::Ident, krate: &syn::Path, vis: &syn::Visibility) -> TokenStream {
+pub(crate) fn repo_fn(name: &syn::Ident, krate: &syn::Path, vis: &syn::Visibility) -> TokenStream {
     let doc = format!("The repository of [`{name}`] over `ctx` (an executor or a transaction).");
     quote! {
         #[doc = #doc]
@@ -92,54 +57,15 @@ fn repo_fn(name: &syn::Ident, krate: &syn::Path, vis: &syn::Visibility) -> Token
     }
 }
 
-/// Emitted with the errors: enough for user code to type-check without a cascade.
-fn stub(
-    name: &syn::Ident,
-    krate: &syn::Path,
-    vis: &syn::Visibility,
-    fields: &[Field],
-) -> TokenStream {
-    let name_str = name.to_string();
-    let columns = typed_columns(name, krate, vis, fields);
-    let repo = repo_fn(name, krate, vis);
-    quote! {
-        const _: () = {
-            #[automatically_derived]
-            impl #krate::Model for #name {
-                type Id = ();
-                type New = ();
-                type Patch = ();
-                const INFO: &'static #krate::ModelInfo = &#krate::__private::v0_1::model_info(#name_str, "", &[], &[], ::core::option::Option::None, ::core::option::Option::None, ::core::option::Option::None, ::core::option::Option::None, ::core::option::Option::None);
-                fn from_row(_: &#krate::Row) -> #krate::Result<Self> {
-                    ::core::unreachable!("#[derive(Repository)] reported errors")
-                }
-                fn id(&self) -> Self::Id {}
-                fn id_values(_: &Self::Id) -> ::std::vec::Vec<#krate::Value> { ::std::vec::Vec::new() }
-                fn column_value(&self, _: &str) -> ::core::option::Option<#krate::Value> { ::core::option::Option::None }
-                fn insert_values(_: &Self::New) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
-                fn patch_values(_: &Self::Patch) -> ::std::vec::Vec<(&'static str, #krate::Value)> { ::std::vec::Vec::new() }
-                fn validate_new(_: &Self::New) -> ::core::result::Result<(), #krate::validation::ValidationErrors> { ::core::result::Result::Ok(()) }
-                fn validate_patch(_: &Self::Patch) -> ::core::result::Result<(), #krate::validation::ValidationErrors> { ::core::result::Result::Ok(()) }
-            }
-            #[automatically_derived]
-            #[allow(dead_code)]
-            impl #name {
-                #columns
-                #repo
-            }
-        };
-    }
-}
-
 /// The checks of one field's rules on `v: &T` (T the non-optional type).
-fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
+pub(crate) fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
     let field = f.ident.to_string();
     let field = field.trim_start_matches("r#");
     f.rules
         .iter()
         .map(|r| match r {
             Rule::Email(span) => quote_spanned! {*span=>
-                #krate::__private::v0_1::check_email(&mut __kysera_errors, #field, ::core::convert::AsRef::<str>::as_ref(__kysera_v));
+                #krate::__private::v0_1::check_email(&mut __kysera_errors, #field, __kysera_v);
             },
             Rule::Length { span, min, max } => {
                 let opt = |n: &Option<usize>| match n {
@@ -233,7 +159,7 @@ fn struct_impls(
     }
 }
 
-fn generate(m: &Model) -> TokenStream {
+pub(crate) fn generate(m: &Model) -> TokenStream {
     let Model {
         ident: name,
         vis,
@@ -488,9 +414,10 @@ fn generate(m: &Model) -> TokenStream {
     let patch_doc = format!(
         "The update input of [`{name}`]: `None` fields are left unchanged. Generated by `#[derive(Repository)]`."
     );
-    let _ = Span::call_site();
+    let key_warning = crate::emit::key_warning(name, fields);
 
     quote! {
+        #key_warning
         #[doc = #new_doc]
         #vis struct #new_name {
             #(#new_fields,)*

@@ -22,6 +22,7 @@ pub struct FieldAttrs {
     pub ty: syn::Type,
     pub primary_key: Flag,
     pub generated: Flag,
+    pub assigned: Flag,
     pub default: Flag,
     pub skip: Flag,
     pub rename: Option<SpannedValue<String>>,

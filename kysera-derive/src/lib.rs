@@ -7,6 +7,7 @@
 //! emitted together with a stub implementation so that one mistake does not cause a cascade of
 //! follow-on errors in the code that uses the model.
 
+mod emit;
 mod expand;
 mod from_row;
 mod input;
@@ -44,7 +45,7 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Repository, attributes(kysera, soft_delete, timestamps, rls, audit))]
 pub fn derive_repository(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::derive(input).into()
+    emit::derive(input).into()
 }
 
 /// Derives `kysera::FromRow`: reads a struct from a whole row, each field from the column of its

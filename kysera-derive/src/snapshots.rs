@@ -5,7 +5,7 @@
 /// The derive's output for `src`, pretty-printed.
 fn expand(src: &str) -> String {
     let input: syn::DeriveInput = syn::parse_str(src).expect("a struct");
-    let tokens = crate::expand::derive(input);
+    let tokens = crate::emit::derive(input);
     let file: syn::File = syn::parse2(tokens).expect("generated code parses");
     prettyplease::unparse(&file)
 }

@@ -98,6 +98,20 @@ pub use sqlx;
 /// by a caller who vouches that it is safe (sqlx's own guard).
 pub use sqlx::{AssertSqlSafe, SqlSafeStr};
 
+/// The crates and types model fields use, at the versions Kysera decodes, so a program needs
+/// no direct dependency on them (nor a matching version):
+/// `use kysera::types::{chrono::{DateTime, Utc}, uuid::Uuid, Json};`.
+///
+/// `#[derive(sqlx::Type)]` and sqlx's other derives still need `sqlx` as a direct dependency:
+/// the code they generate names the crate `::sqlx`, which no re-export can provide.
+pub mod types {
+    pub use chrono;
+    pub use serde_json;
+    /// A column holding JSON, decoded into any `serde` type (`Json<Settings>`).
+    pub use sqlx::types::Json;
+    pub use uuid;
+}
+
 /// The traits most programs need.
 pub mod prelude {
     pub use crate::{FromRow, Model, Plugin, Repository};

@@ -123,45 +123,70 @@ impl<M: Model> Repository<M> {
     }
 }
 
-/// Methods of `#[soft_delete]` models.
-impl<M: SoftDeleteModel> Repository<M> {
+/// Methods of `#[soft_delete]` models. (Bounds on each method rather than on the block, so a
+/// call on another model is an error that says which attribute to add, not "method not found".)
+impl<M: Model> Repository<M> {
     /// Marks one row deleted and returns it; missing or already deleted is `NotFound`.
-    pub async fn soft_delete(&self, id: M::Id) -> Result<M> {
+    pub async fn soft_delete(&self, id: M::Id) -> Result<M>
+    where
+        M: SoftDeleteModel,
+    {
         dal::soft_delete(&self.ctx, &id).await
     }
     /// Marks every matching row deleted; returns how many.
-    pub async fn soft_delete_many(&self, filter: Filter) -> Result<u64> {
+    pub async fn soft_delete_many(&self, filter: Filter) -> Result<u64>
+    where
+        M: SoftDeleteModel,
+    {
         dal::soft_delete_many::<M>(&self.ctx, filter).await
     }
     /// Brings a soft-deleted row back; missing or not deleted is `NotFound`.
-    pub async fn restore(&self, id: M::Id) -> Result<M> {
+    pub async fn restore(&self, id: M::Id) -> Result<M>
+    where
+        M: SoftDeleteModel,
+    {
         dal::restore(&self.ctx, &id).await
     }
     /// Removes a row for good, deleted or not; missing is `NotFound`.
-    pub async fn hard_delete(&self, id: M::Id) -> Result<()> {
+    pub async fn hard_delete(&self, id: M::Id) -> Result<()>
+    where
+        M: SoftDeleteModel,
+    {
         dal::delete::<M>(&self.ctx, &id).await
     }
     /// The row with this key, even if soft-deleted.
-    pub async fn find_by_id_with_deleted(&self, id: M::Id) -> Result<Option<M>> {
+    pub async fn find_by_id_with_deleted(&self, id: M::Id) -> Result<Option<M>>
+    where
+        M: SoftDeleteModel,
+    {
         self.find_with_deleted()
             .filter(M::id_filter(&id))
             .one()
             .await
     }
     /// A query that sees deleted rows too.
-    pub fn find_with_deleted(&self) -> Find<M> {
+    pub fn find_with_deleted(&self) -> Find<M>
+    where
+        M: SoftDeleteModel,
+    {
         self.find().with_deleted()
     }
     /// A query that sees only deleted rows.
-    pub fn find_deleted(&self) -> Find<M> {
+    pub fn find_deleted(&self) -> Find<M>
+    where
+        M: SoftDeleteModel,
+    {
         self.find().only_deleted()
     }
 }
 
 /// Methods of `#[audit]` models.
-impl<M: AuditedModel> Repository<M> {
+impl<M: Model> Repository<M> {
     /// Every audit entry of one row, oldest first.
-    pub async fn audit_history(&self, id: M::Id) -> Result<Vec<AuditRecord>> {
+    pub async fn audit_history(&self, id: M::Id) -> Result<Vec<AuditRecord>>
+    where
+        M: AuditedModel,
+    {
         audit::history::<M>(&self.ctx, &id).await
     }
     /// One page of this model's audit log (newest first), filtered.
@@ -170,40 +195,61 @@ impl<M: AuditedModel> Repository<M> {
         filter: AuditFilter,
         page: u64,
         limit: u64,
-    ) -> Result<Page<AuditRecord>> {
+    ) -> Result<Page<AuditRecord>>
+    where
+        M: AuditedModel,
+    {
         audit::audit_log(&self.ctx, filter.table(M::INFO.table), page, limit).await
     }
     /// Re-applies the old values of an audit entry (re-creating a deleted row).
-    pub async fn restore_from_audit(&self, entry_id: i64) -> Result<M> {
+    pub async fn restore_from_audit(&self, entry_id: i64) -> Result<M>
+    where
+        M: AuditedModel,
+    {
         dal::restore_from_audit(&self.ctx, entry_id).await
     }
 }
 
 /// Methods of `#[timestamps]` models with a creation timestamp.
-impl<M: HasCreatedAt> Repository<M> {
+impl<M: Model> Repository<M> {
     /// Rows created after `t`, oldest first.
-    pub async fn find_created_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+    pub async fn find_created_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>>
+    where
+        M: HasCreatedAt,
+    {
         dal::find_by_time(&self.ctx, M::INFO.created_at, t, true).await
     }
     /// Rows created before `t`, oldest first.
-    pub async fn find_created_before(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+    pub async fn find_created_before(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>>
+    where
+        M: HasCreatedAt,
+    {
         dal::find_by_time(&self.ctx, M::INFO.created_at, t, false).await
     }
 }
 
 /// Methods of `#[timestamps]` models with an update timestamp.
-impl<M: HasUpdatedAt> Repository<M> {
+impl<M: Model> Repository<M> {
     /// Sets the row's update timestamp to now and returns it; missing (or soft-deleted) is
     /// `NotFound`.
-    pub async fn touch(&self, id: M::Id) -> Result<M> {
+    pub async fn touch(&self, id: M::Id) -> Result<M>
+    where
+        M: HasUpdatedAt,
+    {
         dal::touch(&self.ctx, &id).await
     }
     /// Rows updated after `t`, oldest first.
-    pub async fn find_updated_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+    pub async fn find_updated_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>>
+    where
+        M: HasUpdatedAt,
+    {
         dal::find_by_time(&self.ctx, M::INFO.updated_at, t, true).await
     }
     /// Rows updated before `t`, oldest first.
-    pub async fn find_updated_before(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>> {
+    pub async fn find_updated_before(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>>
+    where
+        M: HasUpdatedAt,
+    {
         dal::find_by_time(&self.ctx, M::INFO.updated_at, t, false).await
     }
 }

@@ -82,14 +82,57 @@ pub fn check_length(
     }
 }
 
+/// Numbers, for `validate(range(…))`: `T` is the type of the bounds, the number itself.
+#[diagnostic::on_unimplemented(
+    message = "`validate(range(...))` needs a number field, not `{Self}`",
+    label = "not a number",
+    note = "help: remove `range(...)` from this field; use `length(min = …, max = …)` for text"
+)]
+pub trait Ranged<T> {
+    /// The number to compare with the bounds.
+    fn number(&self) -> &T;
+}
+macro_rules! ranged {
+    ($($t:ty),*) => {$(
+        impl Ranged<$t> for $t {
+            fn number(&self) -> &$t {
+                self
+            }
+        }
+    )*};
+}
+ranged!(i16, i32, i64, f32, f64);
+
+/// Text, for `validate(email)`.
+#[diagnostic::on_unimplemented(
+    message = "`validate(email)` needs a String field, not `{Self}`",
+    label = "not text",
+    note = "help: remove `email` from this field's `validate(...)`; it checks text only"
+)]
+pub trait EmailText {
+    /// The text to check.
+    fn text(&self) -> &str;
+}
+impl EmailText for String {
+    fn text(&self) -> &str {
+        self
+    }
+}
+impl EmailText for &str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
 /// Checks `range(min, max)`.
 pub fn check_range<T: PartialOrd + fmt::Display>(
     errors: &mut ValidationErrors,
     field: &'static str,
-    value: &T,
+    value: &impl Ranged<T>,
     min: Option<T>,
     max: Option<T>,
 ) {
+    let value = value.number();
     if let Some(lo) = &min
         && value < lo
     {
@@ -102,7 +145,8 @@ pub fn check_range<T: PartialOrd + fmt::Display>(
 }
 
 /// Checks `email`: one `@`, a non-empty local part, a dotted domain, no spaces.
-pub fn check_email(errors: &mut ValidationErrors, field: &'static str, value: &str) {
+pub fn check_email(errors: &mut ValidationErrors, field: &'static str, value: &impl EmailText) {
+    let value = value.text();
     let ok = match value.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -143,9 +187,9 @@ mod tests {
         check_range(&mut e, "age", &200, Some(0), Some(150));
         check_range(&mut e, "age", &-1, Some(0), None);
         check_range(&mut e, "age", &3, Some(0), Some(150));
-        check_email(&mut e, "email", "a@b.co");
-        check_email(&mut e, "email", "not an email");
-        check_email(&mut e, "email", "a@b");
+        check_email(&mut e, "email", &"a@b.co");
+        check_email(&mut e, "email", &"not an email");
+        check_email(&mut e, "email", &"a@b");
         check_custom(&mut e, "handle", "root", |v: &str| {
             if v == "root" {
                 Err("is reserved".into())

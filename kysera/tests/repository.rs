@@ -247,6 +247,7 @@ per_database! {
 #[derive(Debug, Clone, PartialEq, Repository)]
 #[kysera(table = "k_repo_pages")]
 struct Item {
+    #[kysera(assigned)]
     id: i64,
     rank: i32,
     label: String,

@@ -197,11 +197,64 @@ fn columns(named: &syn::FieldsNamed, ident: &syn::Ident, errors: &mut Errors) ->
             }
             Err(e) => {
                 errors.darling(e, FIELD_HELP);
-                out.failed = true;
+                // An unknown key must not hide the field's other mistakes: check it again
+                // without the unknown keys (already reported), keeping what it declares.
+                let recovered = without_unknown_keys(field)
+                    .and_then(|f| FieldAttrs::from_field(&f).ok().map(|a| (a, f.attrs)));
+                match recovered {
+                    Some((f, attrs)) => match check_field(f, &attrs, errors) {
+                        Some(checked) => out.fields.push(checked),
+                        None => out.failed = true,
+                    },
+                    None => out.failed = true,
+                }
             }
         }
     }
     out
+}
+
+/// `field` without the keys of its `#[kysera(...)]` attributes (and of their `validate(...)`)
+/// that are not field attributes; `None` when there were none to remove (or the attribute
+/// cannot be read at all).
+fn without_unknown_keys(field: &syn::Field) -> Option<syn::Field> {
+    type Metas = syn::punctuated::Punctuated<syn::Meta, syn::Token![,]>;
+    const KEYS: [&str; 7] = [
+        "primary_key",
+        "generated",
+        "assigned",
+        "default",
+        "skip",
+        "rename",
+        "validate",
+    ];
+    const RULES: [&str; 4] = ["email", "length", "range", "custom"];
+    let known = |m: &syn::Meta, names: &[&str]| names.iter().any(|n| m.path().is_ident(n));
+    let mut removed = false;
+    let mut out = field.clone();
+    for attr in out.attrs.iter_mut().filter(|a| a.path().is_ident("kysera")) {
+        let metas = attr.parse_args_with(Metas::parse_terminated).ok()?;
+        let mut kept = Metas::new();
+        for meta in metas {
+            if !known(&meta, &KEYS) {
+                removed = true;
+                continue;
+            }
+            match meta {
+                syn::Meta::List(list) if list.path.is_ident("validate") => {
+                    let rules = list.parse_args_with(Metas::parse_terminated).ok()?;
+                    let before = rules.len();
+                    let rules: Metas = rules.into_iter().filter(|r| known(r, &RULES)).collect();
+                    removed |= rules.len() != before;
+                    let path = &list.path;
+                    kept.push(syn::parse_quote!(#path(#rules)));
+                }
+                other => kept.push(other),
+            }
+        }
+        *attr = syn::parse_quote!(#[kysera(#kept)]);
+    }
+    removed.then_some(out)
 }
 
 /// Two fields may not map to one column.
@@ -220,8 +273,24 @@ fn duplicate_columns(fields: &[Field], errors: &mut Errors) {
     }
 }
 
-/// The primary key: the marked fields, else a field named `id`.
+/// The primary key: the marked fields, else a field named `id`. `assigned` belongs on a key.
 fn primary_key(fields: &mut [Field], ident: &syn::Ident, errors: &mut Errors) {
+    implicit_key(fields, ident, errors);
+    for f in fields.iter().filter(|f| !f.primary_key) {
+        if let Some(span) = f.assigned {
+            errors.add(
+                span,
+                format_args!(
+                    "`assigned` marks a primary key, and `{}` is not one",
+                    f.ident
+                ),
+                "remove it: every column that is not `generated` is set by your code",
+            );
+        }
+    }
+}
+
+fn implicit_key(fields: &mut [Field], ident: &syn::Ident, errors: &mut Errors) {
     if fields.iter().any(|f| f.primary_key) {
         return;
     }

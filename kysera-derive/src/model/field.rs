@@ -118,6 +118,7 @@ pub(super) fn check_field(
         for (name, other) in [
             ("primary_key", flag(&f.primary_key)),
             ("generated", flag(&f.generated)),
+            ("assigned", flag(&f.assigned)),
             ("default", flag(&f.default)),
             ("rename", f.rename.as_ref().map(|r| r.span())),
             ("validate", f.validate.as_ref().map(|v| v.span())),
@@ -157,6 +158,13 @@ pub(super) fn check_field(
             "`generated` columns are never inserted; `default` ones may be",
         );
         ok = false;
+    }
+    if let (Some(_), Some(span)) = (flag(&f.generated), flag(&f.assigned)) {
+        errors.add(
+            span,
+            "`assigned` and `generated` contradict each other",
+            "keep `generated` if the database assigns the key, `assigned` if your code sets it",
+        );
     }
     let column = match &f.rename {
         Some(r) if r.trim().is_empty() => {
@@ -205,7 +213,7 @@ pub(super) fn check_field(
                     ok = false;
                 }
                 (min, max) => rules.push(Rule::Length {
-                    span: l.span(),
+                    span: key_span(attrs, &["validate", "length"]).unwrap_or_else(|| l.span()),
                     min,
                     max,
                 }),
@@ -221,7 +229,7 @@ pub(super) fn check_field(
                 ok = false;
             } else {
                 rules.push(Rule::Range {
-                    span: r.span(),
+                    span: key_span(attrs, &["validate", "range"]).unwrap_or_else(|| r.span()),
                     min: r.min.clone(),
                     max: r.max.clone(),
                 });
@@ -253,6 +261,7 @@ pub(super) fn check_field(
         column,
         primary_key: f.primary_key.is_present(),
         generated: f.generated.is_present(),
+        assigned: flag(&f.assigned),
         has_default: f.default.is_present(),
         rules,
     })

@@ -62,7 +62,7 @@ pub const TIMESTAMPS_HELP: &str = "write `#[timestamps]` (columns `created_at` /
 
 pub const STRUCT_HELP: &str =
     "struct attributes are `#[kysera(table = \"name\")]` and `#[kysera(crate = \"path\")]`";
-pub const FIELD_HELP: &str = "field attributes are `primary_key`, `generated`, `default`, `rename = \"column\"`, `skip` and `validate(email, length(min = …, max = …), range(min = …, max = …), custom = \"path\")`";
+pub const FIELD_HELP: &str = "field attributes are `primary_key`, `generated`, `assigned`, `default`, `rename = \"column\"`, `skip` and `validate(email, length(min = …, max = …), range(min = …, max = …), custom = \"path\")`";
 
 /// One validation rule on a field.
 pub enum Rule {
@@ -91,6 +91,8 @@ pub struct Field {
     pub column: String,
     pub primary_key: bool,
     pub generated: bool,
+    /// `assigned`: a key the program sets (its span), as opposed to `generated`.
+    pub assigned: Option<proc_macro2::Span>,
     pub has_default: bool,
     /// Set by a behaviour (`deleted_at`, `created_at`, `updated_at`): not in the insert or patch
     /// struct.

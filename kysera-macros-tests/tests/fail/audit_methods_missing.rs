@@ -1,6 +1,7 @@
 // Audit methods exist only on models that declare #[audit].
 #[derive(kysera::Repository)]
 struct User {
+    #[kysera(generated)]
     id: i64,
 }
 

@@ -2,6 +2,7 @@
 // `soft_delete()` (or `touch`, or the audit methods) on a model that does not declare it.
 #[derive(kysera::Repository)]
 struct User {
+    #[kysera(generated)]
     id: i64,
 }
 

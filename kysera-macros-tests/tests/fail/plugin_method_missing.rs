@@ -1,6 +1,7 @@
 // Methods of a behaviour exist only on models that declare it.
 #[derive(kysera::Repository)]
 struct User {
+    #[kysera(generated)]
     id: i64,
 }
 

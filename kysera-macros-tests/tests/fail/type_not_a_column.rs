@@ -2,6 +2,7 @@ struct Money(i64);
 
 #[derive(kysera::Repository)]
 struct Invoice {
+    #[kysera(generated)]
     id: i64,
     total: Money,
 }

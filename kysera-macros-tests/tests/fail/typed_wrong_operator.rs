@@ -1,5 +1,6 @@
 #[derive(kysera::Repository)]
 struct User {
+    #[kysera(generated)]
     id: i64,
     email: String,
 }

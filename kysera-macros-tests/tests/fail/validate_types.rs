@@ -1,5 +1,6 @@
 #[derive(kysera::Repository)]
 struct User {
+    #[kysera(generated)]
     id: i64,
     #[kysera(validate(length(max = 3)))]
     age: i32,
@@ -7,6 +8,8 @@ struct User {
     count: i64,
     #[kysera(validate(email))]
     flag: bool,
+    #[kysera(validate(range(max = 10)))]
+    name: String,
 }
 
 fn main() {}
