@@ -68,8 +68,9 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, Pool, Raw, connect};
 pub use kysera_derive::{FromRow, Repository};
 pub use model::{
-    AuditedModel, Column, ColumnInfo, ColumnType, HasCreatedAt, HasUpdatedAt, Model, ModelInfo,
-    NonNullColumnType, SoftDeleteModel, TextColumn, TimestampColumn, TimestampKind, ValueKind,
+    AuditedModel, Column, ColumnInfo, ColumnType, FilterOn, HasCreatedAt, HasUpdatedAt,
+    MaybeFilterOn, Model, ModelInfo, NonNullColumnType, SoftDeleteModel, TextColumn,
+    TimestampColumn, TimestampKind, ValueKind, Where,
 };
 pub use pagination::{CursorPage, Page, PageRequest};
 pub use plugin::{Plugin, QueryContext};

@@ -7,9 +7,11 @@ use crate::behaviour::registry;
 use crate::core::error::Result;
 use crate::dal;
 use crate::executor::Executor;
-use crate::model::{AuditedModel, HasCreatedAt, HasUpdatedAt, Model, SoftDeleteModel};
+use crate::model::{
+    AuditedModel, FilterOn, HasCreatedAt, HasUpdatedAt, MaybeFilterOn, Model, SoftDeleteModel,
+};
 use crate::pagination::{CursorPage, Page, PageRequest};
-use crate::query::{DeletedRows, Filter, OrderBy, Select};
+use crate::query::{DeletedRows, OrderBy, Select};
 
 /// The repository of model `M` over one context (an executor or a transaction): `User::repo(&db)`.
 ///
@@ -73,11 +75,11 @@ impl<M: Model> Repository<M> {
         dal::find_all(&self.ctx).await
     }
     /// The first row matching `filter`.
-    pub async fn find_one(&self, filter: Filter) -> Result<Option<M>> {
+    pub async fn find_one(&self, filter: impl FilterOn<M>) -> Result<Option<M>> {
         dal::find_one(&self.ctx, filter).await
     }
     /// Every row matching `filter`.
-    pub async fn find_many(&self, filter: Filter) -> Result<Vec<M>> {
+    pub async fn find_many(&self, filter: impl FilterOn<M>) -> Result<Vec<M>> {
         dal::find_many(&self.ctx, filter).await
     }
     /// A query on this model to refine with filters, order, limit and offset, then run.
@@ -101,7 +103,7 @@ impl<M: Model> Repository<M> {
         dal::update(&self.ctx, &id, patch).await
     }
     /// Validates the patch and applies it to every row matching `filter`.
-    pub async fn update_many(&self, filter: Filter, patch: M::Patch) -> Result<u64> {
+    pub async fn update_many(&self, filter: impl FilterOn<M>, patch: M::Patch) -> Result<u64> {
         dal::update_many::<M>(&self.ctx, filter, patch).await
     }
     /// Deletes one row; a missing row is `NotFound`. On a `#[soft_delete]` model this is a
@@ -110,16 +112,16 @@ impl<M: Model> Repository<M> {
         dal::delete::<M>(&self.ctx, &id).await
     }
     /// Deletes every row matching `filter`.
-    pub async fn delete_many(&self, filter: Filter) -> Result<u64> {
+    pub async fn delete_many(&self, filter: impl FilterOn<M>) -> Result<u64> {
         dal::delete_many::<M>(&self.ctx, filter).await
     }
     /// Counts rows matching `filter` (`None`: every row).
-    pub async fn count(&self, filter: impl Into<Option<Filter>>) -> Result<i64> {
-        dal::count::<M>(&self.ctx, filter.into()).await
+    pub async fn count(&self, filter: impl MaybeFilterOn<M>) -> Result<i64> {
+        dal::count::<M>(&self.ctx, filter).await
     }
     /// Whether a row matches `filter` (`None`: any row).
-    pub async fn exists(&self, filter: impl Into<Option<Filter>>) -> Result<bool> {
-        dal::exists::<M>(&self.ctx, filter.into()).await
+    pub async fn exists(&self, filter: impl MaybeFilterOn<M>) -> Result<bool> {
+        dal::exists::<M>(&self.ctx, filter).await
     }
 }
 
@@ -134,7 +136,7 @@ impl<M: Model> Repository<M> {
         dal::soft_delete(&self.ctx, &id).await
     }
     /// Marks every matching row deleted; returns how many.
-    pub async fn soft_delete_many(&self, filter: Filter) -> Result<u64>
+    pub async fn soft_delete_many(&self, filter: impl FilterOn<M>) -> Result<u64>
     where
         M: SoftDeleteModel,
     {
@@ -263,7 +265,8 @@ pub struct Find<M> {
 
 impl<M: Model> Find<M> {
     /// ANDs a condition in.
-    pub fn filter(mut self, f: Filter) -> Self {
+    pub fn filter(mut self, f: impl FilterOn<M>) -> Self {
+        let f = f.into_filter();
         self.select.add_filter(f);
         self
     }

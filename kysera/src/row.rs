@@ -296,7 +296,7 @@ impl Row {
 mod tests {
     #[test]
     fn type_names_lose_their_paths() {
-        use super::short_type_name as short;
+        use crate::row::short_type_name as short;
         assert_eq!(short(std::any::type_name::<i64>()), "i64");
         assert_eq!(
             short(std::any::type_name::<Option<chrono::DateTime<chrono::Utc>>>()),

@@ -7,7 +7,7 @@ use crate::behaviour::audit::{self, Change};
 use crate::behaviour::timestamps::timestamp_value;
 use crate::core::error::{Error, Result};
 use crate::model::{
-    AuditedModel, HasUpdatedAt, Model, SoftDeleteModel, TimestampColumn, TimestampKind,
+    AuditedModel, FilterOn, HasUpdatedAt, Model, SoftDeleteModel, TimestampColumn, TimestampKind,
 };
 use crate::query::{CmpOp, DeletedRows, Filter, Order, Update, Value, col, val};
 
@@ -65,7 +65,11 @@ pub async fn soft_delete<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Resul
 }
 
 /// Marks every matching row that is not yet deleted as deleted; returns how many.
-pub async fn soft_delete_many<M: SoftDeleteModel>(ctx: &Context, filter: Filter) -> Result<u64> {
+pub async fn soft_delete_many<M: SoftDeleteModel>(
+    ctx: &Context,
+    filter: impl FilterOn<M>,
+) -> Result<u64> {
+    let filter = filter.into_filter();
     super::model::<M>()?;
     let sd = soft_delete_column::<M>()?;
     let now = ctx.now();

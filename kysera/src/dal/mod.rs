@@ -28,7 +28,7 @@ mod write;
 use crate::behaviour::registry;
 use crate::core::error::{Error, Result};
 use crate::executor::Executor;
-use crate::model::Model;
+use crate::model::{FilterOn, MaybeFilterOn, Model};
 use crate::pagination::{self, CursorPage, Page, PageRequest};
 use crate::query::{Expr, Filter, Order, OrderBy, Returning, Select, Update, col};
 use crate::row::Row;
@@ -73,9 +73,9 @@ pub async fn find_all<M: Model>(ctx: &Context) -> Result<Vec<M>> {
 }
 
 /// The first row matching `filter`, if any.
-pub async fn find_one<M: Model>(ctx: &Context, filter: Filter) -> Result<Option<M>> {
+pub async fn find_one<M: Model>(ctx: &Context, filter: impl FilterOn<M>) -> Result<Option<M>> {
     model::<M>()?;
-    ctx.fetch_optional(M::select().filter(filter))
+    ctx.fetch_optional(M::select().filter(filter.into_filter()))
         .await?
         .as_ref()
         .map(M::from_row)
@@ -83,8 +83,8 @@ pub async fn find_one<M: Model>(ctx: &Context, filter: Filter) -> Result<Option<
 }
 
 /// Every row matching `filter`.
-pub async fn find_many<M: Model>(ctx: &Context, filter: Filter) -> Result<Vec<M>> {
-    fetch(ctx, M::select().filter(filter)).await
+pub async fn find_many<M: Model>(ctx: &Context, filter: impl FilterOn<M>) -> Result<Vec<M>> {
+    fetch(ctx, M::select().filter(filter.into_filter())).await
 }
 
 /// Runs a select of the model's columns (from [`Model::select`], refined) and decodes the rows.
@@ -94,18 +94,18 @@ pub async fn fetch<M: Model>(ctx: &Context, select: Select) -> Result<Vec<M>> {
 }
 
 /// Counts the rows matching `filter` (every row for `None`).
-pub async fn count<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<i64> {
+pub async fn count<M: Model>(ctx: &Context, filter: impl MaybeFilterOn<M>) -> Result<i64> {
     model::<M>()?;
     let mut s = Select::from(M::INFO.table);
-    s.filter = filter;
+    s.filter = filter.into_filter();
     ctx.count(s).await
 }
 
 /// Whether any row matches `filter` (any row at all for `None`).
-pub async fn exists<M: Model>(ctx: &Context, filter: Option<Filter>) -> Result<bool> {
+pub async fn exists<M: Model>(ctx: &Context, filter: impl MaybeFilterOn<M>) -> Result<bool> {
     model::<M>()?;
     let mut s = Select::from(M::INFO.table);
-    s.filter = filter;
+    s.filter = filter.into_filter();
     ctx.exists(s).await
 }
 

@@ -4,7 +4,7 @@
 use super::{Context, all_columns, decode_all, find_by_id, not_found, update_returning};
 use crate::behaviour::audit::{self, Change};
 use crate::core::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{FilterOn, Model};
 use crate::query::{Delete, Filter, Insert, Query, Returning, Update, Value, col};
 
 pub(super) fn insert_for<M: Model>() -> Insert {
@@ -126,7 +126,12 @@ pub async fn update<M: Model>(ctx: &Context, id: &M::Id, patch: M::Patch) -> Res
 }
 
 /// Validates the patch and applies it to every row matching `filter`; returns how many.
-pub async fn update_many<M: Model>(ctx: &Context, filter: Filter, patch: M::Patch) -> Result<u64> {
+pub async fn update_many<M: Model>(
+    ctx: &Context,
+    filter: impl FilterOn<M>,
+    patch: M::Patch,
+) -> Result<u64> {
+    let filter = filter.into_filter();
     super::model::<M>()?;
     M::validate_patch(&patch).map_err(Error::Validation)?;
     let values = M::patch_values(&patch);
@@ -162,7 +167,8 @@ pub async fn delete<M: Model>(ctx: &Context, id: &M::Id) -> Result<()> {
 }
 
 /// Deletes every row matching `filter`; returns how many.
-pub async fn delete_many<M: Model>(ctx: &Context, filter: Filter) -> Result<u64> {
+pub async fn delete_many<M: Model>(ctx: &Context, filter: impl FilterOn<M>) -> Result<u64> {
+    let filter = filter.into_filter();
     super::model::<M>()?;
     let del = Delete::from(M::INFO.table).filter(filter);
     Ok(write::<M>(ctx, Change::Delete, "delete", del.into())

@@ -8,6 +8,8 @@ use crate::core::error::{Error, Result};
 use crate::query::{CmpOp, ColumnRef, Expr, Filter, Nullable, Order, OrderBy, Value, val};
 use crate::row::{Decodable, Row};
 
+use super::condition::Where;
+
 /// A Rust type that can be a model field: it can be bound as a parameter and decoded from every
 /// database.
 ///
@@ -204,47 +206,52 @@ impl<M, T> Column<M, T> {
 }
 
 impl<M, T: ColumnType> Column<M, T> {
-    fn cmp(&self, op: CmpOp, v: impl Into<T::Compare>) -> Filter {
-        self.expr().compare(op, val(v.into()))
+    fn cmp(&self, op: CmpOp, v: impl Into<T::Compare>) -> Where<M> {
+        Where::new(self.expr().compare(op, val(v.into())))
     }
 
     /// `column = value`
-    pub fn eq(&self, v: impl Into<T::Compare>) -> Filter {
+    pub fn eq(&self, v: impl Into<T::Compare>) -> Where<M> {
         self.cmp(CmpOp::Eq, v)
     }
     /// `column <> value`
-    pub fn ne(&self, v: impl Into<T::Compare>) -> Filter {
+    pub fn ne(&self, v: impl Into<T::Compare>) -> Where<M> {
         self.cmp(CmpOp::Ne, v)
     }
     /// `column < value`
-    pub fn lt(&self, v: impl Into<T::Compare>) -> Filter {
+    pub fn lt(&self, v: impl Into<T::Compare>) -> Where<M> {
         self.cmp(CmpOp::Lt, v)
     }
     /// `column <= value`
-    pub fn lte(&self, v: impl Into<T::Compare>) -> Filter {
+    pub fn lte(&self, v: impl Into<T::Compare>) -> Where<M> {
         self.cmp(CmpOp::Lte, v)
     }
     /// `column > value`
-    pub fn gt(&self, v: impl Into<T::Compare>) -> Filter {
+    pub fn gt(&self, v: impl Into<T::Compare>) -> Where<M> {
         self.cmp(CmpOp::Gt, v)
     }
     /// `column >= value`
-    pub fn gte(&self, v: impl Into<T::Compare>) -> Filter {
+    pub fn gte(&self, v: impl Into<T::Compare>) -> Where<M> {
         self.cmp(CmpOp::Gte, v)
     }
-    /// `column = other` (another column, typically of a joined model).
+    /// `column = other` (another column, typically of a joined model): a plain [`Filter`], for
+    /// the query builder's joins, since it names two models.
     pub fn eq_col<N, U: ColumnType<Compare = T::Compare>>(&self, other: Column<N, U>) -> Filter {
         self.expr().eq_col(other.expr())
     }
     /// `column IN (values…)`
-    pub fn is_in<V: Into<T::Compare>>(&self, values: impl IntoIterator<Item = V>) -> Filter {
-        self.expr()
-            .is_in(values.into_iter().map(|v| Into::<Value>::into(v.into())))
+    pub fn is_in<V: Into<T::Compare>>(&self, values: impl IntoIterator<Item = V>) -> Where<M> {
+        Where::new(
+            self.expr()
+                .is_in(values.into_iter().map(|v| Into::<Value>::into(v.into()))),
+        )
     }
     /// `column NOT IN (values…)`
-    pub fn not_in<V: Into<T::Compare>>(&self, values: impl IntoIterator<Item = V>) -> Filter {
-        self.expr()
-            .not_in(values.into_iter().map(|v| Into::<Value>::into(v.into())))
+    pub fn not_in<V: Into<T::Compare>>(&self, values: impl IntoIterator<Item = V>) -> Where<M> {
+        Where::new(
+            self.expr()
+                .not_in(values.into_iter().map(|v| Into::<Value>::into(v.into()))),
+        )
     }
     /// Ascending order on this column.
     pub fn asc(&self) -> OrderBy {
@@ -264,12 +271,12 @@ impl<M, T: ColumnType> Column<M, T> {
 
 impl<M, T> Column<M, Option<T>> {
     /// `column IS NULL` (only on `Option` columns).
-    pub fn is_null(&self) -> Filter {
-        self.expr().is_null()
+    pub fn is_null(&self) -> Where<M> {
+        Where::new(self.expr().is_null())
     }
     /// `column IS NOT NULL` (only on `Option` columns).
-    pub fn is_not_null(&self) -> Filter {
-        self.expr().is_not_null()
+    pub fn is_not_null(&self) -> Where<M> {
+        Where::new(self.expr().is_not_null())
     }
 }
 
@@ -280,11 +287,11 @@ impl TextColumn for Option<String> {}
 
 impl<M, T: ColumnType + TextColumn> Column<M, T> {
     /// `column LIKE pattern` (only on text columns).
-    pub fn like(&self, pattern: impl Into<String>) -> Filter {
-        self.expr().like(pattern)
+    pub fn like(&self, pattern: impl Into<String>) -> Where<M> {
+        Where::new(self.expr().like(pattern))
     }
     /// `column NOT LIKE pattern` (only on text columns).
-    pub fn not_like(&self, pattern: impl Into<String>) -> Filter {
-        self.expr().not_like(pattern)
+    pub fn not_like(&self, pattern: impl Into<String>) -> Where<M> {
+        Where::new(self.expr().not_like(pattern))
     }
 }

@@ -3,9 +3,11 @@
 //! behaviour methods (soft delete, timestamps, audit) on the models that declare them.
 
 mod column;
+mod condition;
 pub(crate) mod generated;
 
 pub use column::{Column, ColumnType, NonNullColumnType, TextColumn};
+pub use condition::{FilterOn, MaybeFilterOn, Where};
 
 use crate::core::error::{Error, Result};
 use crate::core::input::ValidationErrors;

@@ -313,7 +313,8 @@ impl Expr {
 
 impl Filter {
     /// `self AND other` (flattening nested ANDs).
-    pub fn and(self, other: Filter) -> Filter {
+    pub fn and(self, other: impl Into<Filter>) -> Filter {
+        let other = other.into();
         match self {
             Filter::And(mut v) => {
                 v.push(other);
@@ -323,7 +324,8 @@ impl Filter {
         }
     }
     /// `self OR other` (flattening nested ORs).
-    pub fn or(self, other: Filter) -> Filter {
+    pub fn or(self, other: impl Into<Filter>) -> Filter {
+        let other = other.into();
         match self {
             Filter::Or(mut v) => {
                 v.push(other);

@@ -169,9 +169,9 @@ impl Select {
         kind: JoinKind,
         table: impl Into<String>,
         alias: impl Into<String>,
-        on: Filter,
+        on: impl Into<Filter>,
     ) -> Self {
-        let alias = alias.into();
+        let (alias, on) = (alias.into(), on.into());
         self.joins.push(Join {
             kind,
             table: TableRef {
@@ -187,16 +187,22 @@ impl Select {
         self,
         table: impl Into<String>,
         alias: impl Into<String>,
-        on: Filter,
+        on: impl Into<Filter>,
     ) -> Self {
         self.join(JoinKind::Inner, table, alias, on)
     }
     /// `LEFT JOIN table AS alias ON on` (an empty alias means none).
-    pub fn left_join(self, table: impl Into<String>, alias: impl Into<String>, on: Filter) -> Self {
+    pub fn left_join(
+        self,
+        table: impl Into<String>,
+        alias: impl Into<String>,
+        on: impl Into<Filter>,
+    ) -> Self {
         self.join(JoinKind::Left, table, alias, on)
     }
     /// ANDs a condition into WHERE.
-    pub fn filter(mut self, f: Filter) -> Self {
+    pub fn filter(mut self, f: impl Into<Filter>) -> Self {
+        let f = f.into();
         and_into(&mut self.filter, f);
         self
     }
@@ -206,7 +212,8 @@ impl Select {
         self
     }
     /// ANDs a condition into HAVING.
-    pub fn having(mut self, f: Filter) -> Self {
+    pub fn having(mut self, f: impl Into<Filter>) -> Self {
+        let f = f.into();
         and_into(&mut self.having, f);
         self
     }

@@ -222,7 +222,8 @@ impl Update {
         }
     }
     /// ANDs a condition into WHERE.
-    pub fn filter(mut self, f: Filter) -> Self {
+    pub fn filter(mut self, f: impl Into<Filter>) -> Self {
+        let f = f.into();
         and_into(&mut self.filter, f);
         self
     }
@@ -268,7 +269,8 @@ impl Delete {
         }
     }
     /// ANDs a condition into WHERE.
-    pub fn filter(mut self, f: Filter) -> Self {
+    pub fn filter(mut self, f: impl Into<Filter>) -> Self {
+        let f = f.into();
         and_into(&mut self.filter, f);
         self
     }
