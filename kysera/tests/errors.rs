@@ -14,7 +14,9 @@ async fn schema(db: &Executor) -> (String, String) {
         db,
         &format!(
             "CREATE TABLE {parent} ({}, code VARCHAR(50) NOT NULL, qty BIGINT NOT NULL, \
-             CONSTRAINT {parent}_code_key UNIQUE (code), CONSTRAINT {parent}_qty_check CHECK (qty >= 0))",
+             tag VARCHAR(10) NULL, CONSTRAINT {parent}_code_key UNIQUE (code), \
+             CONSTRAINT {parent}_qty_tag_key UNIQUE (qty, tag), \
+             CONSTRAINT {parent}_qty_check CHECK (qty >= 0))",
             common::id_column(d)
         ),
     )
@@ -56,7 +58,8 @@ per_database! {
             .get("id")
             .unwrap();
 
-        // Unique, with the column (PostgreSQL, SQLite) or the key name (MySQL).
+        // Unique, with the column and table on every database (MySQL names only the key: the
+        // catalogue gives its columns).
         let res = db
             .execute(Insert::into(&parent).set("code", "A").set("qty", 2i64))
             .await;
@@ -64,22 +67,69 @@ per_database! {
             Error::UniqueViolation(v) => Some(v),
             _ => None,
         });
-        match d {
-            Dialect::MySql => assert_eq!(
-                v.constraint.as_deref(),
-                Some(format!("{parent}_code_key").as_str()),
-                "{v:?}"
-            ),
-            _ => {
-                assert_eq!(v.columns, ["code"], "{d}: {v:?}");
-                assert_eq!(v.table.as_deref(), Some(parent.as_str()), "{d}: {v:?}");
-            }
-        }
-        if d == Dialect::Postgres {
+        assert_eq!(v.columns, ["code"], "{d}: {v:?}");
+        assert_eq!(v.table.as_deref(), Some(parent.as_str()), "{d}: {v:?}");
+        if d != Dialect::Sqlite {
             assert_eq!(
                 v.constraint.as_deref(),
-                Some(format!("{parent}_code_key").as_str())
+                Some(format!("{parent}_code_key").as_str()),
+                "{d}: {v:?}"
             );
+        }
+        // A composite key, the primary key, raw SQL and a transaction name them the same way.
+        let res = db
+            .execute(Insert::into(&parent).set("code", "B").set("qty", 1i64))
+            .await;
+        assert_eq!(res.unwrap(), 1, "{d}");
+        let res = db
+            .execute(Insert::into(&parent).set("code", "C").set("qty", 1i64).set("tag", "t"))
+            .await;
+        assert_eq!(res.unwrap(), 1, "{d}");
+        let res = db
+            .execute(Insert::into(&parent).set("code", "D").set("qty", 1i64).set("tag", "t"))
+            .await;
+        let v = expect(&res, d, "composite unique", |e| match e {
+            Error::UniqueViolation(v) => Some(v),
+            _ => None,
+        });
+        assert_eq!(v.columns, ["qty", "tag"], "{d}: {v:?}");
+        let res = db
+            .execute(Insert::into(&parent).set("id", pid).set("code", "E").set("qty", 1i64))
+            .await;
+        let v = expect(&res, d, "primary key", |e| match e {
+            Error::UniqueViolation(v) => Some(v),
+            _ => None,
+        });
+        assert_eq!(v.columns, ["id"], "{d}: {v:?}");
+        assert_eq!(v.table.as_deref(), Some(parent.as_str()), "{d}: {v:?}");
+        let placeholder = if d == Dialect::Postgres { "$1" } else { "?" };
+        let raw = db
+            .raw()
+            .execute_sql(
+                kysera::AssertSqlSafe(format!(
+                    "INSERT INTO {parent} (code, qty) VALUES ({placeholder}, 3)"
+                )),
+                vec!["A".into()],
+            )
+            .await;
+        match &raw {
+            Err(Error::UniqueViolation(v)) => {
+                assert_eq!(v.columns, ["code"], "{d}: raw: {v:?}");
+            }
+            other => panic!("{d}: raw: expected a unique violation, got {other:?}"),
+        }
+        let parent2 = parent.clone();
+        let in_tx = db
+            .transaction(async move |tx| {
+                tx.execute(Insert::into(&parent2).set("code", "A").set("qty", 5i64))
+                    .await
+            })
+            .await;
+        match &in_tx {
+            Err(Error::UniqueViolation(v)) => {
+                assert_eq!(v.columns, ["code"], "{d}: in a transaction: {v:?}");
+            }
+            other => panic!("{d}: in a transaction: expected a unique violation, got {other:?}"),
         }
 
         // Foreign key: a child with no parent, and deleting a parent with children.

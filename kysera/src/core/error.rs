@@ -339,8 +339,13 @@ pub fn classify(err: sqlx::Error) -> Error {
                     .filter(|_| message.contains("for key '"))
                 {
                     let key = key.trim_end_matches('\'');
-                    let key = key.rsplit('.').next().unwrap_or(key);
-                    v.constraint = Some(key.to_string());
+                    match key.rsplit_once('.') {
+                        Some((table, key)) => {
+                            v.table = Some(table.to_string());
+                            v.constraint = Some(key.to_string());
+                        }
+                        None => v.constraint = Some(key.to_string()),
+                    }
                 }
             }
             Some(Kind::ForeignKey) => {

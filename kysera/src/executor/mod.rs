@@ -133,6 +133,8 @@ use returning::mysql_checks_conflicts;
 mod shared;
 mod transaction;
 mod tx_conn;
+#[cfg(feature = "mysql")]
+mod unique_keys;
 
 pub use connect::{Pool, connect};
 use hook::{Behaviours, Enforce};
@@ -527,14 +529,19 @@ impl Executor {
     }
 
     pub(crate) async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
+        let result = self.fetch_all_on_target(&query).await;
+        self.explained(Some(query.table()), result).await
+    }
+
+    async fn fetch_all_on_target(&self, query: &Query) -> Result<Vec<Row>> {
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
-            && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(&query))
-            && let Some((rows, _)) = self.mysql_emulated(&query).await?
+            && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(query))
+            && let Some((rows, _)) = self.mysql_emulated(query).await?
         {
             return Ok(rows);
         }
-        let l = lower(&query, self.dialect())?;
+        let l = lower(query, self.dialect())?;
         on_target!(self.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)
             .await
@@ -554,15 +561,35 @@ impl Executor {
             .map_err(Error::from))
     }
 
+    /// A failed statement's error, explained where the database says too little: a MySQL
+    /// unique violation gets the columns (and table) of the key it names.
+    async fn explained<T>(&self, table: Option<&str>, result: Result<T>) -> Result<T> {
+        match (result, &self.pool) {
+            #[cfg(feature = "mysql")]
+            (Err(e @ Error::UniqueViolation(_)), Pool::MySql(pool)) => {
+                Err(unique_keys::explain(pool, &self.pool_id, table, e).await)
+            }
+            (result, _) => {
+                let _ = table;
+                result
+            }
+        }
+    }
+
     pub(crate) async fn execute_unchecked(&self, query: Query) -> Result<u64> {
+        let result = self.execute_on_target(&query).await;
+        self.explained(Some(query.table()), result).await
+    }
+
+    async fn execute_on_target(&self, query: &Query) -> Result<u64> {
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
-            && mysql_checks_conflicts(&query)
-            && let Some((_, n)) = self.mysql_emulated(&query).await?
+            && mysql_checks_conflicts(query)
+            && let Some((_, n)) = self.mysql_emulated(query).await?
         {
             return Ok(n);
         }
-        let l = lower(&query, self.dialect())?;
+        let l = lower(query, self.dialect())?;
         if let Query::Select(_) = query {
             return on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
                 .fetch_all(c)

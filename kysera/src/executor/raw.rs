@@ -51,23 +51,25 @@ impl Raw<'_> {
     pub async fn execute_sql(&self, sql: impl SqlSafeStr, values: Vec<Value>) -> Result<u64> {
         let sql = sql.into_sql_str();
         self.check_placeholders(sql.as_str(), values.len())?;
-        if values.is_empty() {
+        let result = if values.is_empty() {
             let q = sqlx::raw_sql(sql);
-            return on_target!(self.exec.target().await?, |c, _wrap| q
+            on_target!(self.exec.target().await?, |c, _wrap| q
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err(Error::from));
-        }
-        let l = Lowered {
-            sql: sql.as_str().to_string(),
-            values: self.bind(values),
+                .map_err(Error::from))
+        } else {
+            let l = Lowered {
+                sql: sql.as_str().to_string(),
+                values: self.bind(values),
+            };
+            on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(Error::from))
         };
-        on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::from))
+        self.exec.explained(None, result).await
     }
 
     /// Runs SQL text with bound `values` and returns its rows (placeholders as in
@@ -83,11 +85,12 @@ impl Raw<'_> {
             sql: sql.as_str().to_string(),
             values: self.bind(values),
         };
-        on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
+        let result = on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)
             .await
             .map(|rows| rows.into_iter().map(wrap).collect())
-            .map_err(Error::from))
+            .map_err(Error::from));
+        self.exec.explained(None, result).await
     }
 }
 
