@@ -22,7 +22,7 @@ use crate::plugin::{Plugin, PluginChain, QueryContext};
 #[cfg(feature = "mysql")]
 use crate::query::Returning;
 use crate::query::{Lowered, Query, Select, Value, lower, lower_count, lower_exists};
-use crate::row::{FromRow, Row};
+use crate::row::Row;
 
 /// Where a query goes: the pool, or the connection of a transaction (locked for the query).
 /// Owned, so the statement can run in a task of its own.
@@ -124,6 +124,7 @@ where
 }
 
 mod connect;
+mod decode;
 pub(crate) mod hook;
 mod raw;
 #[cfg(feature = "mysql")]
@@ -384,70 +385,9 @@ impl Executor {
         self.fetch_all_unchecked(self.intercept(query)?).await
     }
 
-    /// Like [`fetch_all`](Self::fetch_all), decoding each row into `T`.
-    ///
-    /// For a write (INSERT / UPDATE / DELETE with RETURNING) the rows are decoded before the
-    /// write commits: a row that cannot be decoded undoes the write (see
-    /// [`fetch_decoded`](Self::fetch_decoded)).
-    pub async fn fetch_all_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<Vec<T>> {
-        self.fetch_decoded(query, Row::decode).await
-    }
-
-    /// Runs a query through the plugins and decodes each row it returns with `decode`.
-    ///
-    /// A write's rows are decoded **before it commits**: outside a transaction the statement
-    /// and its decoding run in a transaction of their own, inside one in a savepoint, so a row
-    /// that cannot be decoded (an `i64` field over an `INTEGER` column, a text column holding
-    /// something that is not a timestamp) undoes the write and the caller sees the
-    /// [`Error::Decode`] — never an error for a write that stayed, which a retry would
-    /// duplicate. A SELECT is decoded as it comes.
-    pub async fn fetch_decoded<T, D>(&self, query: impl Into<Query>, decode: D) -> Result<Vec<T>>
-    where
-        D: Fn(&Row) -> Result<T>,
-    {
-        self.decoded_unchecked(self.intercept(query)?, decode).await
-    }
-
-    /// [`fetch_decoded`](Self::fetch_decoded) of a query the plugins have already seen.
-    async fn decoded_unchecked<T, D>(&self, query: Query, decode: D) -> Result<Vec<T>>
-    where
-        D: Fn(&Row) -> Result<T>,
-    {
-        if matches!(query, Query::Select(_)) {
-            let rows = self.fetch_all_unchecked(query).await?;
-            return rows.iter().map(decode).collect();
-        }
-        self.atomic(async move |tx| {
-            let rows = tx.fetch_all_unchecked(query).await?;
-            rows.iter().map(decode).collect()
-        })
-        .await
-    }
-
     /// Runs a query and returns its first row, if any.
     pub async fn fetch_optional(&self, query: impl Into<Query>) -> Result<Option<Row>> {
         self.fetch_optional_unchecked(self.intercept(query)?).await
-    }
-
-    /// Like [`fetch_optional`](Self::fetch_optional), decoding the row into `T` (a write's
-    /// row before it commits, as [`fetch_decoded`](Self::fetch_decoded) does).
-    pub async fn fetch_optional_as<T: FromRow>(
-        &self,
-        query: impl Into<Query>,
-    ) -> Result<Option<T>> {
-        let query = self.intercept(query)?;
-        if !matches!(query, Query::Select(_)) {
-            return Ok(self
-                .decoded_unchecked(query, Row::decode)
-                .await?
-                .into_iter()
-                .next());
-        }
-        self.fetch_optional_unchecked(query)
-            .await?
-            .as_ref()
-            .map(Row::decode)
-            .transpose()
     }
 
     /// Runs a query and returns its first row; no row is [`Error::NotFound`].
@@ -457,25 +397,6 @@ impl Executor {
         self.fetch_optional_unchecked(query)
             .await?
             .ok_or_else(|| Error::NotFound(Some(format!("no matching row in `{table}`"))))
-    }
-
-    /// Like [`fetch_one`](Self::fetch_one), decoding the row into `T` (a write's row before it
-    /// commits, as [`fetch_decoded`](Self::fetch_decoded) does).
-    pub async fn fetch_one_as<T: FromRow>(&self, query: impl Into<Query>) -> Result<T> {
-        let query = self.intercept(query)?;
-        let table = query.table().to_string();
-        let row = if matches!(query, Query::Select(_)) {
-            self.fetch_optional_unchecked(query)
-                .await?
-                .map(|r| r.decode())
-                .transpose()?
-        } else {
-            self.decoded_unchecked(query, Row::decode)
-                .await?
-                .into_iter()
-                .next()
-        };
-        row.ok_or_else(|| Error::NotFound(Some(format!("no matching row in `{table}`"))))
     }
 
     /// Runs a query and returns the number of rows it affected (for a SELECT, the rows returned).
