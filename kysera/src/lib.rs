@@ -118,7 +118,8 @@ pub mod prelude {
     pub use crate::{FromRow, Model, Plugin, Repository};
 }
 
-/// The README's examples, compiled as doctests so they cannot go stale.
+/// The README's examples, each run as a program of its own against in-memory SQLite, so the
+/// README cannot drift from the code.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -210,6 +210,14 @@ impl<M: Model> Repository<M> {
     {
         dal::restore_from_audit(&self.ctx, entry_id).await
     }
+    /// [`restore_from_audit`](Self::restore_from_audit) with values of its own, written over
+    /// the entry's: how a re-created row gets the columns its audit excludes.
+    pub async fn restore_from_audit_with(&self, entry_id: i64, fill: M::Patch) -> Result<M>
+    where
+        M: AuditedModel,
+    {
+        dal::restore_from_audit_with(&self.ctx, entry_id, fill).await
+    }
 }
 
 /// Methods of `#[timestamps]` models with a creation timestamp.

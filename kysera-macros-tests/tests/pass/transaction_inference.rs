@@ -26,7 +26,14 @@ async fn counts(db: &kysera::Executor) -> kysera::Result<i64> {
     let nested = db
         .transaction(async |tx| tx.transaction(async |inner| Ok(inner.count(Select::from("t")).await?)).await)
         .await?;
-    Ok(n + m + nested)
+    // An auth context around `?` and `Ok`: `rls::within` (any future: `rls::with_context`).
+    let ctx = kysera::rls::AuthContext::user("u").with_tenant("t");
+    let scoped = kysera::rls::within(ctx, async {
+        let k = db.count(Select::from("t")).await?;
+        Ok(k)
+    })
+    .await?;
+    Ok(n + m + nested + scoped)
 }
 
 async fn app(db: &kysera::Executor) -> Result<i64, AppError> {

@@ -167,6 +167,22 @@ pub enum Error {
         "the transaction was rolled back instead of committed: a savepoint inside it could not be undone"
     )]
     TransactionPoisoned,
+    /// A row could not be re-created from an audit entry: these columns are excluded from the
+    /// audit (the entry holds no value for them) and the row requires one. Nothing was written;
+    /// pass them to `restore_from_audit_with`.
+    #[error(
+        "cannot re-create the row of audit entry {entry_id} in `{table}`: {} excluded from the audit and required; pass {} to restore_from_audit_with",
+        list(columns),
+        if columns.len() == 1 { "it" } else { "them" }
+    )]
+    RestoreIncomplete {
+        /// The model's table.
+        table: String,
+        /// The audit entry.
+        entry_id: i64,
+        /// The excluded, required columns.
+        columns: Vec<String>,
+    },
     /// Rows changed between the moment a write read them and the moment it changed them (another
     /// session got there first), so the write could not record exactly what it changed. Nothing
     /// was written; retry the write.
@@ -252,6 +268,16 @@ impl fmt::Display for ConstraintViolation {
             write!(f, " (constraint `{c}`)")?;
         }
         Ok(())
+    }
+}
+
+/// `a`, `` `a` and `b` ``, `` `a`, `b` and `c` ``, with "is"/"are" to follow.
+fn list(columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+    match quoted.split_last() {
+        None => "no column is".into(),
+        Some((only, [])) => format!("{only} is"),
+        Some((last, rest)) => format!("{} and {last} are", rest.join(", ")),
     }
 }
 

@@ -138,10 +138,25 @@ pub(crate) async fn find_by_time<M: Model>(
 /// exists (soft-deleted or not; its update timestamp then says when), re-creates it with its key
 /// and its old timestamps when it was deleted. The write is audited and checked by the policies
 /// like any other. Generated columns are left to the database, and columns the audit excludes
-/// keep their value (a re-created row needs defaults for them); a PostgreSQL
-/// `GENERATED ALWAYS AS IDENTITY` key cannot be re-created (use `BIGSERIAL` or `BY DEFAULT`).
+/// keep their value. A row re-created from an entry has no value for its excluded columns: when
+/// one of them is required (not an `Option`, no `default`), nothing is written and the error is
+/// [`Error::RestoreIncomplete`], naming them — supply them with
+/// [`restore_from_audit_with`]. A PostgreSQL `GENERATED ALWAYS AS IDENTITY` key cannot be
+/// re-created (use `BIGSERIAL` or `BY DEFAULT`).
 pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -> Result<M> {
+    restore_from_audit_with(ctx, entry_id, M::Patch::default()).await
+}
+
+/// [`restore_from_audit`] with values of its own: the columns `fill` sets are written over the
+/// entry's old values — the way to give a re-created row the columns its audit excludes
+/// (`UserPatch::default().password_hash(…)`). `fill` is validated like any patch.
+pub async fn restore_from_audit_with<M: AuditedModel>(
+    ctx: &Context,
+    entry_id: i64,
+    fill: M::Patch,
+) -> Result<M> {
     super::model::<M>()?;
+    M::validate_patch(&fill).map_err(Error::Validation)?;
     let entry = audit::entry(ctx, entry_id).await?;
     if entry.table_name != M::INFO.table {
         return Err(Error::InvalidQuery(format!(
@@ -156,7 +171,13 @@ pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -
             entry.operation
         )));
     };
-    let values = M::__audit_values(old)?;
+    let mut values = M::__audit_values(old)?;
+    for (c, v) in M::patch_values(&fill) {
+        match values.iter_mut().find(|(have, _)| *have == c) {
+            Some(slot) => slot.1 = v,
+            None => values.push((c, v)),
+        }
+    }
     let key: Vec<Filter> = M::INFO
         .primary_key
         .iter()
@@ -194,6 +215,14 @@ pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -
         one(write::<M>(ctx, Change::Update, "update", upd.into()).await?)
             .ok_or_else(|| Error::NotFound(Some(format!("the row of audit entry {entry_id}"))))
     } else {
+        let missing = required_but_absent::<M>(&values);
+        if !missing.is_empty() {
+            return Err(Error::RestoreIncomplete {
+                table: M::INFO.table.to_string(),
+                entry_id,
+                columns: missing,
+            });
+        }
         let mut ins = insert_for::<M>().preserve_timestamps();
         for (c, v) in values {
             if settable(c, true) {
@@ -202,4 +231,24 @@ pub async fn restore_from_audit<M: AuditedModel>(ctx: &Context, entry_id: i64) -
         }
         insert_row::<M>(ctx, ins).await
     }
+}
+
+/// The columns a re-created row of `M` needs that `values` lacks: not generated, not an
+/// `Option`, no `default`, and not one the library fills itself (timestamps, the soft-delete
+/// marker, the tenant).
+fn required_but_absent<M: Model>(values: &[(&str, Value)]) -> Vec<String> {
+    let info = M::INFO;
+    let managed = |c: &str| {
+        [info.soft_delete, info.created_at, info.updated_at]
+            .iter()
+            .flatten()
+            .any(|t| t.name == c)
+            || info.tenant == Some(c)
+    };
+    info.columns
+        .iter()
+        .filter(|c| !c.generated && !c.nullable && !c.has_default && !managed(c.name))
+        .filter(|c| !values.iter().any(|(have, _)| *have == c.name))
+        .map(|c| c.name.to_string())
+        .collect()
 }

@@ -34,7 +34,9 @@ use crate::query::{Expr, Filter, Order, OrderBy, Returning, Select, Update, col}
 use crate::row::Row;
 
 pub(crate) use behaviour::find_by_time;
-pub use behaviour::{restore, restore_from_audit, soft_delete, soft_delete_many, touch};
+pub use behaviour::{
+    restore, restore_from_audit, restore_from_audit_with, soft_delete, soft_delete_many, touch,
+};
 pub use compose::{
     DalQuery, compose, create_query, parallel, with_transaction, with_transaction_with_error,
 };

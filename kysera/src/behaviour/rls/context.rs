@@ -84,8 +84,35 @@ impl AuthContext {
 }
 
 /// Runs `f` with `ctx` as the auth context of every query it makes (in this task).
+///
+/// `f` may be any future. When it is an `async { …?; Ok(x) }` block, its error type cannot be
+/// inferred from here (rustc asks for `Ok::<_, kysera::Error>(x)`); [`within`] takes only
+/// `kysera::Result` futures and needs no annotation.
 pub async fn with_context<F: Future>(ctx: AuthContext, f: F) -> F::Output {
     AUTH.scope(Arc::new(ctx), f).await
+}
+
+/// [`with_context`] for a future that returns a `kysera::Result`, so the error type of an
+/// `async` block is known: `rls::within(ctx, async { let n = repo.count(None).await?; Ok(n) })`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> kysera::Result<()> {
+/// use kysera::rls::{self, AuthContext};
+/// let db = kysera::connect("sqlite::memory:").await?;
+/// let n = rls::within(AuthContext::user("u-1").with_tenant("acme"), async {
+///     let rows = db.raw().fetch_all_sql("SELECT 1 AS one", vec![]).await?;
+///     Ok(rows.len())
+/// })
+/// .await?;
+/// assert_eq!(n, 1);
+/// # Ok(()) }
+/// ```
+pub async fn within<T, F>(ctx: AuthContext, f: F) -> F::Output
+where
+    F: Future<Output = Result<T>>,
+{
+    with_context(ctx, f).await
 }
 
 /// Runs `f` with the system context, which bypasses every row-level policy.

@@ -42,7 +42,7 @@ pub(crate) mod tenant;
 
 pub use condition::written;
 pub(crate) use context::carry;
-pub use context::{AuthContext, as_system, current, spawn, with_context};
+pub use context::{AuthContext, as_system, current, spawn, with_context, within};
 pub use policy::{Access, Policy, Rls, RlsSchema};
 pub use postgres::postgres_tenant_policy;
 pub(crate) use postgres::{setting_text, transaction_settings};
