@@ -149,6 +149,14 @@ impl<M: Model> Repository<M> {
     {
         dal::restore(&self.ctx, &id).await
     }
+    /// Brings back the soft-deleted rows among `ids` and returns them; ids that are missing
+    /// or not deleted are left alone.
+    pub async fn restore_many(&self, ids: &[M::Id]) -> Result<Vec<M>>
+    where
+        M: SoftDeleteModel,
+    {
+        dal::restore_many(&self.ctx, ids).await
+    }
     /// Removes a row for good, deleted or not; missing is `NotFound`.
     pub async fn hard_delete(&self, id: M::Id) -> Result<()>
     where

@@ -101,6 +101,23 @@ pub async fn restore<M: SoftDeleteModel>(ctx: &Context, id: &M::Id) -> Result<M>
     })
 }
 
+/// Brings back the soft-deleted rows among `ids` and returns them (`restoreMany` in the
+/// TypeScript Kysera): ids that are missing or not deleted are left alone. One statement,
+/// audited and checked by the policies like [`restore`].
+pub async fn restore_many<M: SoftDeleteModel>(ctx: &Context, ids: &[M::Id]) -> Result<Vec<M>> {
+    super::model::<M>()?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sd = soft_delete_column::<M>()?;
+    let restored = Some((sd, null_timestamp(sd.kind)));
+    let keys = Filter::Or(ids.iter().map(M::id_filter).collect());
+    let upd = stamp::<M>(update_returning::<M>(keys), restored, ctx.now()).only_deleted();
+    Ok(write::<M>(ctx, Change::Update, "restore", upd.into())
+        .await?
+        .1)
+}
+
 /// Sets the update timestamp of one row to the executor's clock and returns the row; a missing
 /// row (or, on a soft-delete model, a deleted one) is [`Error::NotFound`].
 pub async fn touch<M: HasUpdatedAt>(ctx: &Context, id: &M::Id) -> Result<M> {

@@ -35,7 +35,8 @@ use crate::row::Row;
 
 pub(crate) use behaviour::find_by_time;
 pub use behaviour::{
-    restore, restore_from_audit, restore_from_audit_with, soft_delete, soft_delete_many, touch,
+    restore, restore_from_audit, restore_from_audit_with, restore_many, soft_delete,
+    soft_delete_many, touch,
 };
 pub use compose::{
     DalQuery, compose, create_query, parallel, with_transaction, with_transaction_with_error,

@@ -123,6 +123,7 @@ where
     sqlx::query_with(AssertSqlSafe(l.sql), SqlxValues(l.values))
 }
 
+mod check;
 mod connect;
 mod decode;
 pub(crate) mod hook;
@@ -455,6 +456,11 @@ impl Executor {
     }
 
     async fn fetch_all_on_target(&self, query: &Query) -> Result<Vec<Row>> {
+        if query.check().is_some() {
+            let mut query = query.clone();
+            self.decide_check(&mut query).await?;
+            return Box::pin(self.fetch_all_on_target(&query)).await;
+        }
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
             && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(query))
@@ -503,6 +509,11 @@ impl Executor {
     }
 
     async fn execute_on_target(&self, query: &Query) -> Result<u64> {
+        if query.check().is_some() {
+            let mut query = query.clone();
+            self.decide_check(&mut query).await?;
+            return Box::pin(self.execute_on_target(&query)).await;
+        }
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
             && mysql_checks_conflicts(query)

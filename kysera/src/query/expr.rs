@@ -191,6 +191,10 @@ pub enum Filter {
     Or(Vec<Filter>),
     /// The negation of a condition.
     Not(Box<Filter>),
+    /// `(condition) IS NOT TRUE`: true where the condition is false **or unknown** (a NULL in
+    /// it), where `NOT condition` is unknown too. A deny policy removes exactly the rows whose
+    /// condition is true with it, so a NULL never hides a row.
+    NotTrue(Box<Filter>),
 }
 
 impl Expr {
@@ -351,12 +355,19 @@ impl Filter {
                 | Filter::Like { expr: e, .. }
                 | Filter::IsNull { expr: e, .. } => expr(e, out),
                 Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| walk(f, out)),
-                Filter::Not(f) => walk(f, out),
+                Filter::Not(f) | Filter::NotTrue(f) => walk(f, out),
             }
         }
         let mut out = Vec::new();
         walk(self, &mut out);
         out
+    }
+}
+
+impl Filter {
+    /// `(self) IS NOT TRUE`: see [`Filter::NotTrue`].
+    pub fn is_not_true(self) -> Filter {
+        Filter::NotTrue(Box::new(self))
     }
 }
 

@@ -10,7 +10,8 @@ use sea_query::{
 
 use super::lower_filter::{condition, expr, iden};
 use super::{
-    ConflictAction, Delete, Expr, Insert, JoinKind, Order, Query, Returning, Select, Update, Value,
+    ConflictAction, Delete, Expr, Filter, Insert, JoinKind, Order, Query, Returning, Select,
+    Update, Value,
 };
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
@@ -366,6 +367,20 @@ pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Option<Lowere
     }
     inner.limit = Some(1);
     build(&select_statement(&inner, dialect)?, dialect).map(Some)
+}
+
+/// `SELECT CASE WHEN c THEN 1 ELSE 0 END, …` with no table: the database's own verdict on
+/// conditions over values only (a policy's WITH CHECK with the written values in place of the
+/// columns), in its own collation and three-valued logic — an unknown condition is 0.
+pub(crate) fn lower_truths(conds: &[Filter], dialect: Dialect) -> Result<Lowered> {
+    let mut stmt = sea_query::Query::select();
+    for (n, c) in conds.iter().enumerate() {
+        let case: sea_query::Expr = sea_query::Expr::case(condition(c, dialect), 1)
+            .finally(0)
+            .into();
+        stmt.expr_as(case, iden(&format!("t{n}")));
+    }
+    build(&stmt, dialect)
 }
 
 #[cfg(test)]

@@ -96,6 +96,13 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
             .iter()
             .fold(Condition::any(), |c, f| c.add(condition(f, dialect))),
         Filter::Not(f) => Condition::all().add(condition(f, dialect)).not(),
+        // CASE treats an unknown condition as not true, on every database.
+        Filter::NotTrue(f) => {
+            let case: sea_query::Expr = sea_query::Expr::case(condition(f, dialect), false)
+                .finally(true)
+                .into();
+            case.into_condition()
+        }
         Filter::Identical { left, right } => {
             let (l, r) = (expr(left), expr(right));
             // The byte-exact comparison, then the plain one an index on `left` serves.

@@ -27,10 +27,11 @@ mod value;
 mod write;
 
 use crate::core::error::{Error, Result};
+use expr::and_into;
 
 pub use crate::core::sql::Operation;
 pub use expr::{AggFn, CmpOp, ColumnRef, Expr, Filter, TableRef, col, count_all, val};
-pub(crate) use lower::{Lowered, for_mysql, lower, lower_count, lower_exists};
+pub(crate) use lower::{Lowered, for_mysql, lower, lower_count, lower_exists, lower_truths};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use value::is_null;
 pub use value::{DeletedRows, Nullable, Value};
@@ -131,6 +132,30 @@ impl Query {
             Query::Update(u) => u.values.iter().map(|(c, v)| (c.as_str(), v)).collect(),
             _ => Vec::new(),
         }
+    }
+    /// The condition the rows it writes must meet once written (see [`Insert::check`]).
+    pub fn check(&self) -> Option<&Filter> {
+        match self {
+            Query::Insert(i) => i.check.as_ref(),
+            Query::Update(u) => u.check.as_ref(),
+            _ => None,
+        }
+    }
+    /// ANDs a condition into the rows-written check of an INSERT or UPDATE; other statements
+    /// write no rows and are refused with [`Error::InvalidQuery`].
+    pub fn add_check(&mut self, f: Filter) -> Result<()> {
+        let slot = match self {
+            Query::Insert(i) => &mut i.check,
+            Query::Update(u) => &mut u.check,
+            _ => {
+                return Err(Error::InvalidQuery(format!(
+                    "a {:?} writes no rows to check",
+                    self.operation()
+                )));
+            }
+        };
+        and_into(slot, f);
+        Ok(())
     }
     /// What the statement returns (a SELECT always returns rows: [`Returning::All`]).
     pub fn returning(&self) -> &Returning {

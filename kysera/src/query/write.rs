@@ -56,6 +56,12 @@ pub struct Insert {
     /// Keep the `created_at` / `updated_at` values given here instead of the clock's (on
     /// tables of `#[timestamps]` models).
     pub preserve_timestamps: bool,
+    /// A condition every row this statement writes must meet once written (a row-level
+    /// policy's WITH CHECK that Rust could not decide from the values alone): the executor
+    /// checks the written rows in the statement's own transaction and, if one fails, undoes the
+    /// statement and refuses it ([`Error::AccessDenied`](crate::Error::AccessDenied)). Needs the
+    /// table's primary key (declared here or by a model of the table).
+    pub check: Option<Filter>,
 }
 
 impl Insert {
@@ -69,6 +75,7 @@ impl Insert {
             returning: Returning::None,
             primary_key: Vec::new(),
             preserve_timestamps: false,
+            check: None,
         }
     }
     /// Keeps the timestamp values this insert gives (by default the clock's overwrite them).
@@ -177,6 +184,12 @@ pub struct Update {
     pub deleted: DeletedRows,
     /// Keep the `updated_at` value given here instead of the clock's.
     pub preserve_timestamps: bool,
+    /// A condition every row this statement writes must meet once written (a row-level
+    /// policy's WITH CHECK that Rust could not decide from the values alone): the executor
+    /// checks the written rows in the statement's own transaction and, if one fails, undoes the
+    /// statement and refuses it ([`Error::AccessDenied`](crate::Error::AccessDenied)). Needs the
+    /// table's primary key (declared here or by a model of the table).
+    pub check: Option<Filter>,
 }
 
 impl Update {
@@ -190,6 +203,7 @@ impl Update {
             primary_key: Vec::new(),
             deleted: DeletedRows::Exclude,
             preserve_timestamps: false,
+            check: None,
         }
     }
     /// May change soft-deleted rows too.

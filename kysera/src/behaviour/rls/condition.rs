@@ -85,6 +85,7 @@ pub(crate) fn qualify_for(f: Filter, name: &str, reference: &str) -> Filter {
         Filter::And(v) => Filter::And(v.into_iter().map(q).collect()),
         Filter::Or(v) => Filter::Or(v.into_iter().map(q).collect()),
         Filter::Not(f) => Filter::Not(Box::new(q(*f))),
+        Filter::NotTrue(f) => Filter::NotTrue(Box::new(q(*f))),
     }
 }
 
@@ -97,10 +98,18 @@ pub fn written<'a>(values: &[(&str, &'a Value)], column: &str) -> Option<&'a Val
         .map(|(_, v)| *v)
 }
 
-/// Evaluates a condition against the values a statement writes, in three-valued logic:
-/// `None` when it cannot tell (a column not written; an operator other than `=`, `<>`, IN,
-/// IS NULL, AND, OR, NOT). Callers refuse unless the answer is the one they need.
-pub(super) fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<bool> {
+/// A condition's value in SQL's three-valued logic: `Some(true)`, `Some(false)`, or `None` for
+/// unknown (a NULL in it).
+pub(super) type Truth = Option<bool>;
+
+/// Evaluates a condition against the values a statement writes, in SQL's three-valued logic.
+///
+/// `Some(truth)` when Rust can decide it the way every database would: comparisons of numbers
+/// and booleans, IN lists of them, NULL tests, exact (`Identical`) text comparisons, and/or/not
+/// and IS NOT TRUE over those. `None` when it cannot: a column the statement does not write, or
+/// text compared by `=`, `<`, LIKE … (whose result depends on the column's collation) — the
+/// caller then has the database check the rows written.
+pub(super) fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<Truth> {
     let value = |e: &Expr| -> Option<Value> {
         match e {
             Expr::Value(v) => Some(v.clone()),
@@ -112,13 +121,17 @@ pub(super) fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<bool> {
         Filter::Compare { left, op, right } => {
             let (a, b) = (value(left)?, value(right)?);
             if is_null(&a) || is_null(&b) {
-                return Some(false);
+                return Some(None);
             }
-            match op {
-                CmpOp::Eq => Some(same_value(&a, &b)),
-                CmpOp::Ne => Some(!same_value(&a, &b)),
-                _ => None,
-            }
+            let order = compare(&a, &b)?;
+            Some(Some(match op {
+                CmpOp::Eq => order.is_eq(),
+                CmpOp::Ne => order.is_ne(),
+                CmpOp::Lt => order.is_lt(),
+                CmpOp::Lte => order.is_le(),
+                CmpOp::Gt => order.is_gt(),
+                CmpOp::Gte => order.is_ge(),
+            }))
         }
         Filter::In {
             expr,
@@ -126,44 +139,113 @@ pub(super) fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<bool> {
             negated,
         } => {
             let v = value(expr)?;
+            if values.is_empty() {
+                return Some(Some(*negated));
+            }
             if is_null(&v) {
-                return Some(false);
+                return Some(None);
             }
-            Some(values.iter().any(|c| same_value(&v, c)) != *negated)
-        }
-        Filter::IsNull { expr, negated } => Some(is_null(&value(expr)?) != *negated),
-        Filter::And(v) => {
             let mut unknown = false;
-            for f in v {
-                match eval(f, row) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
+            for c in values {
+                if is_null(c) {
+                    unknown = true;
+                } else if compare(&v, c)?.is_eq() {
+                    return Some(Some(!*negated));
                 }
             }
-            (!unknown).then_some(true)
+            Some((!unknown).then_some(*negated))
         }
-        Filter::Or(v) => {
-            let mut unknown = false;
-            for f in v {
-                match eval(f, row) {
-                    Some(true) => return Some(true),
-                    None => unknown = true,
-                    Some(false) => {}
-                }
-            }
-            (!unknown).then_some(false)
-        }
-        Filter::Not(f) => eval(f, row).map(|b| !b),
+        Filter::IsNull { expr, negated } => Some(Some(is_null(&value(expr)?) != *negated)),
+        Filter::Like { expr, .. } => match value(expr)? {
+            v if is_null(&v) => Some(None),
+            _ => None,
+        },
         Filter::Identical { left, right } => {
             let (a, b) = (value(left)?, value(right)?);
             if is_null(&a) || is_null(&b) {
-                return Some(false);
+                return Some(None);
             }
-            Some(same_value(&a, &b))
+            Some(Some(same_value(&a, &b)))
         }
-        Filter::Like { .. } => None,
+        Filter::And(v) => {
+            let (mut undecided, mut unknown) = (false, false);
+            for f in v {
+                match eval(f, row) {
+                    Some(Some(false)) => return Some(Some(false)),
+                    Some(None) => unknown = true,
+                    None => undecided = true,
+                    Some(Some(true)) => {}
+                }
+            }
+            match (undecided, unknown) {
+                (true, _) => None,
+                (false, true) => Some(None),
+                (false, false) => Some(Some(true)),
+            }
+        }
+        Filter::Or(v) => {
+            let (mut undecided, mut unknown) = (false, false);
+            for f in v {
+                match eval(f, row) {
+                    Some(Some(true)) => return Some(Some(true)),
+                    Some(None) => unknown = true,
+                    None => undecided = true,
+                    Some(Some(false)) => {}
+                }
+            }
+            match (undecided, unknown) {
+                (true, _) => None,
+                (false, true) => Some(None),
+                (false, false) => Some(Some(false)),
+            }
+        }
+        Filter::Not(f) => eval(f, row).map(|t| t.map(|b| !b)),
+        Filter::NotTrue(f) => eval(f, row).map(|t| Some(t != Some(true))),
     }
+}
+
+/// How two non-NULL values order, where every database orders them alike: numbers (any width,
+/// floats), booleans (as 0 and 1, as MySQL and SQLite store them), UUIDs for equality. `None`
+/// for text, times and anything else (left to the database).
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    fn number(v: &Value) -> Option<f64> {
+        Some(match v {
+            Value::Bool(Some(b)) => f64::from(u8::from(*b)),
+            Value::TinyInt(Some(i)) => f64::from(*i),
+            Value::SmallInt(Some(i)) => f64::from(*i),
+            Value::Int(Some(i)) => f64::from(*i),
+            Value::BigInt(Some(i)) => *i as f64,
+            Value::TinyUnsigned(Some(i)) => f64::from(*i),
+            Value::SmallUnsigned(Some(i)) => f64::from(*i),
+            Value::Unsigned(Some(i)) => f64::from(*i),
+            Value::BigUnsigned(Some(i)) => *i as f64,
+            Value::Float(Some(f)) => f64::from(*f),
+            Value::Double(Some(f)) => *f,
+            _ => return None,
+        })
+    }
+    if let (Value::Uuid(Some(x)), Value::Uuid(Some(y))) = (a, b) {
+        return Some(x.cmp(y));
+    }
+    // Exact integers first: f64 loses precision past 2^53.
+    let int = |v: &Value| -> Option<i128> {
+        Some(match v {
+            Value::TinyInt(Some(i)) => *i as i128,
+            Value::SmallInt(Some(i)) => *i as i128,
+            Value::Int(Some(i)) => *i as i128,
+            Value::BigInt(Some(i)) => *i as i128,
+            Value::TinyUnsigned(Some(i)) => *i as i128,
+            Value::SmallUnsigned(Some(i)) => *i as i128,
+            Value::Unsigned(Some(i)) => *i as i128,
+            Value::BigUnsigned(Some(i)) => *i as i128,
+            Value::Bool(Some(b)) => i128::from(*b),
+            _ => return None,
+        })
+    };
+    if let (Some(x), Some(y)) = (int(a), int(b)) {
+        return Some(x.cmp(&y));
+    }
+    number(a)?.partial_cmp(&number(b)?)
 }
 
 #[cfg(test)]
@@ -173,30 +255,56 @@ mod tests {
 
     #[test]
     fn conditions_are_evaluated_on_the_values_in_three_valued_logic() {
-        let a = Value::from("a");
-        let b = Value::from("b");
-        let null = Value::String(None);
-        let f = col("tenant").eq("a").and(col("x").is_null());
-        assert_eq!(eval(&f, &[("tenant", &a), ("x", &null)]), Some(true));
-        assert_eq!(eval(&f, &[("TENANT", &b)]), Some(false));
-        assert_eq!(eval(&f, &[("tenant", &a)]), None, "x not written: unknown");
+        let n = |i: i64| Value::BigInt(Some(i));
+        let null = Value::BigInt(None);
+        let text = Value::from("a");
+        let (five, big, two) = (n(5), n(5000), n(2));
+        // Every comparison, on numbers, across widths.
+        let lt = col("amount").lt(100i32);
+        assert_eq!(eval(&lt, &[("amount", &five)]), Some(Some(true)));
+        assert_eq!(eval(&lt, &[("AMOUNT", &big)]), Some(Some(false)));
+        assert_eq!(eval(&col("n").gte(2i64), &[("n", &two)]), Some(Some(true)));
         assert_eq!(
-            eval(&col("n").eq(1i64), &[("n", &Value::Int(Some(2)))]),
-            Some(false)
+            eval(&col("n").ne(2i64), &[("n", &Value::Int(Some(2)))]),
+            Some(Some(false))
+        );
+        // NULL makes a comparison unknown; NOT of unknown is unknown; IS NOT TRUE is true.
+        assert_eq!(eval(&lt, &[("amount", &null)]), Some(None));
+        assert_eq!(eval(&!lt.clone(), &[("amount", &null)]), Some(None));
+        assert_eq!(
+            eval(&lt.clone().is_not_true(), &[("amount", &null)]),
+            Some(Some(true))
+        );
+        assert_eq!(eval(&col("n").is_null(), &[("n", &null)]), Some(Some(true)));
+        // IN with a NULL candidate: true if found, else unknown.
+        let within = col("n").is_in([Value::BigInt(None), n(2)]);
+        assert_eq!(eval(&within, &[("n", &two)]), Some(Some(true)));
+        assert_eq!(eval(&within, &[("n", &five)]), Some(None));
+        // and/or in three-valued logic.
+        let both = lt.clone().and(col("k").eq(1i64));
+        assert_eq!(
+            eval(&both, &[("amount", &big)]),
+            Some(Some(false)),
+            "false AND ?"
+        );
+        assert_eq!(eval(&both, &[("amount", &five)]), None, "k not written");
+        let either = lt.clone().or(col("k").eq(1i64));
+        assert_eq!(
+            eval(&either, &[("amount", &five)]),
+            Some(Some(true)),
+            "true OR ?"
         );
         assert_eq!(
-            eval(&col("n").eq(2i64), &[("n", &Value::Int(Some(2)))]),
-            Some(true)
+            eval(&either, &[("amount", &null), ("k", &n(0))]),
+            Some(None),
+            "unknown OR false"
         );
-        // A deny condition is stored negated: unknown stays unknown, never "allowed".
-        assert_eq!(eval(&!col("t").like("a%"), &[("t", &a)]), None);
+        // Text compares by the column's collation, and LIKE: left to the database.
+        assert_eq!(eval(&col("t").eq("a"), &[("t", &text)]), None);
+        assert_eq!(eval(&col("t").like("a%"), &[("t", &text)]), None);
         assert_eq!(
-            eval(&!col("n").gt(1000i64), &[("n", &Value::Int(Some(5)))]),
-            None
-        );
-        assert_eq!(
-            eval(&col("n").eq(1i64).or(col("t").eq("a")), &[("t", &a)]),
-            Some(true)
+            eval(&col("t").like("a%"), &[("t", &Value::String(None))]),
+            Some(None)
         );
     }
 

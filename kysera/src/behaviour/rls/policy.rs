@@ -28,6 +28,7 @@ impl From<bool> for Access {
     }
 }
 
+type SkipFn = Arc<dyn Fn(&AuthContext) -> bool + Send + Sync>;
 type AccessFn = Arc<dyn Fn(&AuthContext) -> Access + Send + Sync>;
 type FilterFn = Arc<dyn Fn(&AuthContext) -> Option<Filter> + Send + Sync>;
 type ValidateFn =
@@ -145,9 +146,60 @@ impl Policy {
 ///     }));
 /// assert_eq!(schema.tables().count(), 1);
 /// ```
+///
+/// **Evaluation order**, per statement and table, as in the TypeScript Kysera: the system
+/// context bypasses everything; then [`bypass_roles`](RlsSchema::bypass_roles) (a context with
+/// one of them skips the table's policies, and is still audited as itself); then
+/// [`skip_for`](RlsSchema::skip_for) / [`skip_when`](RlsSchema::skip_when); then deny (an
+/// outright deny refuses, a conditional one removes the rows where its condition is **true** —
+/// `(condition) IS NOT TRUE` keeps a row whose condition is NULL); then validate; then allow —
+/// when no policy allows, the statement is refused; then the read filters.
+///
+/// **Written values** (WITH CHECK): an insert's rows and an update's new rows must meet the
+/// allow and deny conditions too. Rust decides where it can, as every database would (numbers,
+/// booleans, NULL tests, and/or/not over them); anything else — text comparisons, whose result
+/// depends on the collation, LIKE, columns the statement does not set — is checked by the
+/// database on the rows written, in the statement's transaction, and a failure undoes the
+/// statement. A refused write changes nothing.
 #[derive(Clone, Debug, Default)]
 pub struct RlsSchema {
-    tables: HashMap<String, Vec<Policy>>,
+    tables: HashMap<String, TablePolicies>,
+}
+
+/// A skip: the operations it covers and, when conditional, the contexts it applies to.
+#[derive(Clone)]
+struct Skip {
+    operations: Vec<Operation>,
+    when: Option<SkipFn>,
+}
+
+/// What a schema says about one table.
+#[derive(Clone, Default)]
+struct TablePolicies {
+    policies: Vec<Policy>,
+    bypass_roles: Vec<String>,
+    skips: Vec<Skip>,
+}
+
+impl std::fmt::Debug for TablePolicies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TablePolicies")
+            .field("policies", &self.policies)
+            .field("bypass_roles", &self.bypass_roles)
+            .field("skips", &self.skips.len())
+            .finish()
+    }
+}
+
+impl TablePolicies {
+    /// Whether `ctx` skips this table's policies for `op` (bypass role, or a skip).
+    fn skipped(&self, op: Operation, ctx: &AuthContext) -> bool {
+        self.bypass_roles.iter().any(|r| ctx.has_role(r))
+            || self
+                .skips
+                .iter()
+                .any(|s| s.operations.contains(&op) && s.when.as_ref().is_none_or(|when| when(ctx)))
+    }
 }
 
 impl RlsSchema {
@@ -156,13 +208,53 @@ impl RlsSchema {
         Self::default()
     }
 
+    fn table_mut(&mut self, table: impl Into<String>) -> &mut TablePolicies {
+        let table: String = table.into();
+        self.tables.entry(table.to_ascii_lowercase()).or_default()
+    }
+
     /// Adds a policy to `table`.
     pub fn policy(mut self, table: impl Into<String>, policy: Policy) -> Self {
-        let table: String = table.into();
-        self.tables
-            .entry(table.to_ascii_lowercase())
-            .or_default()
-            .push(policy);
+        self.table_mut(table).policies.push(policy);
+        self
+    }
+
+    /// Contexts with any of `roles` skip every policy of `table` (like the system context, but
+    /// acting and audited as themselves; declared tenant isolation still applies).
+    pub fn bypass_roles<S: Into<String>>(
+        mut self,
+        table: impl Into<String>,
+        roles: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let t = self.table_mut(table);
+        t.bypass_roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// The policies of `table` are skipped for `operations` (for every context).
+    pub fn skip_for(
+        mut self,
+        table: impl Into<String>,
+        operations: impl IntoIterator<Item = Operation>,
+    ) -> Self {
+        self.table_mut(table).skips.push(Skip {
+            operations: operations.into_iter().collect(),
+            when: None,
+        });
+        self
+    }
+
+    /// The policies of `table` are skipped for `operations` when `when` holds for the context.
+    pub fn skip_when(
+        mut self,
+        table: impl Into<String>,
+        operations: impl IntoIterator<Item = Operation>,
+        when: impl Fn(&AuthContext) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.table_mut(table).skips.push(Skip {
+            operations: operations.into_iter().collect(),
+            when: Some(Arc::new(when)),
+        });
         self
     }
 
@@ -179,47 +271,97 @@ impl RlsSchema {
         }
     }
 
-    /// The condition rows must meet for `op` on `table` under `ctx` (`None`: no condition), or
-    /// the refusal. Validation is separate ([`RlsSchema::validate`]).
-    /// The policies of a table (names compared without regard to case, as SQLite and MySQL do).
-    fn policies(&self, table: &str) -> Option<&Vec<Policy>> {
+    /// What the schema says about a table (names compared without regard to case, as SQLite
+    /// and MySQL do).
+    fn entry(&self, table: &str) -> Option<&TablePolicies> {
         get_ignoring_case(&self.tables, table)
     }
 
-    fn condition(&self, table: &str, op: Operation, ctx: &AuthContext) -> Result<Option<Filter>> {
-        let Some(policies) = self.policies(table) else {
-            return Ok(None);
-        };
-        let applies = |p: &&Policy| p.operations.contains(&op);
+    /// The policies that apply to `op` on `table` under `ctx`: none when the table has no
+    /// policies, or when a bypass role or a skip lets the context past them.
+    fn policies(&self, table: &str, op: Operation, ctx: &AuthContext) -> Option<Vec<&Policy>> {
+        let entry = self.entry(table)?;
+        if entry.skipped(op, ctx) {
+            return None;
+        }
+        Some(
+            entry
+                .policies
+                .iter()
+                .filter(|p| p.operations.contains(&op))
+                .collect(),
+        )
+    }
+
+    /// The deny conditions for `op` (rows they leave: `(cond) IS NOT TRUE`), or the refusal.
+    fn deny(
+        &self,
+        table: &str,
+        op: Operation,
+        policies: &[&Policy],
+        ctx: &AuthContext,
+    ) -> Result<Vec<Filter>> {
         let mut conds = Vec::new();
-        for p in policies.iter().filter(applies) {
+        for p in policies {
             if let PolicyKind::Deny(f) = &p.kind {
                 match f(ctx) {
                     Access::No => {}
                     Access::Yes => return Err(Self::denied(table, op, "a deny policy applies")),
-                    Access::Where(c) => conds.push(!c),
+                    Access::Where(c) => conds.push(c.is_not_true()),
                 }
             }
         }
-        let mut allowed_everywhere = false;
+        Ok(conds)
+    }
+
+    /// The allow condition for `op` (`None`: every row), or the refusal when none allows.
+    fn allow(
+        &self,
+        table: &str,
+        op: Operation,
+        policies: &[&Policy],
+        ctx: &AuthContext,
+    ) -> Result<Option<Filter>> {
         let mut allowed_where = Vec::new();
-        for p in policies.iter().filter(applies) {
+        for p in policies {
             if let PolicyKind::Allow(f) = &p.kind {
                 match f(ctx) {
                     Access::No => {}
-                    Access::Yes => allowed_everywhere = true,
+                    Access::Yes => return Ok(None),
                     Access::Where(c) => allowed_where.push(c),
                 }
             }
         }
-        if !allowed_everywhere {
-            if allowed_where.is_empty() {
-                return Err(Self::denied(table, op, "no policy allows it"));
-            }
-            conds.push(Filter::Or(allowed_where));
+        if allowed_where.is_empty() {
+            return Err(Self::denied(table, op, "no policy allows it"));
         }
+        Ok(Some(Filter::Or(allowed_where)))
+    }
+
+    /// The condition rows must meet for `op` on `table` under `ctx` (`None`: no condition), or
+    /// the refusal, in the documented order (`values`: what an insert row or update writes, for
+    /// the validate policies).
+    fn condition(
+        &self,
+        table: &str,
+        op: Operation,
+        ctx: &AuthContext,
+        values: &[&[(&str, &Value)]],
+    ) -> Result<Option<Filter>> {
+        let Some(policies) = self.policies(table, op, ctx) else {
+            return Ok(None);
+        };
+        let mut conds = self.deny(table, op, &policies, ctx)?;
+        for row in values {
+            for p in &policies {
+                if let PolicyKind::Validate(f) = &p.kind {
+                    f(ctx, row).map_err(|reason| Self::denied(table, op, reason))?;
+                }
+            }
+        }
+        conds.extend(self.allow(table, op, &policies, ctx)?);
         if op == Operation::Select {
-            for p in policies.iter().filter(applies) {
+            for p in &policies {
                 if let PolicyKind::Filter(f) = &p.kind
                     && let Some(c) = f(ctx)
                 {
@@ -230,32 +372,12 @@ impl RlsSchema {
         Ok((!conds.is_empty()).then_some(Filter::And(conds)))
     }
 
-    fn validate(
-        &self,
-        table: &str,
-        op: Operation,
-        ctx: &AuthContext,
-        values: &[(&str, &Value)],
-    ) -> Result<()> {
-        let Some(policies) = self.policies(table) else {
-            return Ok(());
-        };
-        for p in policies.iter().filter(|p| p.operations.contains(&op)) {
-            if let PolicyKind::Validate(f) = &p.kind {
-                f(ctx, values).map_err(|reason| Self::denied(table, op, reason))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies the schema to a query (see the module docs for the order).
+    /// Applies the schema to a query (see the type's docs for the order).
     fn apply(&self, query: &mut Query) -> Result<()> {
         let table = query.table().to_string();
         let op = query.operation();
-        let touches = self.policies(&table).is_some()
-            || query
-                .joined_tables()
-                .any(|t| self.policies(&t.name).is_some());
+        let touches = self.entry(&table).is_some()
+            || query.joined_tables().any(|t| self.entry(&t.name).is_some());
         if !touches {
             return Ok(());
         }
@@ -285,12 +407,12 @@ impl RlsSchema {
                 ));
             }
             Query::Select(s) => {
-                if let Some(c) = self.condition(&table, op, &ctx)? {
+                if let Some(c) = self.condition(&table, op, &ctx, &[])? {
                     let reference = s.table.reference().to_string();
                     s.add_filter(qualify_for(c, &table, &reference));
                 }
                 for j in &mut s.joins {
-                    let c = match self.condition(&j.table.name, Operation::Select, &ctx) {
+                    let c = match self.condition(&j.table.name, Operation::Select, &ctx, &[]) {
                         Ok(c) => c,
                         // A joined table the context may not read contributes no rows.
                         Err(Error::AccessDenied { .. }) => Some(Filter::Or(vec![])),
@@ -303,54 +425,65 @@ impl RlsSchema {
                 }
             }
             Query::Insert(i) => {
-                let cond = self.condition(&table, op, &ctx)?;
-                for n in 0..i.rows.len() {
-                    let row: Vec<(&str, &Value)> = i
-                        .columns
-                        .iter()
-                        .map(String::as_str)
-                        .zip(i.rows[n].iter())
-                        .collect();
-                    if let Some(c) = &cond
-                        && eval(c, &row) != Some(true)
-                    {
-                        return Err(Self::denied(
-                            &table,
-                            op,
-                            format!("row {n} is not one the policies allow"),
-                        ));
+                let rows: Vec<Vec<(&str, &Value)>> = i
+                    .rows
+                    .iter()
+                    .map(|r| i.columns.iter().map(String::as_str).zip(r.iter()).collect())
+                    .collect();
+                let slices: Vec<&[(&str, &Value)]> = rows.iter().map(Vec::as_slice).collect();
+                let Some(cond) = self.condition(&table, op, &ctx, &slices)? else {
+                    return Ok(());
+                };
+                // WITH CHECK on each row: decided here, or by the database on the rows written.
+                let mut undecided = false;
+                for (n, row) in rows.iter().enumerate() {
+                    match eval(&cond, row) {
+                        Some(Some(true)) => {}
+                        Some(_) => {
+                            return Err(Self::denied(
+                                &table,
+                                op,
+                                format!("row {n} is not one the policies allow"),
+                            ));
+                        }
+                        None => undecided = true,
                     }
-                    self.validate(&table, op, &ctx, &row)?;
+                }
+                if undecided {
+                    and_into(&mut i.check, cond);
                 }
             }
             Query::Update(u) => {
-                let cond = self.condition(&table, op, &ctx)?;
                 let values: Vec<(&str, &Value)> =
                     u.values.iter().map(|(c, v)| (c.as_str(), v)).collect();
-                // WITH CHECK: the values written must not take the row out of what is allowed
-                // (moving a row to another author or organisation).
-                if let Some(c) = &cond
-                    && eval(c, &values) == Some(false)
-                {
-                    return Err(Self::denied(
-                        &table,
-                        op,
-                        "the new values are not ones the policies allow",
-                    ));
+                let Some(cond) = self.condition(&table, op, &ctx, &[&values])? else {
+                    return Ok(());
+                };
+                // WITH CHECK: the new rows must stay within what is allowed (not moved to
+                // another author or organisation, not out of a range).
+                // A statement that changes no row is not refused, as in PostgreSQL: the rows
+                // it would change are counted by the database unless the values settle it.
+                if eval(&cond, &values) != Some(Some(true)) {
+                    and_into(&mut u.check, cond.clone());
                 }
-                self.validate(&table, op, &ctx, &values)?;
-                if let Some(c) = cond {
-                    u.add_filter(c);
-                }
+                u.add_filter(cond);
             }
             Query::Delete(d) => {
-                if let Some(c) = self.condition(&table, op, &ctx)? {
+                if let Some(c) = self.condition(&table, op, &ctx, &[])? {
                     d.add_filter(c);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// ANDs `extra` into an optional condition.
+fn and_into(slot: &mut Option<Filter>, extra: Filter) {
+    *slot = Some(match slot.take() {
+        Some(f) => f.and(extra),
+        None => extra,
+    });
 }
 
 /// The plugin that enforces an [`RlsSchema`] on every query (named `"rls"`).
@@ -401,17 +534,32 @@ mod tests {
                 "t",
                 Policy::deny([Update], |c| Access::from(c.has_role("suspended"))),
             );
-        assert_eq!(schema.condition("t", Select, &ctx).unwrap(), None);
+        assert_eq!(schema.condition("t", Select, &ctx, &[]).unwrap(), None);
         assert!(matches!(
-            schema.condition("t", Delete, &ctx),
+            schema.condition("t", Delete, &ctx, &[]),
             Err(Error::AccessDenied { .. })
         ));
-        assert!(schema.condition("t", Update, &ctx).unwrap().is_some());
+        assert!(schema.condition("t", Update, &ctx, &[]).unwrap().is_some());
         let suspended = ctx.clone().with_roles(["suspended"]);
         assert!(matches!(
-            schema.condition("t", Update, &suspended),
+            schema.condition("t", Update, &suspended, &[]),
             Err(Error::AccessDenied { .. })
         ));
-        assert_eq!(schema.condition("other", Delete, &ctx).unwrap(), None);
+        assert_eq!(schema.condition("other", Delete, &ctx, &[]).unwrap(), None);
+
+        // Bypass roles and skips come before deny.
+        let schema = schema
+            .bypass_roles("t", ["auditor"])
+            .skip_for("t", [Insert])
+            .skip_when("t", [Delete], |c| c.has_role("janitor"));
+        let auditor = suspended.clone().with_roles(["suspended", "auditor"]);
+        assert_eq!(schema.condition("t", Update, &auditor, &[]).unwrap(), None);
+        assert_eq!(
+            schema.condition("t", Insert, &suspended, &[]).unwrap(),
+            None
+        );
+        let janitor = ctx.clone().with_roles(["janitor"]);
+        assert_eq!(schema.condition("t", Delete, &janitor, &[]).unwrap(), None);
+        assert!(schema.condition("t", Delete, &ctx, &[]).is_err());
     }
 }
