@@ -78,7 +78,7 @@ pub(crate) fn rule_checks(krate: &syn::Path, f: &Field) -> TokenStream {
                 }
             }
             Rule::Range { span, min, max } => {
-                let opt = |l: &Option<syn::Lit>| match l {
+                let opt = |l: &Option<Box<syn::Expr>>| match l {
                     Some(l) => quote_spanned!(l.span()=> ::core::option::Option::Some(#l)),
                     None => quote!(::core::option::Option::None),
                 };

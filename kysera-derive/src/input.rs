@@ -48,8 +48,8 @@ pub struct LengthAttrs {
 /// `range(min = …, max = …)`: literals typed by the field.
 #[derive(Debug, Default, FromMeta)]
 pub struct RangeAttrs {
-    pub min: Option<syn::Lit>,
-    pub max: Option<syn::Lit>,
+    pub min: Option<syn::Expr>,
+    pub max: Option<syn::Expr>,
 }
 
 /// Reads the struct's `#[kysera(...)]` attributes (several are merged; a key given twice is an

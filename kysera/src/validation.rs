@@ -91,6 +91,10 @@ pub fn check_length(
 pub trait Ranged<T> {
     /// The number to compare with the bounds.
     fn number(&self) -> &T;
+    /// Whether it is a finite number (NaN and ±infinity are in no range).
+    fn finite(&self) -> bool {
+        true
+    }
 }
 macro_rules! ranged {
     ($($t:ty),*) => {$(
@@ -101,7 +105,23 @@ macro_rules! ranged {
         }
     )*};
 }
-ranged!(i16, i32, i64, f32, f64);
+ranged!(i16, i32, i64);
+impl Ranged<f32> for f32 {
+    fn number(&self) -> &f32 {
+        self
+    }
+    fn finite(&self) -> bool {
+        self.is_finite()
+    }
+}
+impl Ranged<f64> for f64 {
+    fn number(&self) -> &f64 {
+        self
+    }
+    fn finite(&self) -> bool {
+        self.is_finite()
+    }
+}
 
 /// Text, for `validate(email)`.
 #[diagnostic::on_unimplemented(
@@ -132,6 +152,15 @@ pub fn check_range<T: PartialOrd + fmt::Display>(
     min: Option<T>,
     max: Option<T>,
 ) {
+    // NaN compares false with every bound, so it would pass any range: refuse it (and the
+    // infinities) outright.
+    if !value.finite() {
+        errors.add(
+            field,
+            format!("must be a finite number (is {})", value.number()),
+        );
+        return;
+    }
     let value = value.number();
     if let Some(lo) = &min
         && value < lo
@@ -187,6 +216,9 @@ mod tests {
         check_range(&mut e, "age", &200, Some(0), Some(150));
         check_range(&mut e, "age", &-1, Some(0), None);
         check_range(&mut e, "age", &3, Some(0), Some(150));
+        check_range(&mut e, "score", &f64::NAN, Some(0.0), Some(1.0));
+        check_range(&mut e, "score", &f64::INFINITY, None, None);
+        check_range(&mut e, "score", &-4.5, Some(-5.0), None);
         check_email(&mut e, "email", &"a@b.co");
         check_email(&mut e, "email", &"not an email");
         check_email(&mut e, "email", &"a@b");
@@ -199,7 +231,9 @@ mod tests {
         });
         assert_eq!(
             e.fields(),
-            ["name", "age", "age", "email", "email", "handle"]
+            [
+                "name", "age", "age", "score", "score", "email", "email", "handle"
+            ]
         );
         assert_eq!(e.errors[0].message, "must be 1 to 5 long (is 0)");
         assert!(e.to_string().starts_with("`name` must be 1 to 5 long"));

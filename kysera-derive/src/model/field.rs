@@ -103,6 +103,16 @@ fn key_span(attrs: &[syn::Attribute], path: &[&str]) -> Option<Span> {
         .map(|m| m.path().span())
 }
 
+/// A number literal, or a negated one (`-5`, `-0.5`).
+fn is_number(e: &syn::Expr) -> bool {
+    match e {
+        syn::Expr::Lit(l) => matches!(l.lit, syn::Lit::Int(_) | syn::Lit::Float(_)),
+        syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => is_number(&u.expr),
+        syn::Expr::Group(g) => is_number(&g.expr),
+        _ => false,
+    }
+}
+
 const TYPE_HELP: &str = "a column is an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; mark fields that are not columns `#[kysera(skip)]`";
 
 pub(super) fn check_field(
@@ -227,11 +237,22 @@ pub(super) fn check_field(
                     "for example `range(min = 0, max = 150)`",
                 );
                 ok = false;
+            } else if let Some(bad) = [&r.min, &r.max]
+                .into_iter()
+                .flatten()
+                .find(|e| !is_number(e))
+            {
+                errors.add(
+                    bad.span(),
+                    "a `range` bound is a number",
+                    "write a literal of the field's type, negative ones too: `range(min = -5, max = 5)`",
+                );
+                ok = false;
             } else {
                 rules.push(Rule::Range {
                     span: key_span(attrs, &["validate", "range"]).unwrap_or_else(|| r.span()),
-                    min: r.min.clone(),
-                    max: r.max.clone(),
+                    min: r.min.clone().map(Box::new),
+                    max: r.max.clone().map(Box::new),
                 });
             }
         }

@@ -74,8 +74,8 @@ pub enum Rule {
     },
     Range {
         span: Span,
-        min: Option<syn::Lit>,
-        max: Option<syn::Lit>,
+        min: Option<Box<syn::Expr>>,
+        max: Option<Box<syn::Expr>>,
     },
     Custom(syn::Path),
 }
