@@ -5,7 +5,7 @@ use sqlx::SqlSafeStr;
 use super::{Executor, Target, sqlx_query};
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
-use crate::query::{Lowered, Query, Value, for_mysql};
+use crate::query::{Lowered, Query, Value, bind_value};
 use crate::row::Row;
 
 /// Direct access that bypasses every plugin; see [`Executor::raw`].
@@ -61,7 +61,7 @@ impl Raw<'_> {
         } else {
             let l = Lowered {
                 sql: sql.as_str().to_string(),
-                values: self.bind(values),
+                values: self.bind(values)?,
             };
             on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
                 .execute(c)
@@ -83,7 +83,7 @@ impl Raw<'_> {
         self.check_placeholders(sql.as_str(), values.len())?;
         let l = Lowered {
             sql: sql.as_str().to_string(),
-            values: self.bind(values),
+            values: self.bind(values)?,
         };
         let result = on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)
@@ -95,18 +95,14 @@ impl Raw<'_> {
 }
 
 impl Raw<'_> {
-    /// The values as bound on this database.
-    fn bind(&self, values: Vec<Value>) -> sea_query::Values {
-        let mysql = self.exec.dialect() == Dialect::MySql;
-        sea_query::Values(
-            values
-                .into_iter()
-                .map(|v| match mysql {
-                    true => for_mysql(v.into_sea()),
-                    false => v.into_sea(),
-                })
-                .collect(),
-        )
+    /// The values as bound on this database (see `query::bind_value`).
+    fn bind(&self, values: Vec<Value>) -> Result<sea_query::Values> {
+        let dialect = self.exec.dialect();
+        values
+            .into_iter()
+            .map(|v| bind_value(v.into_sea(), dialect))
+            .collect::<Result<_>>()
+            .map(sea_query::Values)
     }
 
     /// SQLite binds NULL to a placeholder given no value; refuse the mismatch instead, as

@@ -31,7 +31,7 @@ use expr::and_into;
 
 pub use crate::core::sql::Operation;
 pub use expr::{AggFn, CmpOp, ColumnRef, Expr, Filter, TableRef, col, count_all, val};
-pub(crate) use lower::{Lowered, for_mysql, lower, lower_count, lower_exists, lower_truths};
+pub(crate) use lower::{Lowered, bind_value, lower, lower_count, lower_exists, lower_truths};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use value::is_null;
 pub use value::{DeletedRows, Nullable, Value};
