@@ -161,7 +161,7 @@ fn truth(row: &Row, n: usize) -> Result<i64> {
         #[cfg(feature = "sqlite")]
         Row::Sqlite(r) => r.try_get::<i64, _>(n),
         #[cfg(feature = "postgres")]
-        Row::Postgres(r) => r.try_get::<i32, _>(n).map(i64::from),
+        Row::Postgres(r) => r.try_get::<i64, _>(n),
         #[cfg(feature = "mysql")]
         Row::MySql(r) => r.try_get::<i64, _>(n),
     };

@@ -299,6 +299,8 @@ impl Executor {
 
     pub(crate) fn intercept(&self, query: impl Into<Query>) -> Result<Query> {
         let mut query = query.into();
+        // Before anything walks its conditions: flattened, and refused when too deep.
+        query.normalize_filters()?;
         if !self.chain.interceptors.is_empty() {
             self.chain.intercept(&mut query, &self.context())?;
         }

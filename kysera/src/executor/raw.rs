@@ -17,12 +17,16 @@ pub struct Raw<'a> {
 impl Raw<'_> {
     /// Runs an IR query without plugins and returns its rows.
     pub async fn fetch_all(&self, query: impl Into<Query>) -> Result<Vec<Row>> {
-        self.exec.fetch_all_unchecked(query.into()).await
+        let mut query = query.into();
+        query.normalize_filters()?;
+        self.exec.fetch_all_unchecked(query).await
     }
 
     /// Runs an IR query without plugins and returns the rows affected.
     pub async fn execute(&self, query: impl Into<Query>) -> Result<u64> {
-        self.exec.execute_unchecked(query.into()).await
+        let mut query = query.into();
+        query.normalize_filters()?;
+        self.exec.execute_unchecked(query).await
     }
 
     /// Runs SQL text with bound `values` and returns the rows affected. Placeholders are the
@@ -50,6 +54,7 @@ impl Raw<'_> {
     /// ```
     pub async fn execute_sql(&self, sql: impl SqlSafeStr, values: Vec<Value>) -> Result<u64> {
         let sql = sql.into_sql_str();
+        refuse_nul(sql.as_str())?;
         self.check_placeholders(sql.as_str(), values.len())?;
         let result = if values.is_empty() {
             let q = sqlx::raw_sql(sql);
@@ -80,6 +85,7 @@ impl Raw<'_> {
         values: Vec<Value>,
     ) -> Result<Vec<Row>> {
         let sql = sql.into_sql_str();
+        refuse_nul(sql.as_str())?;
         self.check_placeholders(sql.as_str(), values.len())?;
         let l = Lowered {
             sql: sql.as_str().to_string(),
@@ -92,6 +98,16 @@ impl Raw<'_> {
             .map_err(Error::from));
         self.exec.explained(None, result).await
     }
+}
+
+/// SQL text with a NUL character: SQLite would run only the part before it.
+fn refuse_nul(sql: &str) -> Result<()> {
+    if sql.contains('\0') {
+        return Err(Error::InvalidQuery(
+            "the SQL text contains a NUL character".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl Raw<'_> {

@@ -364,7 +364,44 @@ impl Filter {
     }
 }
 
+/// How deeply conditions may nest (an AND inside an OR inside a NOT …, after chains of the same
+/// operator are flattened and double negations removed). Deeper conditions are refused with
+/// [`Error::InvalidQuery`](crate::Error::InvalidQuery) before anything recurses over them: a
+/// condition built from user input cannot exhaust the stack.
+pub const MAX_FILTER_DEPTH: usize = 64;
+
+fn too_deep() -> crate::core::error::Error {
+    crate::core::error::Error::InvalidQuery(format!(
+        "a condition nests and/or/not more than {MAX_FILTER_DEPTH} levels deep; refused"
+    ))
+}
+
 impl Filter {
+    /// The same condition with chains of one operator flattened (`a AND (b AND c)` is
+    /// `a AND b AND c`) and double negations removed — without recursion along those chains —
+    /// or [`Error::InvalidQuery`](crate::Error::InvalidQuery) when it still nests more than
+    /// [`MAX_FILTER_DEPTH`] levels.
+    pub fn normalized(self) -> crate::core::error::Result<Filter> {
+        normalize(self, 0)
+    }
+
+    /// Whether the condition nests more than [`MAX_FILTER_DEPTH`] levels, counting every level
+    /// (measured without recursion).
+    pub(crate) fn too_deep(&self) -> bool {
+        let mut stack = vec![(self, 0usize)];
+        while let Some((f, depth)) = stack.pop() {
+            if depth > MAX_FILTER_DEPTH {
+                return true;
+            }
+            match f {
+                Filter::And(v) | Filter::Or(v) => stack.extend(v.iter().map(|c| (c, depth + 1))),
+                Filter::Not(c) | Filter::NotTrue(c) => stack.push((c, depth + 1)),
+                _ => {}
+            }
+        }
+        false
+    }
+
     /// `(self) IS NOT TRUE`: see [`Filter::NotTrue`].
     pub fn is_not_true(self) -> Filter {
         Filter::NotTrue(Box::new(self))
@@ -378,10 +415,80 @@ impl std::ops::Not for Filter {
     }
 }
 
+fn normalize(f: Filter, depth: usize) -> crate::core::error::Result<Filter> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(too_deep());
+    }
+    let chain = |v: Vec<Filter>, and: bool| -> crate::core::error::Result<Vec<Filter>> {
+        let mut out = Vec::with_capacity(v.len());
+        let mut stack: Vec<Filter> = v.into_iter().rev().collect();
+        while let Some(x) = stack.pop() {
+            match x {
+                Filter::And(inner) if and => stack.extend(inner.into_iter().rev()),
+                Filter::Or(inner) if !and => stack.extend(inner.into_iter().rev()),
+                other => out.push(normalize(other, depth + 1)?),
+            }
+        }
+        Ok(out)
+    };
+    Ok(match f {
+        Filter::And(v) => Filter::And(chain(v, true)?),
+        Filter::Or(v) => Filter::Or(chain(v, false)?),
+        Filter::Not(inner) => {
+            // NOT NOT x is x, in three-valued logic too.
+            let (mut negated, mut cur) = (true, *inner);
+            while let Filter::Not(next) = cur {
+                negated = !negated;
+                cur = *next;
+            }
+            let cur = normalize(cur, depth + 1)?;
+            if negated {
+                Filter::Not(Box::new(cur))
+            } else {
+                cur
+            }
+        }
+        Filter::NotTrue(inner) => Filter::NotTrue(Box::new(normalize(*inner, depth + 1)?)),
+        leaf => leaf,
+    })
+}
+
 /// ANDs `extra` into an optional condition.
 pub(super) fn and_into(slot: &mut Option<Filter>, extra: Filter) {
     *slot = Some(match slot.take() {
         Some(f) => f.and(extra),
         None => extra,
     });
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn long_chains_flatten_without_recursion() {
+        let mut and_chain = col("id").gt(0i64);
+        for _ in 0..10_000 {
+            and_chain = Filter::And(vec![and_chain, col("id").lt(100i64)]);
+        }
+        let flat = and_chain.normalized().unwrap();
+        assert!(matches!(&flat, Filter::And(v) if v.len() == 10_001));
+    }
+}
+
+#[cfg(test)]
+mod depth_lower_tests {
+    use super::*;
+    use crate::core::sql::Dialect;
+    use crate::query::{Query, Select, lower};
+
+    #[test]
+    fn long_flat_chains_lower_without_exhausting_the_stack() {
+        let v: Vec<Filter> = (0..20_000).map(|_| col("id").lt(100i64)).collect();
+        let q: Query = Select::from("t").filter(Filter::And(v)).into();
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            let l = lower(&q, dialect).unwrap();
+            assert_eq!(l.values.0.len(), 20_000);
+        }
+    }
 }

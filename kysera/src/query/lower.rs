@@ -29,6 +29,13 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
         Dialect::MySql => stmt.build_any(&MysqlQueryBuilder),
         Dialect::Sqlite => stmt.build_any(&SqliteQueryBuilder),
     };
+    // Values are bound, so a NUL here is in a table, column or alias name: SQLite would cut
+    // the statement there and PostgreSQL's protocol breaks on it.
+    if sql.contains('\0') {
+        return Err(Error::InvalidQuery(
+            "a table, column or alias name contains a NUL character".into(),
+        ));
+    }
     for v in &mut values.0 {
         *v = bind_value(std::mem::replace(v, sea_query::Value::Bool(None)), dialect)?;
     }
@@ -323,6 +330,9 @@ fn delete(d: &Delete, dialect: Dialect) -> Result<Lowered> {
 
 /// Lowers any query for `dialect` (RETURNING is left out on MySQL, where the executor emulates it).
 pub(crate) fn lower(q: &Query, dialect: Dialect) -> Result<Lowered> {
+    if q.too_deep() {
+        return Err(deep());
+    }
     match q {
         Query::Select(s) => build(&select_statement(s, dialect)?, dialect),
         Query::Insert(i) => insert(i, dialect),
@@ -338,7 +348,23 @@ fn has_aggregate(s: &Select) -> bool {
 }
 
 /// `SELECT COUNT(*)` of the rows `s` would return (its ORDER BY dropped).
+/// The refusal of a condition nested too deeply to lower without risking the stack.
+fn deep() -> Error {
+    Error::InvalidQuery(format!(
+        "a condition nests and/or/not more than {} levels deep; refused",
+        super::MAX_FILTER_DEPTH
+    ))
+}
+
+fn select_too_deep(s: &Select) -> bool {
+    let deep = |f: &Option<Filter>| f.as_ref().is_some_and(Filter::too_deep);
+    deep(&s.filter) || deep(&s.having) || s.joins.iter().any(|j| j.on.too_deep())
+}
+
 pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
+    if select_too_deep(s) {
+        return Err(deep());
+    }
     let mut inner = s.clone();
     inner.order_by.clear();
     let needs_subquery = inner.distinct
@@ -388,6 +414,9 @@ pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
 /// `SELECT … LIMIT 1`: whether `s` returns any row; `None` when it cannot return one
 /// (`LIMIT 0`).
 pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Option<Lowered>> {
+    if select_too_deep(s) {
+        return Err(deep());
+    }
     if s.limit == Some(0) {
         return Ok(None);
     }

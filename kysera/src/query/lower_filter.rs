@@ -40,6 +40,30 @@ fn constant(truth: bool) -> Condition {
     Condition::all().add(sea_query::Expr::cust(if truth { "1 = 1" } else { "1 = 0" }))
 }
 
+/// `a AND b AND …` (or OR) as a tree of at most eight terms per parenthesised group: sea-query
+/// renders a flat chain as a left-deep tree (a thousand terms exhausted the stack) and SQLite's
+/// parser limits expression depth to 1,000, while groups keep the depth logarithmic.
+fn balanced(mut level: Vec<Condition>, all: bool) -> Condition {
+    const FAN: usize = 8;
+    let group = |terms: Vec<Condition>| {
+        let base = if all {
+            Condition::all()
+        } else {
+            Condition::any()
+        };
+        terms.into_iter().fold(base, |c, t| c.add(t))
+    };
+    while level.len() > FAN {
+        let mut next = Vec::with_capacity(level.len().div_ceil(FAN));
+        let mut terms = level.into_iter().peekable();
+        while terms.peek().is_some() {
+            next.push(group(terms.by_ref().take(FAN).collect()));
+        }
+        level = next;
+    }
+    group(level)
+}
+
 pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
     match f {
         Filter::Compare { left, op, right } => {
@@ -89,12 +113,8 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
         }
         Filter::And(v) if v.is_empty() => constant(true),
         Filter::Or(v) if v.is_empty() => constant(false),
-        Filter::And(v) => v
-            .iter()
-            .fold(Condition::all(), |c, f| c.add(condition(f, dialect))),
-        Filter::Or(v) => v
-            .iter()
-            .fold(Condition::any(), |c, f| c.add(condition(f, dialect))),
+        Filter::And(v) => balanced(v.iter().map(|f| condition(f, dialect)).collect(), true),
+        Filter::Or(v) => balanced(v.iter().map(|f| condition(f, dialect)).collect(), false),
         Filter::Not(f) => Condition::all().add(condition(f, dialect)).not(),
         // CASE treats an unknown condition as not true, on every database.
         Filter::NotTrue(f) => {

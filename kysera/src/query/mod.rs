@@ -30,7 +30,9 @@ use crate::core::error::{Error, Result};
 use expr::and_into;
 
 pub use crate::core::sql::Operation;
-pub use expr::{AggFn, CmpOp, ColumnRef, Expr, Filter, TableRef, col, count_all, val};
+pub use expr::{
+    AggFn, CmpOp, ColumnRef, Expr, Filter, MAX_FILTER_DEPTH, TableRef, col, count_all, val,
+};
 pub(crate) use lower::{Lowered, bind_value, lower, lower_count, lower_exists, lower_truths};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use value::is_null;
@@ -131,6 +133,51 @@ impl Query {
                 .collect(),
             Query::Update(u) => u.values.iter().map(|(c, v)| (c.as_str(), v)).collect(),
             _ => Vec::new(),
+        }
+    }
+    /// Every condition of the statement normalized ([`Filter::normalized`]): chains flattened,
+    /// double negations removed, and [`Error::InvalidQuery`] when one nests deeper than
+    /// [`MAX_FILTER_DEPTH`]. The executor does this before the plugins see a query.
+    pub fn normalize_filters(&mut self) -> Result<()> {
+        fn slot(f: &mut Option<Filter>) -> Result<()> {
+            if let Some(x) = f.take() {
+                *f = Some(x.normalized()?);
+            }
+            Ok(())
+        }
+        fn inline(f: &mut Filter) -> Result<()> {
+            let x = std::mem::replace(f, Filter::And(Vec::new()));
+            *f = x.normalized()?;
+            Ok(())
+        }
+        match self {
+            Query::Select(s) => {
+                slot(&mut s.filter)?;
+                slot(&mut s.having)?;
+                for j in &mut s.joins {
+                    inline(&mut j.on)?;
+                }
+            }
+            Query::Insert(i) => slot(&mut i.check)?,
+            Query::Update(u) => {
+                slot(&mut u.filter)?;
+                slot(&mut u.check)?;
+            }
+            Query::Delete(d) => slot(&mut d.filter)?,
+        }
+        Ok(())
+    }
+
+    /// Whether any condition of the statement nests deeper than [`MAX_FILTER_DEPTH`].
+    pub(crate) fn too_deep(&self) -> bool {
+        let deep = |f: &Option<Filter>| f.as_ref().is_some_and(Filter::too_deep);
+        match self {
+            Query::Select(s) => {
+                deep(&s.filter) || deep(&s.having) || s.joins.iter().any(|j| j.on.too_deep())
+            }
+            Query::Insert(i) => deep(&i.check),
+            Query::Update(u) => deep(&u.filter) || deep(&u.check),
+            Query::Delete(d) => deep(&d.filter),
         }
     }
     /// The condition the rows it writes must meet once written (see [`Insert::check`]).

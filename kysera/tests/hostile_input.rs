@@ -1,0 +1,116 @@
+//! Input built to break the data layer: conditions nested thousands deep (a stack overflow
+//! would take the process down), chains of one operator that must be flattened rather than
+//! refused, and NUL characters in names and SQL text — on every database.
+
+#[macro_use]
+mod common;
+
+use kysera::query::{Filter, MAX_FILTER_DEPTH, Select, col};
+use kysera::{AssertSqlSafe, Error};
+
+fn is_invalid<T>(res: &kysera::Result<T>) -> bool {
+    matches!(res, Err(Error::InvalidQuery(_)))
+}
+
+/// `NOT (a AND (b OR (NOT (c AND …))))`, alternating operators `depth` levels deep.
+fn alternating(depth: usize) -> Filter {
+    let mut f = col("id").gt(0i64);
+    for i in 0..depth {
+        f = match i % 3 {
+            0 => Filter::And(vec![col("id").gt(0i64), f]),
+            1 => Filter::Or(vec![col("id").lt(0i64), f]),
+            _ => !f,
+        };
+    }
+    f
+}
+
+per_database! {
+    #[flavor(flavor = "multi_thread", worker_threads = 2)]
+    async fn deep_conditions_are_refused_or_flattened(db) {
+        let d = db.dialect();
+        let t = common::table("hostile");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY)")).await;
+        db.raw()
+            .execute_sql(AssertSqlSafe(format!("INSERT INTO {t} (id) VALUES (1), (2)")), vec![])
+            .await
+            .unwrap();
+
+        // Alternating operators far past the limit: a clear error on every path, no crash.
+        let deep = || alternating(5_000);
+        assert!(is_invalid(&db.to_sql(Select::from(&t).filter(deep()))), "{d}: to_sql");
+        assert!(is_invalid(&db.fetch_all(Select::from(&t).filter(deep())).await), "{d}: fetch_all");
+        assert!(is_invalid(&db.count(Select::from(&t).filter(deep())).await), "{d}: count");
+        assert!(is_invalid(&db.exists(Select::from(&t).filter(deep())).await), "{d}: exists");
+        assert!(
+            is_invalid(&db.execute(kysera::query::Delete::from(&t).filter(deep())).await),
+            "{d}: delete"
+        );
+        assert!(is_invalid(&db.raw().fetch_all(Select::from(&t).filter(deep())).await), "{d}: raw");
+        assert_eq!(db.count(Select::from(&t)).await.unwrap(), 2, "{d}: nothing deleted");
+
+        // Within the limit: runs (AND and OR alternating, true for every row).
+        let mut fine = col("id").gt(0i64);
+        for i in 0..MAX_FILTER_DEPTH - 1 {
+            fine = if i % 2 == 0 {
+                Filter::And(vec![col("id").gt(0i64), fine])
+            } else {
+                Filter::Or(vec![col("id").lt(0i64), fine])
+            };
+        }
+        assert_eq!(db.count(Select::from(&t).filter(fine)).await.unwrap(), 2, "{d}");
+
+        // A long chain of one operator, or of double negations, is flattened, not refused.
+        let mut and_chain = col("id").gt(0i64);
+        for _ in 0..10_000 {
+            and_chain = Filter::And(vec![and_chain, col("id").lt(100i64)]);
+        }
+        assert_eq!(db.count(Select::from(&t).filter(and_chain)).await.unwrap(), 2, "{d}: AND chain");
+        let mut or_chain = col("id").eq(2i64);
+        for _ in 0..10_000 {
+            or_chain = Filter::Or(vec![col("id").eq(-1i64), or_chain]);
+        }
+        assert_eq!(db.count(Select::from(&t).filter(or_chain)).await.unwrap(), 1, "{d}: OR chain");
+        let mut nots = col("id").eq(1i64);
+        for _ in 0..10_001 {
+            nots = !nots;
+        }
+        assert_eq!(db.count(Select::from(&t).filter(nots)).await.unwrap(), 1, "{d}: 10 001 NOTs");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}
+
+per_database! {
+    async fn nul_characters_in_names_and_sql_are_refused(db) {
+        let d = db.dialect();
+        let t = common::table("nul");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY)")).await;
+        let bad_table = format!("{t}\0; DROP TABLE {t}");
+        assert!(is_invalid(&db.fetch_all(Select::from(&bad_table)).await), "{d}: table");
+        assert!(
+            is_invalid(&db.fetch_all(Select::from(&t).filter(col("id\0x").eq(1i64))).await),
+            "{d}: column"
+        );
+        assert!(
+            is_invalid(&db.fetch_all(Select::from(&t).alias("a\0b")).await),
+            "{d}: alias"
+        );
+        assert!(
+            is_invalid(&db.execute(kysera::query::Insert::into(&t).set("id\0", 1i64)).await),
+            "{d}: insert column"
+        );
+        let raw = db
+            .raw()
+            .execute_sql(AssertSqlSafe(format!("DELETE FROM {t}\0 WHERE id = 1")), vec![])
+            .await;
+        assert!(is_invalid(&raw), "{d}: raw SQL");
+        // A NUL inside a bound value is data, not SQL: it is not refused for that reason.
+        let value = db
+            .fetch_all(Select::from(&t).filter(col("id").eq(1i64).or(col("id").eq(2i64))))
+            .await;
+        assert!(value.is_ok(), "{d}");
+        // The table is still there.
+        assert_eq!(db.count(Select::from(&t)).await.unwrap(), 0, "{d}");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}
