@@ -114,3 +114,55 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, kysera::Repository)]
+#[kysera(table = "k_hostile_readings")]
+struct Reading {
+    #[kysera(assigned)]
+    id: i64,
+    f: f64,
+}
+
+per_database! {
+    async fn cursor_walks_cross_infinities(db) {
+        use kysera::Model;
+        let d = db.dialect();
+        common::drop_tables(&db, &[Reading::INFO.table]).await;
+        common::ddl(&db, &format!("CREATE TABLE {} (id BIGINT PRIMARY KEY, f DOUBLE PRECISION NOT NULL)", Reading::INFO.table)).await;
+        // MySQL stores no infinity (refused at the write); the others walk across it.
+        let mut values = vec![-1.5, 0.0, 0.0, 2.5, 1e300];
+        if d != kysera::Dialect::MySql {
+            values.extend([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY]);
+        }
+        let repo = Reading::repo(&db);
+        for (i, f) in values.iter().enumerate() {
+            repo.create(NewReading { id: i as i64 + 1, f: *f }).await.unwrap();
+        }
+        for descending in [false, true] {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            for _ in 0..20 {
+                let order = if descending { Reading::F.desc() } else { Reading::F.asc() };
+                let page = repo
+                    .find()
+                    .order_by(order)
+                    .cursor(2, cursor.as_deref())
+                    .await
+                    .unwrap_or_else(|e| panic!("{d}: {e}"));
+                seen.extend(page.items.iter().map(|r| (r.f, r.id)));
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            let mut expected: Vec<(f64, i64)> =
+                values.iter().enumerate().map(|(i, f)| (*f, i as i64 + 1)).collect();
+            expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            if descending {
+                expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            }
+            assert_eq!(seen, expected, "{d}: descending = {descending}");
+        }
+        common::drop_tables(&db, &[Reading::INFO.table]).await;
+    }
+}

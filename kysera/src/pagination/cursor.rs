@@ -60,8 +60,9 @@ fn value_to_json(v: &Value) -> Result<serde_json::Value> {
         Value::SmallInt(Some(i)) => json!({ "i": i }),
         Value::Int(Some(i)) => json!({ "i": i }),
         Value::BigInt(Some(i)) => json!({ "i": i }),
-        Value::Float(Some(f)) => json!({ "f32": f }),
-        Value::Double(Some(f)) => json!({ "f": f }),
+        // By their bits: exact, and JSON has no NaN or infinity (they came back as null).
+        Value::Float(Some(f)) => json!({ "f32b": f.to_bits() }),
+        Value::Double(Some(f)) => json!({ "fb": f.to_bits() }),
         Value::String(Some(s)) => json!({ "s": s }),
         Value::ChronoDate(Some(d)) => json!({ "d": d }),
         Value::ChronoTime(Some(t)) => json!({ "t": t }),
@@ -87,6 +88,8 @@ fn json_to_value(j: &serde_json::Value) -> Option<Value> {
         "f" => Value::Double(Some(v.as_f64()?)),
         // Compared as the column's own f32: widening the decimal text to f64 would not be equal.
         "f32" => Value::Float(Some(v.as_f64()? as f32)),
+        "fb" => Value::Double(Some(f64::from_bits(v.as_u64()?))),
+        "f32b" => Value::Float(Some(f32::from_bits(u32::try_from(v.as_u64()?).ok()?))),
         "s" => Value::String(Some(v.as_str()?.to_string())),
         "d" => Value::ChronoDate(Some(parse(v)?)),
         "t" => Value::ChronoTime(Some(parse(v)?)),
@@ -189,6 +192,40 @@ mod tests {
             decode_cursor(&order, &c).unwrap(),
             [Value::Float(Some(0.1))]
         );
+    }
+
+    #[test]
+    fn non_finite_and_signed_zero_floats_round_trip_exactly() {
+        let order = vec![OrderBy {
+            expr: col("f"),
+            order: Order::Asc,
+        }];
+        for f in [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.1,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ] {
+            let c = encode_cursor(&order, &[Value::Double(Some(f))]).unwrap();
+            match decode_cursor(&order, &c).unwrap().as_slice() {
+                [Value::Double(Some(g))] => assert_eq!(g.to_bits(), f.to_bits(), "{f}"),
+                other => panic!("{f}: {other:?}"),
+            }
+        }
+        let c = encode_cursor(&order, &[Value::Double(Some(f64::NAN))]).unwrap();
+        assert!(
+            matches!(decode_cursor(&order, &c).unwrap().as_slice(), [Value::Double(Some(g))] if g.is_nan())
+        );
+        for f in [f32::INFINITY, f32::NEG_INFINITY, 0.1f32] {
+            let c = encode_cursor(&order, &[Value::Float(Some(f))]).unwrap();
+            assert_eq!(
+                decode_cursor(&order, &c).unwrap(),
+                [Value::Float(Some(f))],
+                "{f}"
+            );
+        }
     }
 
     #[test]
