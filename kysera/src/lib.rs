@@ -93,6 +93,108 @@ pub mod __private {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not public API: no stability promise). Each
+/// takes arbitrary input and must return, never panic; the unit tests below run them on random
+/// input so they cannot rot between fuzzing sessions.
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::core::sql::Dialect;
+    use crate::query::{CmpOp, Expr, Filter, Order, OrderBy, Query, Select, Value, col};
+
+    /// Decodes `cursor` as made for `ORDER BY a ASC, b DESC`.
+    pub fn cursor(cursor: &str) -> crate::Result<usize> {
+        let order = [
+            OrderBy {
+                expr: col("a"),
+                order: Order::Asc,
+            },
+            OrderBy {
+                expr: col("b"),
+                order: Order::Desc,
+            },
+        ];
+        crate::pagination::decode_cursor(&order, cursor).map(|v| v.len())
+    }
+
+    /// A condition read from `bytes` (a small stack machine: leaves, AND, OR, NOT, IS NOT
+    /// TRUE), normalized and lowered for every dialect; also returns the condition.
+    pub fn lowering(bytes: &[u8]) -> (Filter, Vec<crate::Result<String>>) {
+        let mut stack: Vec<Filter> = Vec::new();
+        let names = ["a", "b", "c\0", "t.d", ""];
+        for pair in bytes.chunks(2) {
+            let (op, arg) = (pair[0], *pair.get(1).unwrap_or(&0));
+            let name = names[usize::from(arg) % names.len()];
+            let f = match op % 8 {
+                0 => col(name).compare(
+                    [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Gte][usize::from(arg) % 4],
+                    Expr::Value(Value::BigInt(Some(i64::from(arg) - 128))),
+                ),
+                1 => col(name).like(String::from_utf8_lossy(&[arg]).into_owned()),
+                2 => col(name).is_in((0..arg % 5).map(|i| Value::Int(Some(i32::from(i))))),
+                3 => col(name).is_null(),
+                4 => Filter::And(
+                    stack
+                        .drain(stack.len().saturating_sub(usize::from(arg % 4))..)
+                        .collect(),
+                ),
+                5 => Filter::Or(
+                    stack
+                        .drain(stack.len().saturating_sub(usize::from(arg % 4))..)
+                        .collect(),
+                ),
+                6 => !stack.pop().unwrap_or(Filter::And(Vec::new())),
+                _ => stack.pop().unwrap_or(Filter::Or(Vec::new())).is_not_true(),
+            };
+            stack.push(f);
+        }
+        // Normalized first: cloning or dropping a deeply nested condition recurses per level.
+        let f = match Filter::And(stack).normalized() {
+            Ok(f) => f,
+            Err(e) => return (Filter::And(Vec::new()), vec![Err(e)]),
+        };
+        let results = [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql]
+            .into_iter()
+            .map(|d| {
+                let q: Query = Select::from("t").filter(f.clone()).into();
+                crate::query::lower(&q, d).map(|l| l.sql)
+            })
+            .collect();
+        (f, results)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn fuzz_entry_points_return_on_random_input() {
+            let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+            for len in 0..400 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                let _ = super::lowering(&bytes);
+                let _ = super::cursor(&String::from_utf8_lossy(&bytes));
+            }
+            // 50,000 NOTs flatten; 50,000 alternating NOT / IS NOT TRUE are refused, not a crash.
+            let nots: Vec<u8> = std::iter::repeat_n([6u8, 0], 50_000).flatten().collect();
+            let (_, results) = super::lowering(&[vec![0, 1], nots].concat());
+            assert!(results.iter().all(|r| r.is_ok()), "NOT chains flatten");
+            let mixed: Vec<u8> = std::iter::repeat_n([6u8, 0, 7, 0], 25_000)
+                .flatten()
+                .collect();
+            let (_, results) = super::lowering(&[vec![0, 1], mixed].concat());
+            assert!(matches!(
+                results.as_slice(),
+                [Err(crate::Error::InvalidQuery(_))]
+            ));
+        }
+    }
+}
+
 /// The sqlx version Kysera runs on, for pool types and driver-level access to rows.
 pub use sqlx;
 /// What [`Raw::execute_sql`] accepts: a `&'static str`, or text wrapped in [`AssertSqlSafe`]

@@ -279,6 +279,16 @@ pub struct Find<M> {
     _model: PhantomData<fn() -> M>,
 }
 
+impl<M> Clone for Find<M> {
+    fn clone(&self) -> Self {
+        Find {
+            ctx: self.ctx.clone(),
+            select: self.select.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
 impl<M: Model> Find<M> {
     /// ANDs a condition in.
     pub fn filter(mut self, f: impl FilterOn<M>) -> Self {

@@ -30,7 +30,7 @@ use crate::core::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::{FilterOn, MaybeFilterOn, Model};
 use crate::pagination::{self, CursorPage, Page, PageRequest};
-use crate::query::{Expr, Filter, Order, OrderBy, Returning, Select, Update, col};
+use crate::query::{Expr, Filter, Order, OrderBy, Query, Returning, Select, Update, col};
 use crate::row::Row;
 
 pub(crate) use behaviour::find_by_time;
@@ -120,6 +120,7 @@ pub async fn paginate<M: Model>(
 ) -> Result<Page<M>> {
     model::<M>()?;
     let offset = page.check()?;
+    let select = Query::normalize_select(select)?;
     let mut counted = select.clone();
     counted.limit = None;
     counted.offset = None;
@@ -138,7 +139,7 @@ pub async fn paginate<M: Model>(
 /// last order term when missing, so the order is total). Order columns must not be NULL.
 pub async fn paginate_cursor<M: Model>(
     ctx: &Context,
-    mut select: Select,
+    select: Select,
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<CursorPage<M>> {
@@ -148,6 +149,7 @@ pub async fn paginate_cursor<M: Model>(
             "cursor page limit must be at least 1".into(),
         ));
     }
+    let mut select = Query::normalize_select(select)?;
     for pk in M::INFO.primary_key {
         // The model's own key: unqualified or qualified by its table (not a joined table's).
         let table = select.table.reference().to_string();

@@ -415,8 +415,22 @@ impl std::ops::Not for Filter {
     }
 }
 
+/// Takes a condition apart without recursion: dropping a refused, deeply nested condition
+/// the ordinary way would recurse once per level.
+fn dismantle(f: Filter) {
+    let mut stack = vec![f];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::And(v) | Filter::Or(v) => stack.extend(v),
+            Filter::Not(inner) | Filter::NotTrue(inner) => stack.push(*inner),
+            _ => {}
+        }
+    }
+}
+
 fn normalize(f: Filter, depth: usize) -> crate::core::error::Result<Filter> {
     if depth > MAX_FILTER_DEPTH {
+        dismantle(f);
         return Err(too_deep());
     }
     let chain = |v: Vec<Filter>, and: bool| -> crate::core::error::Result<Vec<Filter>> {
@@ -426,7 +440,13 @@ fn normalize(f: Filter, depth: usize) -> crate::core::error::Result<Filter> {
             match x {
                 Filter::And(inner) if and => stack.extend(inner.into_iter().rev()),
                 Filter::Or(inner) if !and => stack.extend(inner.into_iter().rev()),
-                other => out.push(normalize(other, depth + 1)?),
+                other => match normalize(other, depth + 1) {
+                    Ok(x) => out.push(x),
+                    Err(e) => {
+                        stack.into_iter().for_each(dismantle);
+                        return Err(e);
+                    }
+                },
             }
         }
         Ok(out)

@@ -168,6 +168,17 @@ impl Query {
         Ok(())
     }
 
+    /// [`normalize_filters`](Self::normalize_filters) of a SELECT, for code that clones it
+    /// before the executor sees it (cloning a deeply nested condition recurses per level).
+    pub(crate) fn normalize_select(select: Select) -> Result<Select> {
+        let mut q = Query::Select(select);
+        q.normalize_filters()?;
+        match q {
+            Query::Select(s) => Ok(s),
+            _ => Err(Error::InvalidQuery("a SELECT stopped being one".into())),
+        }
+    }
+
     /// Whether any condition of the statement nests deeper than [`MAX_FILTER_DEPTH`].
     pub(crate) fn too_deep(&self) -> bool {
         let deep = |f: &Option<Filter>| f.as_ref().is_some_and(Filter::too_deep);

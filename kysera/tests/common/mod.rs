@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use kysera::{Dialect, Executor};
 
+pub mod oracle;
+
 /// Environment variable naming the PostgreSQL test database.
 pub const POSTGRES_ENV: &str = "KYSERA_TEST_POSTGRES_URL";
 /// Environment variable naming the MySQL / MariaDB test database.
