@@ -166,3 +166,55 @@ per_database! {
         common::drop_tables(&db, &[Reading::INFO.table]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, kysera::Repository)]
+#[kysera(table = "k_hostile_gauges")]
+struct Gauge {
+    #[kysera(assigned)]
+    id: i64,
+    r: f32,
+}
+
+per_database! {
+    async fn cursor_walks_over_f32_fields_of_inexact_columns(db) {
+        use kysera::Model;
+        let d = db.dialect();
+        common::drop_tables(&db, &[Gauge::INFO.table]).await;
+        // A DOUBLE column holding values no f32 represents exactly, read through f32 fields
+        // (PostgreSQL reads an f32 only from a REAL column, which stores f32 values).
+        let pg = d == kysera::Dialect::Postgres;
+        let column = if pg { "REAL" } else { "DOUBLE PRECISION" };
+        common::ddl(&db, &format!("CREATE TABLE {} (id BIGINT PRIMARY KEY, r {column} NOT NULL)", Gauge::INFO.table)).await;
+        let stored = |r: f64| if pg { f64::from(r as f32) } else { r };
+        let values = [0.1f64, 0.1, 0.1, 0.2, 0.30000000000000004, 0.3, 1.0 / 3.0];
+        for (i, r) in values.iter().enumerate() {
+            db.raw()
+                .execute(kysera::query::Insert::into(Gauge::INFO.table).set("id", i as i64).set("r", *r))
+                .await
+                .unwrap();
+        }
+        let repo = Gauge::repo(&db);
+        for descending in [false, true] {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            for _ in 0..20 {
+                let order = if descending { Gauge::R.desc() } else { Gauge::R.asc() };
+                let page = repo.find().order_by(order).cursor(2, cursor.as_deref()).await.unwrap();
+                seen.extend(page.items.iter().map(|g| g.id));
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            let mut expected: Vec<(f64, i64)> =
+                values.iter().enumerate().map(|(i, r)| (stored(*r), i as i64)).collect();
+            expected.sort_by(|a, b| {
+                let o = a.0.total_cmp(&b.0);
+                (if descending { o.reverse() } else { o }).then(a.1.cmp(&b.1))
+            });
+            let expected: Vec<i64> = expected.iter().map(|e| e.1).collect();
+            assert_eq!(seen, expected, "{d}: descending = {descending}");
+        }
+        common::drop_tables(&db, &[Gauge::INFO.table]).await;
+    }
+}

@@ -30,7 +30,7 @@ use crate::core::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::{FilterOn, MaybeFilterOn, Model};
 use crate::pagination::{self, CursorPage, Page, PageRequest};
-use crate::query::{Expr, Filter, Order, OrderBy, Query, Returning, Select, Update, col};
+use crate::query::{Expr, Filter, Order, OrderBy, Query, Returning, Select, Update, Value, col};
 use crate::row::Row;
 
 pub(crate) use behaviour::find_by_time;
@@ -170,21 +170,30 @@ pub async fn paginate_cursor<M: Model>(
         select.add_filter(pagination::after(&order, values));
     }
     select.offset = None;
-    let mut items: Vec<M> = fetch(ctx, select.limit(limit.saturating_add(1))).await?;
-    let has_more = items.len() as u64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = match (has_more, items.last()) {
-        (true, Some(last)) => {
+    model::<M>()?;
+    let mut rows = ctx.fetch_all(select.limit(limit.saturating_add(1))).await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let items: Vec<M> = rows.iter().map(M::from_row).collect::<Result<_>>()?;
+    let next_cursor = match (has_more, items.last(), rows.last()) {
+        (true, Some(last), Some(raw)) => {
             let values = order
                 .iter()
                 .map(|o| match &o.expr {
-                    Expr::Column(c) => last.column_value(&c.column).ok_or_else(|| {
-                        Error::InvalidQuery(format!(
+                    Expr::Column(c) => match last.column_value(&c.column) {
+                        // An `f32` field may hold a column's `f64` inexactly: the cursor carries
+                        // the value as stored, or ties would be skipped or repeated.
+                        // (A PostgreSQL `REAL` holds exact f32 values and is read as one.)
+                        Some(v @ Value::Float(Some(_))) => Ok(raw
+                            .get::<f64>(c.column.as_str())
+                            .map_or(v, |f| Value::Double(Some(f)))),
+                        Some(v) => Ok(v),
+                        None => Err(Error::InvalidQuery(format!(
                             "cursor order column `{}` is not a column of {}",
                             c.column,
                             M::INFO.name
-                        ))
-                    }),
+                        ))),
+                    },
                     _ => Err(Error::InvalidQuery(
                         "cursor pagination orders by columns only".into(),
                     )),
