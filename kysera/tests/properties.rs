@@ -187,6 +187,16 @@ struct Point {
     a: i64,
     f: f64,
     s: String,
+    t: chrono::NaiveDateTime,
+    u: uuid::Uuid,
+    b: bool,
+}
+
+fn when(minute: u32) -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
+        .unwrap()
+        .and_hms_micro_opt(1, minute, 0, minute * 7)
+        .unwrap()
 }
 
 fn float() -> impl Strategy<Value = f64> {
@@ -205,25 +215,38 @@ proptest! {
     ))]
 
     /// Cursor walks: every row exactly once, in order, whatever the page size, the order terms
-    /// and their directions, over ties, infinities and text.
+    /// and their directions, over ties, infinities, text, timestamps, UUIDs and booleans.
     #[test]
     fn cursor_walks_visit_every_row_once_in_order(
-        points in prop::collection::vec((0i64..3, float(), prop::sample::select(vec!["a", "b", "B", "ab"])), 0..15),
-        terms in prop::collection::vec((0usize..3, any::<bool>()), 1..3),
+        points in prop::collection::vec(
+            (0i64..3, float(), prop::sample::select(vec!["a", "b", "B", "ab"]), 0u32..3, 0u8..3, any::<bool>()),
+            0..15,
+        ),
+        terms in prop::collection::vec((0usize..6, any::<bool>()), 1..3),
         page in 1u64..5,
     ) {
         let rt = runtime();
         rt.block_on(async {
             let db = common::sqlite().await;
-            common::ddl(&db, &format!("CREATE TABLE {} (id INTEGER PRIMARY KEY, a BIGINT NOT NULL, f DOUBLE NOT NULL, s TEXT NOT NULL)", Point::INFO.table)).await;
+            common::ddl(&db, &format!("CREATE TABLE {} (id INTEGER PRIMARY KEY, a BIGINT NOT NULL, f DOUBLE NOT NULL, s TEXT NOT NULL, t TEXT NOT NULL, u BLOB NOT NULL, b BOOLEAN NOT NULL)", Point::INFO.table)).await;
             let repo = Point::repo(&db);
             let rows: Vec<Point> = points
                 .iter()
                 .enumerate()
-                .map(|(i, (a, f, s))| Point { id: i as i64, a: *a, f: *f, s: s.to_string() })
+                .map(|(i, (a, f, s, t, u, b))| Point {
+                    id: i as i64,
+                    a: *a,
+                    f: *f,
+                    s: s.to_string(),
+                    t: when(*t),
+                    u: uuid::Uuid::from_bytes([*u; 16]),
+                    b: *b,
+                })
                 .collect();
             for p in &rows {
-                repo.create(NewPoint { id: p.id, a: p.a, f: p.f, s: p.s.clone() }).await.unwrap();
+                repo.create(NewPoint { id: p.id, a: p.a, f: p.f, s: p.s.clone(), t: p.t, u: p.u, b: p.b })
+                    .await
+                    .unwrap();
             }
             let mut find = repo.find();
             for (column, desc) in &terms {
@@ -232,8 +255,14 @@ proptest! {
                     (0, true) => Point::A.desc(),
                     (1, false) => Point::F.asc(),
                     (1, true) => Point::F.desc(),
-                    (_, false) => Point::S.asc(),
-                    (_, true) => Point::S.desc(),
+                    (2, false) => Point::S.asc(),
+                    (2, true) => Point::S.desc(),
+                    (3, false) => Point::T.asc(),
+                    (3, true) => Point::T.desc(),
+                    (4, false) => Point::U.asc(),
+                    (4, true) => Point::U.desc(),
+                    (_, false) => Point::B.asc(),
+                    (_, true) => Point::B.desc(),
                 });
             }
             let mut seen = Vec::new();
@@ -253,7 +282,10 @@ proptest! {
                     let c = match column {
                         0 => x.a.cmp(&y.a),
                         1 => x.f.total_cmp(&y.f),
-                        _ => x.s.as_bytes().cmp(y.s.as_bytes()),
+                        2 => x.s.as_bytes().cmp(y.s.as_bytes()),
+                        3 => x.t.cmp(&y.t),
+                        4 => x.u.cmp(&y.u),
+                        _ => x.b.cmp(&y.b),
                     };
                     let c = if *desc { c.reverse() } else { c };
                     o = o.then(c);
