@@ -279,3 +279,66 @@ per_database! {
         common::drop_tables(&plain, &[Note::INFO.table, &audit_table]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_rls_opt_plain")]
+#[audit]
+struct Plain {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_rls_opt_tagged")]
+#[audit]
+#[rls(tenant = "tenant_id")]
+struct Tagged {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    tenant_id: String,
+    body: String,
+}
+
+per_database! {
+    async fn models_without_rls_audit_without_a_context(plain) {
+        let d = plain.dialect();
+        let audit_table = common::table("rls_opt_plain_audit");
+        common::drop_tables(&plain, &[Plain::INFO.table, Tagged::INFO.table]).await;
+        common::ddl(&plain, &format!("CREATE TABLE {} ({}, body VARCHAR(20) NOT NULL)", Plain::INFO.table, common::id_column(d))).await;
+        common::ddl(
+            &plain,
+            &format!(
+                "CREATE TABLE {} ({}, tenant_id VARCHAR(10) NOT NULL, body VARCHAR(20) NOT NULL)",
+                Tagged::INFO.table,
+                common::id_column(d)
+            ),
+        )
+        .await;
+        let audit = Audit::new().table(&audit_table);
+        audit.install(&plain).await.unwrap();
+        let db = plain.with_plugins(vec![Arc::new(audit)]).unwrap();
+        // This program links #[rls] models (Tagged); Plain has none: it is written and its history
+        // read with no auth context at all.
+        let repo = Plain::repo(&db);
+        let p = repo.create(NewPlain { body: "x".into() }).await.unwrap();
+        repo.update(p.id, PlainPatch::default().body("y")).await.unwrap();
+        let history = repo.audit_history(p.id).await.unwrap();
+        let ops: Vec<&str> = history.iter().map(|h| h.operation.as_str()).collect();
+        assert_eq!(ops, ["create", "update"], "{d}");
+        // A tenant's entries stay out of reach without a context.
+        let ctx = AuthContext::user("u").with_tenant("a");
+        let n = rls::within(ctx, Tagged::repo(&db).create(NewTagged { tenant_id: None, body: "n".into() }))
+            .await
+            .unwrap();
+        let page = Tagged::repo(&db)
+            .audit_log(kysera::audit::AuditFilter::new(), 1, 50)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 0, "{d}: another tenant's entries without a context");
+        let raw = plain.raw().fetch_all(Select::from(&audit_table)).await.unwrap();
+        assert_eq!(raw.len(), 3, "{d}");
+        let _ = n;
+        common::drop_tables(&plain, &[Plain::INFO.table, Tagged::INFO.table, &audit_table]).await;
+    }
+}

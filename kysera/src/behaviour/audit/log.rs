@@ -12,8 +12,8 @@ use crate::pagination::{Page, PageRequest, total_pages};
 use crate::query::{Order, Select, col};
 
 /// The audit table, limited to what the current auth context may read: a tenant's own entries,
-/// entries with no tenant for a context without one, everything for the system context. With no
-/// context at all the log is refused when any model is tenant-isolated.
+/// entries with no tenant for a context without one (or no context), everything for the system
+/// context.
 fn readable(ctx: &Executor) -> Result<Select> {
     let table = plugin(ctx)
         .map(|a| a.table.clone())
@@ -25,7 +25,9 @@ fn readable(ctx: &Executor) -> Result<Select> {
             Some(t) => select.filter(col("tenant_id").eq(rls::setting_text(&Some(t.clone())))),
             None => select.filter(col("tenant_id").is_null()),
         },
-        None if has_tenants() => return Err(Error::NoAuthContext { table }),
+        // No context: the entries of changes made without a tenant (models without row-level
+        // security read their history so), never a tenant's.
+        None if has_tenants() => select.filter(col("tenant_id").is_null()),
         None => select,
     })
 }

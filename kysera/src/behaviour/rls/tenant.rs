@@ -18,12 +18,15 @@ use crate::query::{
 /// a context, without a tenant in it, or with a tenant of another kind than the column.
 ///
 /// An audit log keeps entries of changes made without a tenant too: there, a context without a
-/// tenant is limited to those (a typed NULL tenant), and with no model tenant-isolated the log
-/// needs no context at all. Its tenant column holds the tenant's text.
+/// tenant — or no context at all — is limited to those (a typed NULL tenant), and with no model
+/// tenant-isolated the log is not limited. Its tenant column holds the tenant's text.
 fn tenant_of(reg: &Registry, table: &str, op: Operation) -> Result<Option<Value>> {
     let audit_log = reg.declared(table).is_some_and(|b| b.audit_log);
-    if audit_log && current().is_none() && !reg.has_tenants() {
-        return Ok(None);
+    if audit_log && current().is_none() {
+        // No context: like a context without a tenant — the entries of changes made without
+        // one (models without row-level security), never another tenant's. With no model
+        // tenant-isolated, there is nothing to isolate.
+        return Ok(reg.has_tenants().then_some(Value::String(None)));
     }
     let Some(ctx) = context_for(table)? else {
         return Ok(None);
