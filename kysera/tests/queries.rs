@@ -563,3 +563,30 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+per_database! {
+    async fn comparing_with_none_means_is_null(db) {
+        let d = db.dialect();
+        let t = common::table("eqnone");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, v VARCHAR(10) NULL)")).await;
+        for (id, v) in [(1i64, Some("a")), (2, None), (3, None)] {
+            db.execute(Insert::into(&t).set("id", id).set("v", v.map(str::to_string)))
+                .await
+                .unwrap();
+        }
+        let count = |f| {
+            let db = db.clone();
+            let t = t.clone();
+            async move { db.count(Select::from(&t).filter(f)).await.unwrap() }
+        };
+        assert_eq!(count(col("v").eq(None::<String>)).await, 2, "{d}: eq(None) is IS NULL");
+        assert_eq!(count(col("v").ne(None::<String>)).await, 1, "{d}: ne(None) is IS NOT NULL");
+        assert_eq!(count(col("v").eq("a")).await, 1, "{d}");
+        let n = db
+            .execute(Update::table(&t).set("v", "b").filter(col("v").eq(None::<String>)))
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "{d}: updates reach the NULL rows");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}

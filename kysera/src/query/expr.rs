@@ -205,8 +205,13 @@ impl Expr {
             right,
         }
     }
-    /// `self = v`
+    /// `self = v`; with a NULL `v` (`None`), `self IS NULL` — in SQL `= NULL` is never true,
+    /// so it would silently match nothing.
     pub fn eq(self, v: impl Into<Value>) -> Filter {
+        let v = v.into();
+        if super::value::is_null(&v) {
+            return self.is_null();
+        }
         self.cmp(CmpOp::Eq, val(v))
     }
     /// `self = v` byte for byte, whatever the collation (see [`Filter::Identical`]).
@@ -216,8 +221,12 @@ impl Expr {
             right: val(v),
         }
     }
-    /// `self <> v`
+    /// `self <> v`; with a NULL `v` (`None`), `self IS NOT NULL` (see [`eq`](Self::eq)).
     pub fn ne(self, v: impl Into<Value>) -> Filter {
+        let v = v.into();
+        if super::value::is_null(&v) {
+            return self.is_not_null();
+        }
         self.cmp(CmpOp::Ne, val(v))
     }
     /// `self < v`
