@@ -590,3 +590,35 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+per_database! {
+    async fn delete_returning_names_its_key_like_insert_and_update(db) {
+        let d = db.dialect();
+        let t = common::table("delret");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)")).await;
+        for id in 1..=5i64 {
+            db.execute(Insert::into(&t).set("id", id).set("v", id * 10)).await.unwrap();
+        }
+        let gone = db
+            .fetch_all(
+                kysera::query::Delete::from(&t)
+                    .primary_key(["id"])
+                    .filter(col("v").gte(30i64))
+                    .returning_all(),
+            )
+            .await
+            .unwrap();
+        let mut ids: Vec<i64> = gone.iter().map(|r| r.get("id").unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, [3, 4, 5], "{d}");
+        assert_eq!(db.count(Select::from(&t)).await.unwrap(), 2, "{d}");
+        // Without a declared key it still returns what it deleted.
+        let gone = db
+            .fetch_all(kysera::query::Delete::from(&t).filter(col("id").eq(1i64)).returning_all())
+            .await
+            .unwrap();
+        assert_eq!(gone.len(), 1, "{d}");
+        assert_eq!(db.count(Select::from(&t)).await.unwrap(), 1, "{d}");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}

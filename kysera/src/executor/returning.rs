@@ -229,15 +229,34 @@ async fn mysql_emulate(
         Query::Insert(ins) => mysql_insert(conn, ins, read).await,
         Query::Update(upd) => mysql_update_returning(conn, upd, read).await,
         Query::Delete(del) => {
-            let before = Select {
-                filter: del.filter.clone(),
-                ..returning_select(&del.table, &del.returning, Filter::And(vec![]))
-            };
-            let rows = mysql_fetch(conn, before, " FOR UPDATE").await?;
-            let plain = Delete {
+            let mut plain = Delete {
                 returning: Returning::None,
                 ..del.clone()
             };
+            let mut filter = del.filter.clone();
+            if !del.primary_key.is_empty() {
+                // With a key: the rows are locked and read by key, and exactly those deleted.
+                let pk = &del.primary_key;
+                let keys_select = Select {
+                    filter: del.filter.clone(),
+                    ..Select::from(&del.table).columns(pk.iter().map(|c| col(c)))
+                };
+                let mut keys = Vec::new();
+                for row in mysql_fetch(conn, keys_select, " FOR UPDATE").await? {
+                    let Row::MySql(r) = &row else { continue };
+                    let key = (0..pk.len())
+                        .map(|i| mysql_value(r, i))
+                        .collect::<Result<Vec<_>>>()?;
+                    keys.push(key_filter(pk, key));
+                }
+                filter = Some(Filter::Or(keys));
+                plain.filter = filter.clone();
+            }
+            let before = Select {
+                filter,
+                ..returning_select(&del.table, &del.returning, Filter::And(vec![]))
+            };
+            let rows = mysql_fetch(conn, before, " FOR UPDATE").await?;
             let n = sqlx_query(lower(&plain.into(), Dialect::MySql)?)
                 .execute(&mut *conn)
                 .await?

@@ -271,6 +271,9 @@ pub struct Delete {
     pub filter: Option<Filter>,
     /// What to return.
     pub returning: Returning,
+    /// The table's primary key columns: on MySQL, RETURNING reads the rows first and then
+    /// deletes exactly those rows by key (without it, by the same condition).
+    pub primary_key: Vec<String>,
 }
 
 impl Delete {
@@ -280,7 +283,14 @@ impl Delete {
             table: table.into(),
             filter: None,
             returning: Returning::None,
+            primary_key: Vec::new(),
         }
+    }
+    /// Declares the primary key (used to emulate RETURNING on MySQL), as on
+    /// [`Insert`] and [`Update`].
+    pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.primary_key = cols.into_iter().map(Into::into).collect();
+        self
     }
     /// ANDs a condition into WHERE.
     pub fn filter(mut self, f: impl Into<Filter>) -> Self {
