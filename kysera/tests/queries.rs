@@ -622,3 +622,41 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+per_database! {
+    async fn like_escapes_the_same_on_every_database(db) {
+        let d = db.dialect();
+        let t = common::table("like");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, s VARCHAR(40) NOT NULL)")).await;
+        let texts = [r"50% off", "50 percent", r"a_b", "axb", r"back\slash", r"ends\", "naïve ☃", "plain"];
+        for (i, s) in texts.iter().enumerate() {
+            db.execute(Insert::into(&t).set("id", i as i64).set("s", *s)).await.unwrap();
+        }
+        let ids = |f| {
+            let db = db.clone();
+            let t = t.clone();
+            async move {
+                let rows = db
+                    .fetch_all(Select::from(&t).filter(f))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut ids: Vec<i64> = rows.iter().map(|r| r.get("id").unwrap()).collect();
+                ids.sort();
+                ids
+            }
+        };
+        // User text is matched literally.
+        assert_eq!(ids(col("s").contains("%")).await, [0], "{d}: contains %");
+        assert_eq!(ids(col("s").contains("_")).await, [2], "{d}: contains _");
+        assert_eq!(ids(col("s").contains(r"\")).await, [4, 5], "{d}: contains backslash");
+        assert_eq!(ids(col("s").starts_with("50%")).await, [0], "{d}: starts_with");
+        assert_eq!(ids(col("s").ends_with(r"\")).await, [5], "{d}: ends_with backslash");
+        assert_eq!(ids(col("s").contains("☃")).await, [6], "{d}: unicode");
+        // Patterns: `_` is one character, a backslash escapes, a lone trailing one is literal.
+        assert_eq!(ids(col("s").like("a_b")).await, [2, 3], "{d}: _ wildcard");
+        assert_eq!(ids(col("s").like(r"a\_b")).await, [2], "{d}: escaped _");
+        assert_eq!(ids(col("s").like(r"ends\")).await, [5], "{d}: trailing backslash");
+        assert_eq!(ids(col("s").not_like("%a%")).await, [0, 1, 5], "{d}: not like");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}

@@ -294,4 +294,16 @@ impl<M, T: ColumnType + TextColumn> Column<M, T> {
     pub fn not_like(&self, pattern: impl Into<String>) -> Where<M> {
         Where::new(self.expr().not_like(pattern))
     }
+    /// The column contains `text`, matched literally (only on text columns).
+    pub fn contains(&self, text: &str) -> Where<M> {
+        Where::new(self.expr().contains(text))
+    }
+    /// The column starts with `text`, matched literally (only on text columns).
+    pub fn starts_with(&self, text: &str) -> Where<M> {
+        Where::new(self.expr().starts_with(text))
+    }
+    /// The column ends with `text`, matched literally (only on text columns).
+    pub fn ends_with(&self, text: &str) -> Where<M> {
+        Where::new(self.expr().ends_with(text))
+    }
 }

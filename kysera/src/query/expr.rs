@@ -269,7 +269,11 @@ impl Expr {
             negated: true,
         }
     }
-    /// `self LIKE pattern`
+    /// `self LIKE pattern`: `%` matches any run of characters, `_` any one, and a backslash
+    /// makes the next character literal — the same on every database (lowered with an
+    /// explicit `ESCAPE '\'`; a lone trailing backslash is a literal one). For text from
+    /// users, use [`contains`](Self::contains), [`starts_with`](Self::starts_with),
+    /// [`ends_with`](Self::ends_with) or [`escape_like`].
     pub fn like(self, pattern: impl Into<String>) -> Filter {
         Filter::Like {
             expr: self,
@@ -284,6 +288,18 @@ impl Expr {
             pattern: pattern.into(),
             negated: true,
         }
+    }
+    /// `self LIKE '%text%'` with `text` matched literally (its `%`, `_` and `\` escaped).
+    pub fn contains(self, text: &str) -> Filter {
+        self.like(format!("%{}%", escape_like(text)))
+    }
+    /// `self LIKE 'text%'` with `text` matched literally.
+    pub fn starts_with(self, text: &str) -> Filter {
+        self.like(format!("{}%", escape_like(text)))
+    }
+    /// `self LIKE '%text'` with `text` matched literally.
+    pub fn ends_with(self, text: &str) -> Filter {
+        self.like(format!("%{}", escape_like(text)))
     }
     /// `self IS NULL`
     pub fn is_null(self) -> Filter {
@@ -371,6 +387,23 @@ impl Filter {
         walk(self, &mut out);
         out
     }
+}
+
+/// `text` as a LIKE pattern that matches it literally: `%`, `_` and `\` escaped with a
+/// backslash (the escape character Kysera's LIKE uses on every database).
+///
+/// ```
+/// assert_eq!(kysera::query::escape_like(r"50%_off\"), r"50\%\_off\\");
+/// ```
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// How deeply conditions may nest (an AND inside an OR inside a NOT …, after chains of the same

@@ -98,11 +98,25 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
             pattern,
             negated,
         } => {
-            if *negated {
-                expr(e).not_like(pattern.as_str()).into_condition()
-            } else {
-                expr(e).like(pattern.as_str()).into_condition()
+            // Backslash escapes `%`, `_` and itself on every database (SQLite has no default
+            // escape character); a lone trailing backslash is a literal one (PostgreSQL refuses
+            // a pattern that ends with the escape character).
+            let mut pattern = pattern.clone();
+            let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
+            if trailing % 2 == 1 {
+                pattern.push('\\');
             }
+            let template = match dialect {
+                Dialect::Postgres => "$1 LIKE $2 ESCAPE '\\'",
+                Dialect::MySql => "? LIKE ? ESCAPE '\\\\'",
+                Dialect::Sqlite => "? LIKE ? ESCAPE '\\'",
+            };
+            let like = sea_query::Expr::cust_with_exprs(
+                template,
+                [expr(e), sea_query::Expr::val(pattern)],
+            );
+            let c = Condition::all().add(like);
+            if *negated { c.not() } else { c }
         }
         Filter::IsNull { expr: e, negated } => {
             if *negated {

@@ -31,7 +31,8 @@ use expr::and_into;
 
 pub use crate::core::sql::Operation;
 pub use expr::{
-    AggFn, CmpOp, ColumnRef, Expr, Filter, MAX_FILTER_DEPTH, TableRef, col, count_all, val,
+    AggFn, CmpOp, ColumnRef, Expr, Filter, MAX_FILTER_DEPTH, TableRef, col, count_all, escape_like,
+    val,
 };
 pub(crate) use lower::{Lowered, bind_value, lower, lower_count, lower_exists, lower_truths};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
