@@ -218,3 +218,49 @@ per_database! {
         common::drop_tables(&db, &[Gauge::INFO.table]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, kysera::Repository)]
+#[kysera(table = "k_hostile_scores")]
+struct Score {
+    #[kysera(assigned)]
+    id: i64,
+    points: Option<i64>,
+}
+
+per_database! {
+    async fn cursors_over_nullable_columns_are_refused_unless_nulls_are_filtered(db) {
+        use kysera::Model;
+        let d = db.dialect();
+        common::drop_tables(&db, &[Score::INFO.table]).await;
+        common::ddl(&db, &format!("CREATE TABLE {} (id BIGINT PRIMARY KEY, points BIGINT NULL)", Score::INFO.table)).await;
+        let repo = Score::repo(&db);
+        for id in 0..10i64 {
+            let points = (id % 3 != 0).then_some(id);
+            repo.create(NewScore { id, points }).await.unwrap();
+        }
+        let refused = repo.find().order_by(Score::POINTS.asc()).cursor(3, None).await;
+        assert!(
+            matches!(&refused, Err(kysera::Error::InvalidQuery(m)) if m.contains("points")),
+            "{d}: {refused:?}"
+        );
+        // With the NULLs filtered out, the walk sees every non-null row once.
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = repo
+                .find()
+                .filter(Score::POINTS.is_not_null())
+                .order_by(Score::POINTS.desc())
+                .cursor(3, cursor.as_deref())
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().map(|s| s.id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, [8, 7, 5, 4, 2, 1], "{d}");
+        common::drop_tables(&db, &[Score::INFO.table]).await;
+    }
+}

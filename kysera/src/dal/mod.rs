@@ -135,6 +135,16 @@ pub async fn paginate<M: Model>(
     })
 }
 
+/// Whether `filter` requires `column IS NOT NULL` at its top level (ANDed in).
+fn excludes_nulls(filter: Option<&Filter>, column: &str) -> bool {
+    let not_null = |f: &Filter| matches!(f, Filter::IsNull { expr: Expr::Column(c), negated: true } if c.column == column);
+    match filter {
+        Some(Filter::And(v)) => v.iter().any(not_null),
+        Some(f) => not_null(f),
+        None => false,
+    }
+}
+
 /// One page of `select` after `cursor`, in the select's order (the primary key is added as the
 /// last order term when missing, so the order is total). Order columns must not be NULL.
 pub async fn paginate_cursor<M: Model>(
@@ -150,6 +160,20 @@ pub async fn paginate_cursor<M: Model>(
         ));
     }
     let mut select = Query::normalize_select(select)?;
+    // A NULL in an order column sorts first on one database and last on another, and `>` never
+    // passes it: refused, the same on every database, before any SQL.
+    for o in &select.order_by {
+        if let Expr::Column(c) = &o.expr
+            && let Some(info) = M::INFO.column(&c.column)
+            && info.nullable
+            && !excludes_nulls(select.filter.as_ref(), &c.column)
+        {
+            return Err(Error::InvalidQuery(format!(
+                "cursor pagination cannot order by `{}`, which may be NULL (NULLs sort differently on each database and no cursor can pass them); order by non-null columns, or add `.filter(…is_not_null())` for it and page the NULL rows separately",
+                c.column
+            )));
+        }
+    }
     for pk in M::INFO.primary_key {
         // The model's own key: unqualified or qualified by its table (not a joined table's).
         let table = select.table.reference().to_string();
