@@ -660,3 +660,52 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+/// Hides rows whose `visible` is false from every SELECT.
+struct VisibleOnly;
+
+impl kysera::Plugin for VisibleOnly {
+    fn name(&self) -> &str {
+        "visible-only"
+    }
+    fn intercept(
+        &self,
+        q: &mut kysera::query::Query,
+        _: &kysera::QueryContext,
+    ) -> kysera::Result<()> {
+        if let kysera::query::Query::Select(s) = q {
+            s.add_filter(col("visible").eq(true));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, kysera::Repository)]
+#[kysera(table = "k_q_flags")]
+struct Flag {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    label: String,
+    visible: bool,
+}
+
+per_database! {
+    async fn returning_gives_the_rows_written_whatever_the_read_filters(plain) {
+        use kysera::Model;
+        let d = plain.dialect();
+        common::drop_tables(&plain, &[Flag::INFO.table]).await;
+        common::ddl(&plain, &format!("CREATE TABLE {} ({}, label VARCHAR(10) NOT NULL, visible BOOLEAN NOT NULL)", Flag::INFO.table, common::id_column(d))).await;
+        let db = plain.with_plugins(vec![std::sync::Arc::new(VisibleOnly)]).unwrap();
+        let flags = Flag::repo(&db);
+        let hidden = flags
+            .create(NewFlag { label: "h".into(), visible: false })
+            .await
+            .unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!((hidden.label.as_str(), hidden.visible), ("h", false), "{d}");
+        let shown = flags.create(NewFlag { label: "s".into(), visible: true }).await.unwrap();
+        // Reads still go through the plugin.
+        assert_eq!(flags.find_all().await.unwrap(), [shown], "{d}");
+        assert_eq!(plain.raw().fetch_all(Select::from(Flag::INFO.table)).await.unwrap().len(), 2, "{d}");
+        common::drop_tables(&plain, &[Flag::INFO.table]).await;
+    }
+}

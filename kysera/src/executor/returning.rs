@@ -20,10 +20,19 @@ use crate::row::Row;
 
 impl Executor {
     #[cfg(feature = "mysql")]
-    /// A read-back of emulated RETURNING, through the same policies as the statement (tenant
-    /// isolation, RLS filters) but seeing soft-deleted rows (a soft delete returns its row).
+    /// A read-back of emulated RETURNING: exactly the rows the statement wrote, by key, as
+    /// PostgreSQL and SQLite return them — not narrowed by the plugins' read filters (a plugin
+    /// hiding `visible = false` rows must not make a create fail), still under the declared
+    /// tenant isolation, and seeing soft-deleted rows (a soft delete returns its row).
     fn read_back(&self, select: Select) -> Result<Select> {
-        self.intercept_select(select.with_deleted())
+        let mut query = Query::Select(select.with_deleted());
+        Behaviours::enforce(&mut query, &|| self.now())?;
+        match query {
+            Query::Select(s) => Ok(s),
+            _ => Err(Error::InvalidQuery(
+                "the read-back of RETURNING stopped being a SELECT".into(),
+            )),
+        }
     }
 
     #[cfg(feature = "mysql")]
