@@ -4,6 +4,7 @@
 use super::{Context, all_columns, decode_all, find_by_id, not_found, update_returning};
 use crate::behaviour::audit::{self, Change};
 use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
 use crate::model::{FilterOn, Model};
 use crate::query::{Delete, Filter, Insert, Query, Returning, Update, Value, col};
 
@@ -54,8 +55,8 @@ pub(super) async fn insert_row<M: Model>(ctx: &Context, ins: Insert) -> Result<M
 /// Validates every input, then inserts them all (one statement when they name the same columns,
 /// otherwise one per row inside a transaction); returns the rows as the database returns them
 /// (in input order on all three databases, though SQL does not promise it for one statement).
-/// One statement binds every value: very large batches should be split (SQLite allows 32 766
-/// parameters, PostgreSQL and MySQL 65 535).
+/// A batch larger than one statement can bind (SQLite allows 32,766 parameters, PostgreSQL and
+/// MySQL 65,535) is split into several statements in one transaction: all rows or none.
 pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<Vec<M>> {
     super::model::<M>()?;
     for new in &news {
@@ -75,6 +76,14 @@ pub async fn create_many<M: Model>(ctx: &Context, news: Vec<M::New>) -> Result<V
     }
 }
 
+/// How many parameters one statement may bind: SQLite 32,766; PostgreSQL and MySQL 65,535.
+fn max_parameters(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 32_766,
+        _ => 65_535,
+    }
+}
+
 pub(super) async fn create_many_unvalidated<M: Model>(
     ctx: &Context,
     news: Vec<M::New>,
@@ -88,12 +97,32 @@ pub(super) async fn create_many_unvalidated<M: Model>(
         .iter()
         .all(|r| r.iter().map(|(c, _)| *c).eq(columns.iter().copied()));
     if uniform && !columns.is_empty() {
-        let mut ins = insert_for::<M>().columns(columns);
-        ins.rows = rows
+        // One statement binds every value: split by the database's parameter limit (room left
+        // for the columns the behaviours add), all in one transaction so the batch is all or
+        // nothing.
+        let per_statement = (max_parameters(ctx.dialect()) / (columns.len() + 4)).max(1);
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let mut values: Vec<Vec<Value>> = rows
             .into_iter()
             .map(|r| r.into_iter().map(|(_, v)| v).collect())
             .collect();
-        return ctx.fetch_decoded(ins, M::from_row).await;
+        if values.len() <= per_statement {
+            let mut ins = insert_for::<M>().columns(columns);
+            ins.rows = values;
+            return ctx.fetch_decoded(ins, M::from_row).await;
+        }
+        return ctx
+            .atomic(async move |tx| {
+                let mut out = Vec::with_capacity(values.len());
+                while !values.is_empty() {
+                    let rest = values.split_off(per_statement.min(values.len()));
+                    let mut ins = insert_for::<M>().columns(columns.clone());
+                    ins.rows = std::mem::replace(&mut values, rest);
+                    out.extend(tx.fetch_decoded(ins, M::from_row).await?);
+                }
+                Ok(out)
+            })
+            .await;
     }
     ctx.atomic(async move |tx| {
         let mut out = Vec::with_capacity(news.len());

@@ -1,0 +1,52 @@
+//! Large batches: `create_many` past one statement's parameter limit, all or nothing, on every
+//! database.
+
+#[macro_use]
+mod common;
+
+use kysera::query::Select;
+use kysera::{Dialect, Error, Model, Repository};
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_batch_items")]
+struct Item {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    code: String,
+    qty: i64,
+    note: String,
+}
+
+per_database! {
+    async fn create_many_splits_past_the_parameter_limit_all_or_nothing(db) {
+        let d = db.dialect();
+        common::drop_tables(&db, &[Item::INFO.table]).await;
+        common::ddl(
+            &db,
+            &format!(
+                "CREATE TABLE {} ({}, code VARCHAR(20) NOT NULL UNIQUE, qty BIGINT NOT NULL, note VARCHAR(20) NOT NULL)",
+                Item::INFO.table,
+                common::id_column(d)
+            ),
+        )
+        .await;
+        // MySQL emulates RETURNING row by row: a smaller batch keeps the test quick there.
+        let n: usize = if d == Dialect::MySql { 1_500 } else { 25_000 };
+        let new = |i: usize| NewItem { code: format!("c{i}"), qty: i as i64, note: "n".into() };
+        let repo = Item::repo(&db);
+        let made = repo.create_many((0..n).map(new).collect()).await.unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(made.len(), n, "{d}");
+        assert!(made.iter().enumerate().all(|(i, m)| m.qty == i as i64), "{d}: input order");
+        let stored = db.raw().fetch_all(Select::from(Item::INFO.table)).await.unwrap();
+        assert_eq!(stored.len(), n, "{d}: read back");
+
+        // A duplicate at the very end undoes the whole batch.
+        let mut batch: Vec<NewItem> = (n..2 * n).map(new).collect();
+        batch.push(new(0));
+        let res = repo.create_many(batch).await;
+        assert!(matches!(res, Err(Error::UniqueViolation(_))), "{d}: {res:?}");
+        let stored = db.raw().fetch_all(Select::from(Item::INFO.table)).await.unwrap();
+        assert_eq!(stored.len(), n, "{d}: nothing of the failed batch stayed");
+        common::drop_tables(&db, &[Item::INFO.table]).await;
+    }
+}
