@@ -50,3 +50,29 @@ per_database! {
         common::drop_tables(&db, &[Item::INFO.table]).await;
     }
 }
+
+per_database! {
+    async fn in_lists_past_the_parameter_limit(db) {
+        use kysera::query::col;
+        let d = db.dialect();
+        let t = common::table("inlist");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, s VARCHAR(10) NOT NULL)")).await;
+        for id in [5i64, 69_999, 123_456] {
+            db.execute(kysera::query::Insert::into(&t).set("id", id).set("s", "x")).await.unwrap();
+        }
+        let ids: Vec<i64> = (0..70_000).collect();
+        let n = db.count(Select::from(&t).filter(col("id").is_in(ids.clone()))).await.unwrap();
+        assert_eq!(n, 2, "{d}: IN 70,000 integers");
+        let n = db.count(Select::from(&t).filter(col("id").not_in(ids))).await.unwrap();
+        assert_eq!(n, 1, "{d}: NOT IN 70,000 integers");
+        // Text cannot go inline: a clear error, not a driver failure.
+        let texts: Vec<String> = (0..70_000).map(|i| format!("t{i}")).collect();
+        let res = db.count(Select::from(&t).filter(col("s").is_in(texts))).await;
+        assert!(
+            matches!(&res, Err(Error::InvalidQuery(m)) if m.contains("70000") || m.contains("binds")),
+            "{d}: {:?}",
+            res.as_ref().err().map(ToString::to_string)
+        );
+        common::drop_tables(&db, &[&t]).await;
+    }
+}

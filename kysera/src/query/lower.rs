@@ -36,6 +36,16 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
             "a table, column or alias name contains a NUL character".into(),
         ));
     }
+    let limit = match dialect {
+        Dialect::Sqlite => 32_766,
+        _ => 65_535,
+    };
+    if values.0.len() > limit {
+        return Err(Error::InvalidQuery(format!(
+            "the statement binds {} values and {dialect} accepts at most {limit}: split it (long IN lists of integers are written inline; others are not)",
+            values.0.len()
+        )));
+    }
     for v in &mut values.0 {
         *v = bind_value(std::mem::replace(v, sea_query::Value::Bool(None)), dialect)?;
     }

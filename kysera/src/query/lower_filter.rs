@@ -64,6 +64,24 @@ fn balanced(mut level: Vec<Condition>, all: bool) -> Condition {
     group(level)
 }
 
+/// IN lists longer than this, of integers only, are written as literals.
+const INLINE_INTEGERS_PAST: usize = 1_000;
+
+/// An integer value as SQL text (`None` for anything else, NULL included).
+fn integer_literal(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::TinyInt(Some(i)) => i.to_string(),
+        Value::SmallInt(Some(i)) => i.to_string(),
+        Value::Int(Some(i)) => i.to_string(),
+        Value::BigInt(Some(i)) => i.to_string(),
+        Value::TinyUnsigned(Some(i)) => i.to_string(),
+        Value::SmallUnsigned(Some(i)) => i.to_string(),
+        Value::Unsigned(Some(i)) => i.to_string(),
+        Value::BigUnsigned(Some(i)) => i.to_string(),
+        _ => return None,
+    })
+}
+
 pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
     match f {
         Filter::Compare { left, op, right } => {
@@ -81,6 +99,25 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
         Filter::In {
             values, negated, ..
         } if values.is_empty() => constant(*negated),
+        // A long list of integers goes as literals (they cannot carry SQL): a bound list would
+        // pass the databases' parameter limits (32,766 / 65,535).
+        Filter::In {
+            expr: e,
+            values,
+            negated,
+        } if values.len() > INLINE_INTEGERS_PAST
+            && values.iter().all(|v| integer_literal(v).is_some()) =>
+        {
+            let list: Vec<String> = values.iter().filter_map(integer_literal).collect();
+            let op = if *negated { "NOT IN" } else { "IN" };
+            let first = if dialect == Dialect::Postgres {
+                "$1"
+            } else {
+                "?"
+            };
+            let template = format!("{first} {op} ({})", list.join(", "));
+            sea_query::Expr::cust_with_exprs(template, [expr(e)]).into_condition()
+        }
         Filter::In {
             expr: e,
             values,
