@@ -19,6 +19,7 @@
 //! assert_eq!(q.joins[0].table.name, "orgs");
 //! ```
 
+mod bind;
 mod expr;
 mod lower;
 mod lower_filter;
@@ -30,11 +31,12 @@ use crate::core::error::{Error, Result};
 use expr::and_into;
 
 pub use crate::core::sql::Operation;
+pub(crate) use bind::bind_value;
 pub use expr::{
     AggFn, CmpOp, ColumnRef, Expr, Filter, MAX_FILTER_DEPTH, TableRef, col, count_all, escape_like,
     val,
 };
-pub(crate) use lower::{Lowered, bind_value, lower, lower_count, lower_exists, lower_truths};
+pub(crate) use lower::{Lowered, lower, lower_count, lower_exists, lower_truths};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use value::is_null;
 pub use value::{DeletedRows, Nullable, Value};

@@ -1,0 +1,70 @@
+//! Values as each database binds them: PostgreSQL's one parameter type per integer and float
+//! kind, MySQL's date-times, and the refusal of values a database would store as something else.
+
+use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
+
+/// A value as it is bound on `dialect`, or the refusal of one the database would store as
+/// something else:
+///
+/// - PostgreSQL: every integer goes as `BIGINT` and every float as `DOUBLE PRECISION`, so one SQL
+///   text always has one parameter type list (sqlx caches a statement's parameter types by its
+///   text: the same query with an `i32` and then an `i16` failed), and an `i8` compares as a
+///   number rather than PostgreSQL's one-byte `"char"`. The server converts them to the
+///   column's type (out of range is its error). An unsigned value past `i64::MAX` is refused.
+/// - SQLite stores NaN as NULL: refused; an unsigned value past `i64::MAX` is refused.
+/// - MySQL / MariaDB store neither NaN nor the infinities: refused; see [`for_mysql`] for dates.
+pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_query::Value> {
+    use sea_query::Value as V;
+    let non_finite = match &v {
+        V::Float(Some(f)) => (!f.is_finite()).then(|| f.to_string()),
+        V::Double(Some(f)) => (!f.is_finite()).then(|| f.to_string()),
+        _ => None,
+    };
+    if let Some(f) = non_finite
+        && (dialect == Dialect::MySql || f == "NaN")
+        && dialect != Dialect::Postgres
+    {
+        return Err(Error::Unsupported {
+            dialect,
+            what: format!(
+                "the float value {f} (MySQL stores no NaN or infinity, SQLite stores NaN as NULL)"
+            ),
+        });
+    }
+    if let V::BigUnsigned(Some(n)) = &v
+        && dialect != Dialect::MySql
+        && i64::try_from(*n).is_err()
+    {
+        // The PostgreSQL and SQLite binders convert u64 to i64 and would panic past i64::MAX.
+        return Err(Error::InvalidQuery(format!(
+            "the value {n} does not fit a signed 64-bit parameter on {dialect}"
+        )));
+    }
+    Ok(match (dialect, v) {
+        (Dialect::MySql, v) => for_mysql(v),
+        (Dialect::Postgres, V::TinyInt(i)) => V::BigInt(i.map(i64::from)),
+        (Dialect::Postgres, V::SmallInt(i)) => V::BigInt(i.map(i64::from)),
+        (Dialect::Postgres, V::Int(i)) => V::BigInt(i.map(i64::from)),
+        (Dialect::Postgres, V::TinyUnsigned(i)) => V::BigInt(i.map(i64::from)),
+        (Dialect::Postgres, V::SmallUnsigned(i)) => V::BigInt(i.map(i64::from)),
+        (Dialect::Postgres, V::Unsigned(i)) => V::BigInt(i.map(i64::from)),
+        (Dialect::Postgres, V::BigUnsigned(i)) => {
+            V::BigInt(i.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
+        }
+        (Dialect::Postgres, V::Float(f)) => V::Double(f.map(f64::from)),
+        (_, v) => v,
+    })
+}
+
+/// MySQL and MariaDB receive a UTC date-time as a `TIMESTAMP` parameter, which they store as
+/// NULL (in a nullable `DATETIME` column) outside 1970–2038; it goes as the `DATETIME` it is
+/// stored as instead, its UTC wall time, which covers years 1 to 9999.
+pub(crate) fn for_mysql(v: sea_query::Value) -> sea_query::Value {
+    match v {
+        sea_query::Value::ChronoDateTimeUtc(t) => {
+            sea_query::Value::ChronoDateTime(t.map(|t| t.naive_utc()))
+        }
+        other => other,
+    }
+}
