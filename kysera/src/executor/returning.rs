@@ -229,6 +229,8 @@ pub(super) fn mysql_checks_conflicts(query: &Query) -> bool {
 type ReadBack<'a> = &'a (dyn Fn(Select) -> Result<Select> + Sync);
 
 #[cfg(feature = "mysql")]
+// In a MySQL-only build the check of the row's kind cannot fail.
+#[allow(irrefutable_let_patterns)]
 async fn mysql_emulate(
     conn: &mut MySqlConnection,
     query: &Query,
