@@ -113,7 +113,7 @@ pub mod __fuzz {
                 order: Order::Desc,
             },
         ];
-        crate::pagination::decode_cursor(&order, cursor).map(|v| v.len())
+        crate::pagination::decode_cursor(&order, cursor, None).map(|v| v.len())
     }
 
     /// A condition read from `bytes` (a small stack machine: leaves, AND, OR, NOT, IS NOT

@@ -264,3 +264,51 @@ per_database! {
         common::drop_tables(&db, &[Score::INFO.table]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, kysera::Repository)]
+#[kysera(table = "k_hostile_signed")]
+struct Entry {
+    #[kysera(assigned)]
+    id: i64,
+    rank: i64,
+}
+
+per_database! {
+    async fn signed_cursors_refuse_what_the_executor_did_not_make(plain) {
+        use base64::Engine as _;
+        use kysera::Model;
+        let d = plain.dialect();
+        common::drop_tables(&plain, &[Entry::INFO.table]).await;
+        common::ddl(&plain, &format!("CREATE TABLE {} (id BIGINT PRIMARY KEY, rank BIGINT NOT NULL)", Entry::INFO.table)).await;
+        let db = plain.with_cursor_key(b"0123456789abcdef0123456789abcdef");
+        let repo = Entry::repo(&db);
+        for id in 0..7i64 {
+            repo.create(NewEntry { id, rank: id % 3 }).await.unwrap();
+        }
+        let first = repo.find().order_by(Entry::RANK.asc()).cursor(3, None).await.unwrap();
+        let signed = first.next_cursor.clone().unwrap();
+        let second = repo.find().order_by(Entry::RANK.asc()).cursor(3, Some(&signed)).await.unwrap();
+        assert_eq!(second.items.len(), 3, "{d}");
+
+        let invalid = |r: kysera::Result<kysera::CursorPage<Entry>>| {
+            matches!(r, Err(kysera::Error::InvalidCursor(_)))
+        };
+        // An unsigned cursor (what an executor without the key makes), one under another key,
+        // and one forged with a value of the wrong type: refused before any SQL.
+        let unsigned = Entry::repo(&plain).find().order_by(Entry::RANK.asc()).cursor(3, None).await.unwrap();
+        let unsigned = unsigned.next_cursor.unwrap();
+        assert!(invalid(repo.find().order_by(Entry::RANK.asc()).cursor(3, Some(&unsigned)).await), "{d}");
+        let other = plain.with_cursor_key(b"another key");
+        assert!(
+            invalid(Entry::repo(&other).find().order_by(Entry::RANK.asc()).cursor(3, Some(&signed)).await),
+            "{d}"
+        );
+        let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&signed).unwrap();
+        let text = String::from_utf8_lossy(&bytes[33..]).replace("{\"i\":", "{\"s\":\"x\",\"i\":");
+        bytes.truncate(33);
+        bytes.extend_from_slice(text.as_bytes());
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+        assert!(invalid(repo.find().order_by(Entry::RANK.asc()).cursor(3, Some(&forged)).await), "{d}");
+        common::drop_tables(&plain, &[Entry::INFO.table]).await;
+    }
+}

@@ -190,7 +190,7 @@ pub async fn paginate_cursor<M: Model>(
     }
     let order = select.order_by.clone();
     if let Some(c) = cursor {
-        let values = pagination::decode_cursor(&order, c)?;
+        let values = pagination::decode_cursor(&order, c, ctx.cursor_key())?;
         select.add_filter(pagination::after(&order, values));
     }
     select.offset = None;
@@ -223,7 +223,11 @@ pub async fn paginate_cursor<M: Model>(
                     )),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Some(pagination::encode_cursor(&order, &values)?)
+            Some(pagination::encode_cursor(
+                &order,
+                &values,
+                ctx.cursor_key(),
+            )?)
         }
         _ => None,
     };

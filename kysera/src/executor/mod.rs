@@ -180,6 +180,8 @@ pub struct Executor {
     /// inside one of its transactions can be told apart.
     pool_id: Arc<()>,
     tx: Option<Arc<TxHandle>>,
+    /// The key pagination cursors are signed with, if the application set one.
+    cursor_key: Option<Arc<[u8]>>,
 }
 
 impl fmt::Debug for Executor {
@@ -209,6 +211,7 @@ impl Executor {
             scope: None,
             pool_id: Arc::new(()),
             tx: None,
+            cursor_key: None,
         }
     }
 
@@ -245,6 +248,24 @@ impl Executor {
             clock,
             ..self.clone()
         }
+    }
+
+    /// A new executor over the same pool and plugins whose pagination cursors are signed with
+    /// HMAC-SHA256 under `key` (a secret of the application's, 32 random bytes or more): a
+    /// cursor this executor did not make — forged, edited, made under another key, or
+    /// unsigned — is [`Error::InvalidCursor`]. Without a key cursors are only checksummed:
+    /// anyone can make one with other values, which selects nothing the query could not
+    /// select anyway, but lets values of another type reach the database.
+    pub fn with_cursor_key(&self, key: impl AsRef<[u8]>) -> Executor {
+        Executor {
+            cursor_key: Some(Arc::from(key.as_ref())),
+            ..self.clone()
+        }
+    }
+
+    /// The key cursors are signed with, if any.
+    pub(crate) fn cursor_key(&self) -> Option<&[u8]> {
+        self.cursor_key.as_deref()
     }
 
     /// The current time by this executor's clock, in whole microseconds (what every database

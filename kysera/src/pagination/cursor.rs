@@ -100,32 +100,80 @@ fn json_to_value(j: &serde_json::Value) -> Option<Value> {
     })
 }
 
-/// Encodes the last row's order values as an opaque cursor.
-pub(crate) fn encode_cursor(order: &[OrderBy], values: &[Value]) -> Result<String> {
+/// HMAC-SHA256 of a cursor's payload under the application's key.
+type Mac = hmac::Hmac<sha2::Sha256>;
+
+/// The first byte of a signed cursor.
+const SIGNED: u8 = 1;
+
+fn mac(key: &[u8], json: &[u8]) -> Mac {
+    use hmac::Mac as _;
+    // HMAC takes a key of any length.
+    let mut m = <Mac as hmac::Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <Mac as hmac::Mac>::new_from_slice(&[0]).expect("a one-byte HMAC key"));
+    m.update(json);
+    m
+}
+
+/// Encodes the last row's order values as an opaque cursor: checksummed, or signed with
+/// HMAC-SHA256 under `key` (see [`Executor::with_cursor_key`](crate::Executor::with_cursor_key)).
+pub(crate) fn encode_cursor(
+    order: &[OrderBy],
+    values: &[Value],
+    key: Option<&[u8]>,
+) -> Result<String> {
     let payload = Payload {
         k: order_key(order)?,
         v: values.iter().map(value_to_json).collect::<Result<_>>()?,
     };
     let json = serde_json::to_vec(&payload).map_err(|e| Error::InvalidQuery(e.to_string()))?;
-    let mut bytes = checksum(&json).to_be_bytes().to_vec();
+    let mut bytes = match key {
+        Some(key) => {
+            use hmac::Mac as _;
+            let mut b = vec![SIGNED];
+            b.extend_from_slice(&mac(key, &json).finalize().into_bytes());
+            b
+        }
+        None => checksum(&json).to_be_bytes().to_vec(),
+    };
     bytes.extend_from_slice(&json);
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Decodes a cursor made for `order` into the values it carries.
-pub(crate) fn decode_cursor(order: &[OrderBy], cursor: &str) -> Result<Vec<Value>> {
+/// Decodes a cursor made for `order` into the values it carries. With a `key`, only a cursor
+/// signed with it is accepted; without one, only a checksummed one.
+pub(crate) fn decode_cursor(
+    order: &[OrderBy],
+    cursor: &str,
+    key: Option<&[u8]>,
+) -> Result<Vec<Value>> {
+    let tampered = || Error::InvalidCursor(CursorError::Tampered);
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor.trim())
-        .map_err(|_| Error::InvalidCursor(CursorError::Tampered))?;
-    if bytes.len() < 8 {
-        return Err(Error::InvalidCursor(CursorError::Tampered));
-    }
-    let (sum, json) = bytes.split_at(8);
-    if sum != checksum(json).to_be_bytes() {
-        return Err(Error::InvalidCursor(CursorError::Tampered));
-    }
-    let payload: Payload =
-        serde_json::from_slice(json).map_err(|_| Error::InvalidCursor(CursorError::Tampered))?;
+        .map_err(|_| tampered())?;
+    let json = match key {
+        Some(key) => {
+            use hmac::Mac as _;
+            if bytes.len() < 33 || bytes[0] != SIGNED {
+                return Err(tampered());
+            }
+            let (tag, json) = bytes[1..].split_at(32);
+            // Compared in constant time.
+            mac(key, json).verify_slice(tag).map_err(|_| tampered())?;
+            json
+        }
+        None => {
+            if bytes.len() < 8 {
+                return Err(tampered());
+            }
+            let (sum, json) = bytes.split_at(8);
+            if sum != checksum(json).to_be_bytes() {
+                return Err(tampered());
+            }
+            json
+        }
+    };
+    let payload: Payload = serde_json::from_slice(json).map_err(|_| tampered())?;
     let expected = order_key(order)?;
     if payload.k != expected {
         return Err(Error::InvalidCursor(CursorError::OrderMismatch(
@@ -133,12 +181,12 @@ pub(crate) fn decode_cursor(order: &[OrderBy], cursor: &str) -> Result<Vec<Value
         )));
     }
     if payload.v.len() != expected.len() {
-        return Err(Error::InvalidCursor(CursorError::Tampered));
+        return Err(tampered());
     }
     payload
         .v
         .iter()
-        .map(|j| json_to_value(j).ok_or(Error::InvalidCursor(CursorError::Tampered)))
+        .map(|j| json_to_value(j).ok_or_else(tampered))
         .collect()
 }
 
@@ -187,9 +235,9 @@ mod tests {
             expr: col("r"),
             order: Order::Asc,
         }];
-        let c = encode_cursor(&order, &[Value::Float(Some(0.1))]).unwrap();
+        let c = encode_cursor(&order, &[Value::Float(Some(0.1))], None).unwrap();
         assert_eq!(
-            decode_cursor(&order, &c).unwrap(),
+            decode_cursor(&order, &c, None).unwrap(),
             [Value::Float(Some(0.1))]
         );
     }
@@ -208,24 +256,47 @@ mod tests {
             f64::MIN_POSITIVE,
             f64::MAX,
         ] {
-            let c = encode_cursor(&order, &[Value::Double(Some(f))]).unwrap();
-            match decode_cursor(&order, &c).unwrap().as_slice() {
+            let c = encode_cursor(&order, &[Value::Double(Some(f))], None).unwrap();
+            match decode_cursor(&order, &c, None).unwrap().as_slice() {
                 [Value::Double(Some(g))] => assert_eq!(g.to_bits(), f.to_bits(), "{f}"),
                 other => panic!("{f}: {other:?}"),
             }
         }
-        let c = encode_cursor(&order, &[Value::Double(Some(f64::NAN))]).unwrap();
+        let c = encode_cursor(&order, &[Value::Double(Some(f64::NAN))], None).unwrap();
         assert!(
-            matches!(decode_cursor(&order, &c).unwrap().as_slice(), [Value::Double(Some(g))] if g.is_nan())
+            matches!(decode_cursor(&order, &c, None).unwrap().as_slice(), [Value::Double(Some(g))] if g.is_nan())
         );
         for f in [f32::INFINITY, f32::NEG_INFINITY, 0.1f32] {
-            let c = encode_cursor(&order, &[Value::Float(Some(f))]).unwrap();
+            let c = encode_cursor(&order, &[Value::Float(Some(f))], None).unwrap();
             assert_eq!(
-                decode_cursor(&order, &c).unwrap(),
+                decode_cursor(&order, &c, None).unwrap(),
                 [Value::Float(Some(f))],
                 "{f}"
             );
         }
+    }
+
+    #[test]
+    fn signed_cursors_verify_their_key() {
+        let key = Some(&b"app secret"[..]);
+        let vals = vec![Value::from("x"), Value::from(1i64)];
+        let signed = encode_cursor(&order(), &vals, key).unwrap();
+        assert_eq!(decode_cursor(&order(), &signed, key).unwrap(), vals);
+        let tampered =
+            |r: Result<Vec<Value>>| matches!(r, Err(Error::InvalidCursor(CursorError::Tampered)));
+        // Another key, no key, an unsigned cursor where a key is set, an edited payload.
+        assert!(tampered(decode_cursor(&order(), &signed, Some(b"other"))));
+        assert!(tampered(decode_cursor(&order(), &signed, None)));
+        let unsigned = encode_cursor(&order(), &vals, None).unwrap();
+        assert!(tampered(decode_cursor(&order(), &unsigned, key)));
+        let mut bytes = URL_SAFE_NO_PAD.decode(&signed).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 1;
+        assert!(tampered(decode_cursor(
+            &order(),
+            &URL_SAFE_NO_PAD.encode(&bytes),
+            key
+        )));
     }
 
     #[test]
@@ -235,13 +306,13 @@ mod tests {
             .and_hms_opt(3, 4, 5)
             .unwrap();
         let vals = vec![Value::from(ts), Value::from(42i64)];
-        let c = encode_cursor(&order(), &vals).unwrap();
-        assert_eq!(decode_cursor(&order(), &c).unwrap(), vals);
+        let c = encode_cursor(&order(), &vals, None).unwrap();
+        assert_eq!(decode_cursor(&order(), &c, None).unwrap(), vals);
     }
 
     #[test]
     fn tampered_cursors_are_refused() {
-        let c = encode_cursor(&order(), &[Value::from("x"), Value::from(1i64)]).unwrap();
+        let c = encode_cursor(&order(), &[Value::from("x"), Value::from(1i64)], None).unwrap();
         let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap();
         let last = bytes.len() - 3;
         bytes[last] ^= 1;
@@ -255,7 +326,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    decode_cursor(&order(), bad),
+                    decode_cursor(&order(), bad, None),
                     Err(Error::InvalidCursor(CursorError::Tampered))
                 ),
                 "{bad}"
@@ -266,7 +337,7 @@ mod tests {
             order: Order::Asc,
         }];
         assert!(matches!(
-            decode_cursor(&other, &c),
+            decode_cursor(&other, &c, None),
             Err(Error::InvalidCursor(CursorError::OrderMismatch(_)))
         ));
     }
