@@ -20,6 +20,9 @@ fn main() {
 
 const TABLE: &str = "kysera_bench_users";
 
+/// Rows per batch in the `create_many` pairs.
+const BATCH: usize = 10_000;
+
 /// A plugin that adds one filter to every select.
 struct ActiveOnly;
 
@@ -367,6 +370,50 @@ macro_rules! pairs {
                 let Some((rt, db)) = setup() else { return };
                 let repo = Member::repo(&db);
                 b.bench_local(|| rt.block_on(async { repo.create(new_member()).await.unwrap() }));
+            }
+
+            /// 10,000 rows with RETURNING, by hand: multi-row INSERTs of 2,000 rows (under
+            /// every database's parameter limit) in one transaction.
+            #[divan::bench(sample_count = 10)]
+            fn sqlx_create_many_10k(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let p = pool(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        let mut tx = p.begin().await.unwrap();
+                        let mut out: Vec<User> = Vec::with_capacity(BATCH);
+                        for chunk in (0..BATCH).collect::<Vec<_>>().chunks(2_000) {
+                            let mut q = sqlx::QueryBuilder::new(
+                                r#"INSERT INTO "kysera_bench_users" ("email", "name", "active") "#,
+                            );
+                            q.push_values(chunk, |mut row, i| {
+                                row.push_bind(format!("b{i}@x.io"))
+                                    .push_bind("Batch")
+                                    .push_bind(true);
+                            });
+                            q.push(r#" RETURNING "id", "email", "name", "active""#);
+                            out.extend(q.build_query_as::<User>().fetch_all(&mut *tx).await.unwrap());
+                        }
+                        tx.commit().await.unwrap();
+                        out
+                    })
+                });
+            }
+
+            /// The same 10,000 rows through `create_many` (validated, split by the parameter
+            /// limit, one transaction, decoded before the commit).
+            #[divan::bench(sample_count = 10)]
+            fn repo_create_many_10k(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let repo = Member::repo(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        let news = (0..BATCH)
+                            .map(|i| NewMember { email: format!("b{i}@x.io"), name: "Batch".into(), active: true })
+                            .collect();
+                        repo.create_many(news).await.unwrap()
+                    })
+                });
             }
         }
     };
