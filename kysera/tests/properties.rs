@@ -219,11 +219,11 @@ proptest! {
     #[test]
     fn cursor_walks_visit_every_row_once_in_order(
         points in prop::collection::vec(
-            (0i64..3, float(), prop::sample::select(vec!["a", "b", "B", "ab"]), 0u32..3, 0u8..3, any::<bool>()),
+            (0i64..3, float(), prop::sample::select(vec!["a", "b", "B", "ab", "", "é", "☃", "e\u{301}", "𝄞"]), 0u32..3, 0u8..3, any::<bool>()),
             0..15,
         ),
         terms in prop::collection::vec((0usize..6, any::<bool>()), 1..3),
-        page in 1u64..5,
+        page in prop_oneof![1u64..5, 5u64..=100],
     ) {
         let rt = runtime();
         rt.block_on(async {
