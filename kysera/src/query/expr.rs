@@ -205,13 +205,10 @@ impl Expr {
             right,
         }
     }
-    /// `self = v`; with a NULL `v` (`None`), `self IS NULL` — in SQL `= NULL` is never true,
-    /// so it would silently match nothing.
+    /// `self = v`. Comparing a column with NULL (`eq(None)`) is refused when the query is run
+    /// ([`Error::InvalidQuery`](crate::Error::InvalidQuery)): `= NULL` is never true, so it
+    /// would silently match nothing; say [`is_null`](Self::is_null) instead.
     pub fn eq(self, v: impl Into<Value>) -> Filter {
-        let v = v.into();
-        if super::value::is_null(&v) {
-            return self.is_null();
-        }
         self.cmp(CmpOp::Eq, val(v))
     }
     /// `self = v` byte for byte, whatever the collation (see [`Filter::Identical`]).
@@ -221,12 +218,8 @@ impl Expr {
             right: val(v),
         }
     }
-    /// `self <> v`; with a NULL `v` (`None`), `self IS NOT NULL` (see [`eq`](Self::eq)).
+    /// `self <> v`; comparing a column with NULL is refused (see [`eq`](Self::eq)).
     pub fn ne(self, v: impl Into<Value>) -> Filter {
-        let v = v.into();
-        if super::value::is_null(&v) {
-            return self.is_not_null();
-        }
         self.cmp(CmpOp::Ne, val(v))
     }
     /// `self < v`
@@ -442,6 +435,30 @@ impl Filter {
             }
         }
         false
+    }
+
+    /// The first column compared with NULL by `=`, `<>`, `<`, … (`col = NULL` is never true: a
+    /// query saying it is a mistake), found without recursion.
+    pub(crate) fn null_comparison(&self) -> Option<&ColumnRef> {
+        let mut stack = vec![self];
+        while let Some(f) = stack.pop() {
+            match f {
+                Filter::Compare {
+                    left: Expr::Column(c),
+                    right: Expr::Value(v),
+                    ..
+                }
+                | Filter::Compare {
+                    left: Expr::Value(v),
+                    right: Expr::Column(c),
+                    ..
+                } if super::value::is_null(v) => return Some(c),
+                Filter::And(v) | Filter::Or(v) => stack.extend(v),
+                Filter::Not(c) | Filter::NotTrue(c) => stack.push(c),
+                _ => {}
+            }
+        }
+        None
     }
 
     /// `(self) IS NOT TRUE`: see [`Filter::NotTrue`].

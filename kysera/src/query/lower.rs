@@ -279,6 +279,7 @@ pub(crate) fn lower(q: &Query, dialect: Dialect) -> Result<Lowered> {
     if q.too_deep() {
         return Err(deep());
     }
+    q.null_comparison()?;
     match q {
         Query::Select(s) => build(&select_statement(s, dialect)?, dialect),
         Query::Insert(i) => insert(i, dialect),
@@ -311,6 +312,7 @@ pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
     if select_too_deep(s) {
         return Err(deep());
     }
+    super::select_null_comparison(s)?;
     let mut inner = s.clone();
     inner.order_by.clear();
     let needs_subquery = inner.distinct
@@ -363,6 +365,7 @@ pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Option<Lowere
     if select_too_deep(s) {
         return Err(deep());
     }
+    super::select_null_comparison(s)?;
     if s.limit == Some(0) {
         return Ok(None);
     }

@@ -182,6 +182,16 @@ impl Query {
         }
     }
 
+    /// The refusal of a condition comparing a column with NULL, if the statement has one.
+    pub(crate) fn null_comparison(&self) -> Result<()> {
+        match self {
+            Query::Select(s) => select_null_comparison(s),
+            Query::Update(u) => refuse_null_comparison(u.filter.iter()),
+            Query::Delete(d) => refuse_null_comparison(d.filter.iter()),
+            Query::Insert(_) => Ok(()),
+        }
+    }
+
     /// Whether any condition of the statement nests deeper than [`MAX_FILTER_DEPTH`].
     pub(crate) fn too_deep(&self) -> bool {
         let deep = |f: &Option<Filter>| f.as_ref().is_some_and(Filter::too_deep);
@@ -239,6 +249,28 @@ macro_rules! into_query {
     )*};
 }
 into_query!(Select, Insert, Update, Delete);
+
+/// The refusal of a SELECT's condition that compares a column with NULL.
+pub(crate) fn select_null_comparison(s: &Select) -> Result<()> {
+    refuse_null_comparison(
+        s.filter
+            .iter()
+            .chain(s.having.iter())
+            .chain(s.joins.iter().map(|j| &j.on)),
+    )
+}
+
+fn refuse_null_comparison<'a>(filters: impl Iterator<Item = &'a Filter>) -> Result<()> {
+    for f in filters {
+        if let Some(c) = f.null_comparison() {
+            return Err(Error::InvalidQuery(format!(
+                "`{}` is compared with NULL, which is never true: use is_null() / is_not_null()",
+                c.column
+            )));
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
