@@ -76,3 +76,40 @@ per_database! {
         common::drop_tables(&db, &[&t]).await;
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_batch_policed")]
+struct Policed {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    code: String,
+}
+
+per_database! {
+    async fn large_batches_under_a_text_policy(plain) {
+        use kysera::query::{Operation, col};
+        use kysera::rls::{self, Access, AuthContext, Policy, Rls, RlsSchema};
+        let d = plain.dialect();
+        common::drop_tables(&plain, &[Policed::INFO.table]).await;
+        common::ddl(&plain, &format!("CREATE TABLE {} ({}, code VARCHAR(20) NOT NULL)", Policed::INFO.table, common::id_column(d))).await;
+        // A text condition: decided by the database, in groups (a select list is limited).
+        let schema = RlsSchema::new().policy(
+            Policed::INFO.table,
+            Policy::allow([Operation::Insert, Operation::Select], |_| Access::Where(col("code").like("c%"))),
+        );
+        let db = plain.with_plugins(vec![std::sync::Arc::new(Rls::new(schema))]).unwrap();
+        let n: usize = if d == Dialect::MySql { 1_000 } else { 3_000 };
+        let news: Vec<NewPoliced> = (0..n).map(|i| NewPoliced { code: format!("c{i}") }).collect();
+        let made = rls::within(AuthContext::user("u"), Policed::repo(&db).create_many(news))
+            .await
+            .unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(made.len(), n, "{d}");
+        let mut bad: Vec<NewPoliced> = (0..n).map(|i| NewPoliced { code: format!("c{i}") }).collect();
+        bad.push(NewPoliced { code: "x".into() });
+        let res = rls::within(AuthContext::user("u"), Policed::repo(&db).create_many(bad)).await;
+        assert!(matches!(res, Err(Error::AccessDenied { .. })), "{d}: {:?}", res.as_ref().err());
+        let stored = plain.raw().fetch_all(Select::from(Policed::INFO.table)).await.unwrap();
+        assert_eq!(stored.len(), n, "{d}: the refused batch left nothing");
+        common::drop_tables(&plain, &[Policed::INFO.table]).await;
+    }
+}

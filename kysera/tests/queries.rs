@@ -711,3 +711,32 @@ per_database! {
         common::drop_tables(&plain, &[Flag::INFO.table]).await;
     }
 }
+
+per_database! {
+    async fn like_escapes_whatever_the_server_settings(db) {
+        let d = db.dialect();
+        let t = common::table("likemode");
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, s VARCHAR(20) NOT NULL)")).await;
+        db.execute(Insert::into(&t).set("id", 1i64).set("s", r"a_b\c")).await.unwrap();
+        db.execute(Insert::into(&t).set("id", 2i64).set("s", "axb")).await.unwrap();
+        let setting = match d {
+            Dialect::MySql => Some("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')"),
+            Dialect::Postgres => Some("SET LOCAL standard_conforming_strings = off"),
+            _ => None,
+        };
+        let t2 = t.clone();
+        let n = db
+            .transaction(async move |tx| {
+                if let Some(sql) = setting {
+                    tx.raw().execute_sql(kysera::AssertSqlSafe(sql.to_string()), vec![]).await?;
+                }
+                let a = tx.count(Select::from(&t2).filter(col("s").contains("_b\\"))).await?;
+                let b = tx.count(Select::from(&t2).filter(col("s").like("a_b%"))).await?;
+                Ok((a, b))
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(n, (1, 2), "{d}: contains is literal, `_` in a pattern is a wildcard");
+        common::drop_tables(&db, &[&t]).await;
+    }
+}

@@ -111,7 +111,11 @@ pub async fn restore_many<M: SoftDeleteModel>(ctx: &Context, ids: &[M::Id]) -> R
     }
     let sd = soft_delete_column::<M>()?;
     let restored = Some((sd, null_timestamp(sd.kind)));
-    let keys = Filter::Or(ids.iter().map(M::id_filter).collect());
+    // One IN list for a single-column key (a long list of integers goes inline).
+    let keys = match M::INFO.primary_key {
+        [pk] => col(pk).is_in(ids.iter().flat_map(M::id_values)),
+        _ => Filter::Or(ids.iter().map(M::id_filter).collect()),
+    };
     let upd = stamp::<M>(update_returning::<M>(keys), restored, ctx.now()).only_deleted();
     Ok(write::<M>(ctx, Change::Update, "restore", upd.into())
         .await?

@@ -135,9 +135,14 @@ pub async fn paginate<M: Model>(
     })
 }
 
-/// Whether `filter` requires `column IS NOT NULL` at its top level (ANDed in).
-fn excludes_nulls(filter: Option<&Filter>, column: &str) -> bool {
-    let not_null = |f: &Filter| matches!(f, Filter::IsNull { expr: Expr::Column(c), negated: true } if c.column == column);
+/// Whether `filter` requires `column IS NOT NULL` at its top level (ANDed in), for the
+/// main table's column (unqualified, or qualified by `table`).
+fn excludes_nulls(filter: Option<&Filter>, column: &str, table: &str) -> bool {
+    let not_null = |f: &Filter| {
+        matches!(f, Filter::IsNull { expr: Expr::Column(c), negated: true }
+            if c.column.eq_ignore_ascii_case(column)
+                && c.table.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(table)))
+    };
     match filter {
         Some(Filter::And(v)) => v.iter().any(not_null),
         Some(f) => not_null(f),
@@ -166,7 +171,7 @@ pub async fn paginate_cursor<M: Model>(
         if let Expr::Column(c) = &o.expr
             && let Some(info) = M::INFO.column(&c.column)
             && info.nullable
-            && !excludes_nulls(select.filter.as_ref(), &c.column)
+            && !excludes_nulls(select.filter.as_ref(), &c.column, select.table.reference())
         {
             return Err(Error::InvalidQuery(format!(
                 "cursor pagination cannot order by `{}`, which may be NULL (NULLs sort differently on each database and no cursor can pass them); order by non-null columns, or add `.filter(…is_not_null())` for it and page the NULL rows separately",

@@ -112,18 +112,23 @@ impl Executor {
                 if conds.is_empty() {
                     return Ok(());
                 }
-                let l = lower_truths(&conds, self.dialect())?;
-                let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-                    .fetch_one(c)
-                    .await
-                    .map(wrap)
-                    .map_err(Error::from))?;
-                for n in 0..conds.len() {
-                    if truth(&row, n)? != 1 {
-                        return Err(refused(
-                            query,
-                            format!("row {n} is not one the policies allow"),
-                        ));
+                // In groups: a select list is limited (PostgreSQL 1,664 entries, SQLite 2,000)
+                // and so are the parameters.
+                const GROUP: usize = 400;
+                for (g, group) in conds.chunks(GROUP).enumerate() {
+                    let l = lower_truths(group, self.dialect())?;
+                    let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
+                        .fetch_one(c)
+                        .await
+                        .map(wrap)
+                        .map_err(Error::from))?;
+                    for n in 0..group.len() {
+                        if truth(&row, n)? != 1 {
+                            return Err(refused(
+                                query,
+                                format!("row {} is not one the policies allow", g * GROUP + n),
+                            ));
+                        }
                     }
                 }
                 Ok(())

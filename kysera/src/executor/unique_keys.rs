@@ -48,6 +48,11 @@ pub(super) async fn explain(
     let known = cache().lock().ok().and_then(|c| c.get(&id).cloned());
     let answer = match known {
         Some(answer) => answer,
+        // Every connection is taken (a transaction may hold the last one): the lookup would
+        // only wait; the error is returned as the database gave it.
+        None if pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections() => {
+            return err;
+        }
         None => {
             // In a task of its own: a caller dropped mid-lookup leaves no query half-done.
             let lookup = tokio::spawn(lookup(pool.clone(), table, key));

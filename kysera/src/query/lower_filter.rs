@@ -143,9 +143,12 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
             if trailing % 2 == 1 {
                 pattern.push('\\');
             }
+            // Spelt so no server setting changes it: PostgreSQL's E'' string whatever
+            // standard_conforming_strings says, MySQL's CHAR(92) whatever NO_BACKSLASH_ESCAPES
+            // says.
             let template = match dialect {
-                Dialect::Postgres => "$1 LIKE $2 ESCAPE '\\'",
-                Dialect::MySql => "? LIKE ? ESCAPE '\\\\'",
+                Dialect::Postgres => "$1 LIKE $2 ESCAPE E'\\\\'",
+                Dialect::MySql => "? LIKE ? ESCAPE CHAR(92)",
                 Dialect::Sqlite => "? LIKE ? ESCAPE '\\'",
             };
             let like = sea_query::Expr::cust_with_exprs(
