@@ -342,3 +342,53 @@ per_database! {
         common::drop_tables(&plain, &[Plain::INFO.table, Tagged::INFO.table, &audit_table]).await;
     }
 }
+
+per_database! {
+    async fn written_rows_are_checked_as_stored(plain) {
+        use Operation::{Insert as Ins, Select as Sel, Update as Upd};
+        let d = plain.dialect();
+        let t = common::table("rls_stored");
+        // A case-insensitive column where the database has one, and an integer column.
+        let role = match d {
+            kysera::Dialect::Sqlite => "TEXT COLLATE NOCASE",
+            kysera::Dialect::MySql => "VARCHAR(10) COLLATE utf8mb4_general_ci",
+            _ => "VARCHAR(10)",
+        };
+        common::ddl(&plain, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, role {role} NOT NULL, amount BIGINT NOT NULL)")).await;
+        let schema = RlsSchema::new()
+            .policy(&t, Policy::allow([Sel, Ins, Upd], |_| Access::Where(col("amount").lt(100i64))))
+            .policy(&t, Policy::deny([Ins, Upd], |_| Access::Where(col("role").eq("admin"))));
+        let db = plain.with_plugins(vec![Arc::new(Rls::new(schema))]).unwrap();
+        let ctx = AuthContext::user("u");
+        let insert = |id: i64, role: &str, amount: Value| {
+            Insert::into(&t).primary_key(["id"]).set("id", id).set("role", role).set("amount", amount)
+        };
+        let ok = rls::with_context(ctx.clone(), db.execute(insert(1, "user", Value::from(5i64)))).await;
+        assert_eq!(ok.unwrap(), 1, "{d}");
+        // 'Admin' is 'admin' to a case-insensitive column: refused where the column says so.
+        let admin = rls::with_context(ctx.clone(), db.execute(insert(2, "Admin", Value::from(5i64)))).await;
+        assert_eq!(denied(&admin), d != kysera::Dialect::Postgres, "{d}: {admin:?}");
+        // 99.5 stored in an integer column is 100 on PostgreSQL and MySQL: refused there.
+        let rounded = rls::with_context(ctx.clone(), db.execute(insert(3, "user", Value::from(99.5f64)))).await;
+        assert_eq!(denied(&rounded), d != kysera::Dialect::Sqlite, "{d}: {rounded:?}");
+        // An update through the same check.
+        let up = rls::with_context(
+            ctx.clone(),
+            db.execute(Update::table(&t).primary_key(["id"]).set("role", "ADMIN").filter(col("id").eq(1i64))),
+        )
+        .await;
+        assert_eq!(denied(&up), d != kysera::Dialect::Postgres, "{d}: {up:?}");
+        // What was refused is not stored.
+        let stored = plain.raw().fetch_all(Select::from(&t)).await.unwrap();
+        for r in &stored {
+            let role: String = r.get("role").unwrap();
+            // SQLite keeps 99.5 as a REAL in an INTEGER column.
+            let amount: f64 = r.get::<i64>("amount").map(|a| a as f64).or_else(|_| r.get::<f64>("amount")).unwrap();
+            assert!(amount < 100.0, "{d}: {amount}");
+            if d != kysera::Dialect::Postgres {
+                assert!(!role.eq_ignore_ascii_case("admin"), "{d}: {role}");
+            }
+        }
+        common::drop_tables(&plain, &[&t]).await;
+    }
+}

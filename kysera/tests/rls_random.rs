@@ -214,7 +214,7 @@ per_database! {
         )
         .await;
         let ctx = AuthContext::user("u");
-        let rounds: u64 = 40;
+        let rounds: u64 = 60;
         for seed in 1..=rounds {
             let mut g = Gen(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
             let rows: Vec<Row> = (0..6).map(|_| gen_row(&mut g)).collect();
@@ -245,7 +245,14 @@ per_database! {
 
             // An insert: allowed exactly when the new row is admitted.
             let new = gen_row(&mut g);
-            let ins = Insert::into(&table)
+            // Half the rounds declare the key: the rows are then checked as stored, after the
+            // write; the others before it.
+            let keyed = seed % 2 == 0;
+            let mut ins = Insert::into(&table);
+            if keyed {
+                ins = ins.primary_key(["id"]);
+            }
+            let ins = ins
                 .set("id", 100i64)
                 .set("n", n_value(new.n))
                 .set("s", s_value(&new.s))
@@ -262,6 +269,9 @@ per_database! {
             let target = g.below(rows.len() as u64) as usize;
             let mut changed = rows[target].clone();
             let mut upd = Update::table(&table).filter(col("id").eq(target as i64 + 1));
+            if keyed {
+                upd = upd.primary_key(["id"]);
+            }
             match g.below(3) {
                 0 => {
                     changed.n = g.pick(&NS);

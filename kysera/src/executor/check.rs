@@ -1,20 +1,20 @@
 //! The rows-written check of an INSERT or UPDATE ([`Insert::check`](crate::query::Insert)): a
-//! row-level policy's WITH CHECK that Rust could not decide from the values alone, decided by
-//! the database before the statement writes anything.
+//! row-level policy's WITH CHECK.
 //!
-//! - An INSERT: the condition with each row's values in place of the columns, evaluated by the
-//!   database with no table (its collation, its three-valued logic); a row it does not find
-//!   true refuses the statement.
-//! - An UPDATE: the rows it would change whose new version (the condition with the values set
-//!   in place of those columns; the other columns keep their value) is not true are counted
-//!   first: any refuses the statement. The statement then also carries that condition, so a
-//!   row changed concurrently in between is not written out of policy either.
+//! - With the primary key declared on the statement: the statement runs, its rows are read
+//!   back by key in the same transaction (or savepoint) and checked as stored — after the
+//!   column's type, collation and defaults apply — and a failing row undoes it all.
+//! - Without a key, decided by the database before anything is written. An INSERT: the
+//!   condition with each row's values in place of the columns, evaluated with no table, in
+//!   groups. An UPDATE: the rows it would change whose new version (the set values in place of
+//!   those columns) is not true are counted first, and the statement also carries that
+//!   condition, so a row changed concurrently in between is not written out of policy either.
 
 use sqlx::Row as _;
 
 use super::{Executor, Target, sqlx_query};
 use crate::core::error::{Error, Result};
-use crate::query::{Expr, Filter, Query, Select, Value, lower_truths};
+use crate::query::{Expr, Filter, Query, Returning, Select, Value, col, lower_truths};
 use crate::row::Row;
 
 /// `f` with each column the statement writes replaced by the value written; `None` when it
@@ -82,7 +82,117 @@ fn refused(query: &Query, reason: impl Into<String>) -> Error {
     }
 }
 
+/// The primary key an insert or update declares (empty when it declares none).
+pub(super) fn declared_key(query: &Query) -> Vec<String> {
+    match query {
+        Query::Insert(i) => i.primary_key.clone(),
+        Query::Update(u) => u.primary_key.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// `returning` with the key columns added.
+fn with_key(returning: &Returning, pk: &[String]) -> Returning {
+    match returning {
+        Returning::All => Returning::All,
+        Returning::None => Returning::Columns(pk.to_vec()),
+        Returning::Columns(c) => {
+            let mut c = c.clone();
+            c.extend(
+                pk.iter()
+                    .filter(|k| !c.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            Returning::Columns(c)
+        }
+    }
+}
+
+/// A key column's value in a returned row, as stored.
+fn key_value(row: &Row, column: &str) -> Result<Value> {
+    // Unused in a MySQL-only build, whose rows carry their own value reader.
+    #[allow(unused_macros)]
+    macro_rules! first_of {
+        ($r:expr, $($t:ty),*) => {{
+            $(if let Ok(v) = sqlx::Row::try_get::<$t, _>($r, column) { return Ok(Value::from(v)); })*
+        }};
+    }
+    match row {
+        #[cfg(feature = "sqlite")]
+        Row::Sqlite(r) => first_of!(r, i64, String, uuid::Uuid, Vec<u8>),
+        #[cfg(feature = "postgres")]
+        Row::Postgres(r) => first_of!(r, i64, i32, i16, String, uuid::Uuid),
+        #[cfg(feature = "mysql")]
+        Row::MySql(r) => {
+            if let Some(i) = sqlx::Row::columns(r)
+                .iter()
+                .position(|c| sqlx::Column::name(c) == column)
+            {
+                return super::returning::mysql_value(r, i);
+            }
+        }
+    }
+    Err(Error::InvalidQuery(format!(
+        "the key column `{column}` of a checked write could not be read back"
+    )))
+}
+
 impl Executor {
+    /// Runs a write that carries a rows-written check. With the table's primary key declared
+    /// on the statement, the rows it writes are read back by key in the same transaction (or
+    /// savepoint) and checked **as stored** — after the column's type and collation apply — and
+    /// a row that fails undoes the statement ([`Error::AccessDenied`]). Without a key, the
+    /// check is decided on the values before anything is written ([`decide_check`]).
+    pub(super) async fn checked_write(&self, query: &Query) -> Result<Vec<Row>> {
+        let pk = declared_key(query);
+        let Some(check) = query.check().cloned() else {
+            return Box::pin(self.fetch_all_on_target(query)).await;
+        };
+        let mut query = query.clone();
+        if pk.is_empty() {
+            self.decide_check(&mut query).await?;
+            return Box::pin(self.fetch_all_on_target(&query)).await;
+        }
+        match &mut query {
+            Query::Insert(i) => {
+                i.check = None;
+                i.returning = with_key(&i.returning, &pk);
+            }
+            Query::Update(u) => {
+                u.check = None;
+                u.returning = with_key(&u.returning, &pk);
+            }
+            _ => {}
+        }
+        self.atomic(async move |tx| {
+            let rows = Box::pin(tx.fetch_all_on_target(&query)).await?;
+            if rows.is_empty() {
+                return Ok(rows);
+            }
+            let keys = rows
+                .iter()
+                .map(|r| {
+                    pk.iter()
+                        .map(|c| key_value(r, c).map(|v| col(c).eq(v)))
+                        .collect::<Result<Vec<_>>>()
+                        .map(Filter::And)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut stored = Select::from(query.table().to_string());
+            stored.filter = Some(Filter::Or(keys).and(check.is_not_true()));
+            let failing = tx.count_unchecked(stored).await?;
+            if failing > 0 {
+                return Err(refused(
+                    &query,
+                    format!("{failing} row(s) written are not ones the policies allow"),
+                ));
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
     /// Decides `query`'s rows-written check (see the module docs) and takes it off the query:
     /// `Ok` when every row it writes meets it, [`Error::AccessDenied`] (nothing written)
     /// otherwise.

@@ -480,9 +480,7 @@ impl Executor {
 
     async fn fetch_all_on_target(&self, query: &Query) -> Result<Vec<Row>> {
         if query.check().is_some() {
-            let mut query = query.clone();
-            self.decide_check(&mut query).await?;
-            return Box::pin(self.fetch_all_on_target(&query)).await;
+            return self.checked_write(query).await;
         }
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
@@ -533,9 +531,13 @@ impl Executor {
 
     async fn execute_on_target(&self, query: &Query) -> Result<u64> {
         if query.check().is_some() {
-            let mut query = query.clone();
-            self.decide_check(&mut query).await?;
-            return Box::pin(self.execute_on_target(&query)).await;
+            if check::declared_key(query).is_empty() {
+                // Decided on the values first; then the statement runs for its row count.
+                let mut query = query.clone();
+                self.decide_check(&mut query).await?;
+                return Box::pin(self.execute_on_target(&query)).await;
+            }
+            return Ok(self.checked_write(query).await?.len() as u64);
         }
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql

@@ -118,7 +118,7 @@ impl Executor {
 
 #[cfg(feature = "mysql")]
 /// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
-fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
+pub(super) fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
     let ty = row.column(i).type_info().name().to_ascii_uppercase();
     let err = |e: sqlx::Error| Error::Decode {
         column: row.column(i).name().to_string(),

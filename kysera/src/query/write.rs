@@ -56,11 +56,12 @@ pub struct Insert {
     /// Keep the `created_at` / `updated_at` values given here instead of the clock's (on
     /// tables of `#[timestamps]` models).
     pub preserve_timestamps: bool,
-    /// A condition every row this statement writes must meet once written (a row-level
-    /// policy's WITH CHECK that Rust could not decide from the values alone): the executor
-    /// checks the written rows in the statement's own transaction and, if one fails, undoes the
-    /// statement and refuses it ([`Error::AccessDenied`](crate::Error::AccessDenied)). Needs the
-    /// table's primary key (declared here or by a model of the table).
+    /// A condition every row this statement writes must meet (a row-level policy's WITH
+    /// CHECK). With the primary key declared on the statement, the executor reads the written
+    /// rows back by key in the statement's own transaction and checks them as stored; a row that
+    /// fails undoes the statement and refuses it
+    /// ([`Error::AccessDenied`](crate::Error::AccessDenied)). Without a key, the values are
+    /// checked by the database before anything is written.
     pub check: Option<Filter>,
 }
 
@@ -184,11 +185,12 @@ pub struct Update {
     pub deleted: DeletedRows,
     /// Keep the `updated_at` value given here instead of the clock's.
     pub preserve_timestamps: bool,
-    /// A condition every row this statement writes must meet once written (a row-level
-    /// policy's WITH CHECK that Rust could not decide from the values alone): the executor
-    /// checks the written rows in the statement's own transaction and, if one fails, undoes the
-    /// statement and refuses it ([`Error::AccessDenied`](crate::Error::AccessDenied)). Needs the
-    /// table's primary key (declared here or by a model of the table).
+    /// A condition every row this statement writes must meet (a row-level policy's WITH
+    /// CHECK). With the primary key declared on the statement, the executor reads the written
+    /// rows back by key in the statement's own transaction and checks them as stored; a row that
+    /// fails undoes the statement and refuses it
+    /// ([`Error::AccessDenied`](crate::Error::AccessDenied)). Without a key, the values are
+    /// checked by the database before anything is written.
     pub check: Option<Filter>,
 }
 

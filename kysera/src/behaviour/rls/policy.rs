@@ -156,11 +156,10 @@ impl Policy {
 /// when no policy allows, the statement is refused; then the read filters.
 ///
 /// **Written values** (WITH CHECK): an insert's rows and an update's new rows must meet the
-/// allow and deny conditions too. Rust decides where it can, as every database would (numbers,
-/// booleans, NULL tests, and/or/not over them); anything else — text comparisons, whose result
-/// depends on the collation, LIKE, columns the statement does not set — is checked by the
-/// database on the rows written, in the statement's transaction, and a failure undoes the
-/// statement. A refused write changes nothing.
+/// allow and deny conditions too. A statement with its primary key declared (every repository
+/// and DAL write) is checked on the rows as stored, read back by key in its own transaction;
+/// without a key, on the values before the write — in Rust where every database would agree
+/// (numbers, booleans, NULL tests), otherwise by the database. A refused write changes nothing.
 #[derive(Clone, Debug, Default)]
 pub struct RlsSchema {
     tables: HashMap<String, TablePolicies>,
@@ -449,7 +448,9 @@ impl RlsSchema {
                         None => undecided = true,
                     }
                 }
-                if undecided {
+                // With its key declared, the rows are also checked as stored (after the
+                // column's type and collation apply), even when the values settle it here.
+                if undecided || !i.primary_key.is_empty() {
                     and_into(&mut i.check, cond);
                 }
             }
@@ -463,7 +464,7 @@ impl RlsSchema {
                 // another author or organisation, not out of a range).
                 // A statement that changes no row is not refused, as in PostgreSQL: the rows
                 // it would change are counted by the database unless the values settle it.
-                if eval(&cond, &values) != Some(Some(true)) {
+                if eval(&cond, &values) != Some(Some(true)) || !u.primary_key.is_empty() {
                     and_into(&mut u.check, cond.clone());
                 }
                 u.add_filter(cond);
