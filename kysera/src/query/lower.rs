@@ -9,6 +9,7 @@ use sea_query::{
 };
 
 use super::bind::bind_value;
+use super::expr::too_deep;
 use super::lower_filter::{condition, expr, iden};
 use super::{
     ConflictAction, Delete, Expr, Filter, Insert, JoinKind, Order, Query, Returning, Select,
@@ -277,7 +278,7 @@ fn delete(d: &Delete, dialect: Dialect) -> Result<Lowered> {
 /// Lowers any query for `dialect` (RETURNING is left out on MySQL, where the executor emulates it).
 pub(crate) fn lower(q: &Query, dialect: Dialect) -> Result<Lowered> {
     if q.too_deep() {
-        return Err(deep());
+        return Err(too_deep());
     }
     q.null_comparison()?;
     match q {
@@ -295,22 +296,9 @@ fn has_aggregate(s: &Select) -> bool {
 }
 
 /// `SELECT COUNT(*)` of the rows `s` would return (its ORDER BY dropped).
-/// The refusal of a condition nested too deeply to lower without risking the stack.
-fn deep() -> Error {
-    Error::InvalidQuery(format!(
-        "a condition nests and/or/not more than {} levels deep; refused",
-        super::MAX_FILTER_DEPTH
-    ))
-}
-
-fn select_too_deep(s: &Select) -> bool {
-    let deep = |f: &Option<Filter>| f.as_ref().is_some_and(Filter::too_deep);
-    deep(&s.filter) || deep(&s.having) || s.joins.iter().any(|j| j.on.too_deep())
-}
-
 pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
-    if select_too_deep(s) {
-        return Err(deep());
+    if super::select_too_deep(s) {
+        return Err(too_deep());
     }
     super::select_null_comparison(s)?;
     let mut inner = s.clone();
@@ -362,8 +350,8 @@ pub(crate) fn lower_count(s: &Select, dialect: Dialect) -> Result<Lowered> {
 /// `SELECT … LIMIT 1`: whether `s` returns any row; `None` when it cannot return one
 /// (`LIMIT 0`).
 pub(crate) fn lower_exists(s: &Select, dialect: Dialect) -> Result<Option<Lowered>> {
-    if select_too_deep(s) {
-        return Err(deep());
+    if super::select_too_deep(s) {
+        return Err(too_deep());
     }
     super::select_null_comparison(s)?;
     if s.limit == Some(0) {
@@ -537,5 +525,21 @@ mod tests {
         assert_eq!(plain.sql, r#"SELECT COUNT(*) AS "count" FROM "t""#);
         let grouped = lower_count(&Select::from("t").group_by(col("a")), Dialect::Sqlite).unwrap();
         assert!(grouped.sql.contains("FROM (SELECT"), "{}", grouped.sql);
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+    use crate::query::col;
+
+    #[test]
+    fn long_flat_chains_lower_without_exhausting_the_stack() {
+        let v: Vec<Filter> = (0..20_000).map(|_| col("id").lt(100i64)).collect();
+        let q: Query = Select::from("t").filter(Filter::And(v)).into();
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            let l = lower(&q, dialect).unwrap();
+            assert_eq!(l.values.0.len(), 20_000);
+        }
     }
 }

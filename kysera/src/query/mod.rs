@@ -196,9 +196,7 @@ impl Query {
     pub(crate) fn too_deep(&self) -> bool {
         let deep = |f: &Option<Filter>| f.as_ref().is_some_and(Filter::too_deep);
         match self {
-            Query::Select(s) => {
-                deep(&s.filter) || deep(&s.having) || s.joins.iter().any(|j| j.on.too_deep())
-            }
+            Query::Select(s) => select_too_deep(s),
             Query::Insert(i) => deep(&i.check),
             Query::Update(u) => deep(&u.filter) || deep(&u.check),
             Query::Delete(d) => deep(&d.filter),
@@ -250,14 +248,22 @@ macro_rules! into_query {
 }
 into_query!(Select, Insert, Update, Delete);
 
+/// Every condition of a SELECT: WHERE, HAVING and the joins' ON clauses.
+fn select_filters(s: &Select) -> impl Iterator<Item = &Filter> {
+    s.filter
+        .iter()
+        .chain(s.having.iter())
+        .chain(s.joins.iter().map(|j| &j.on))
+}
+
+/// Whether a SELECT's condition nests deeper than [`MAX_FILTER_DEPTH`].
+pub(crate) fn select_too_deep(s: &Select) -> bool {
+    select_filters(s).any(Filter::too_deep)
+}
+
 /// The refusal of a SELECT's condition that compares a column with NULL.
 pub(crate) fn select_null_comparison(s: &Select) -> Result<()> {
-    refuse_null_comparison(
-        s.filter
-            .iter()
-            .chain(s.having.iter())
-            .chain(s.joins.iter().map(|j| &j.on)),
-    )
+    refuse_null_comparison(select_filters(s))
 }
 
 fn refuse_null_comparison<'a>(filters: impl Iterator<Item = &'a Filter>) -> Result<()> {

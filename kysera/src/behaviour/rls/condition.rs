@@ -167,40 +167,30 @@ pub(super) fn eval(f: &Filter, row: &[(&str, &Value)]) -> Option<Truth> {
             }
             Some(Some(same_value(&a, &b)))
         }
-        Filter::And(v) => {
-            let (mut undecided, mut unknown) = (false, false);
-            for f in v {
-                match eval(f, row) {
-                    Some(Some(false)) => return Some(Some(false)),
-                    Some(None) => unknown = true,
-                    None => undecided = true,
-                    Some(Some(true)) => {}
-                }
-            }
-            match (undecided, unknown) {
-                (true, _) => None,
-                (false, true) => Some(None),
-                (false, false) => Some(Some(true)),
-            }
-        }
-        Filter::Or(v) => {
-            let (mut undecided, mut unknown) = (false, false);
-            for f in v {
-                match eval(f, row) {
-                    Some(Some(true)) => return Some(Some(true)),
-                    Some(None) => unknown = true,
-                    None => undecided = true,
-                    Some(Some(false)) => {}
-                }
-            }
-            match (undecided, unknown) {
-                (true, _) => None,
-                (false, true) => Some(None),
-                (false, false) => Some(Some(false)),
-            }
-        }
+        Filter::And(v) => junction(v, row, false),
+        Filter::Or(v) => junction(v, row, true),
         Filter::Not(f) => eval(f, row).map(|t| t.map(|b| !b)),
         Filter::NotTrue(f) => eval(f, row).map(|t| Some(t != Some(true))),
+    }
+}
+
+/// AND (`decisive` false) or OR (`decisive` true) of `v` in three-valued logic: one term with
+/// the decisive value settles it; otherwise an undecidable term makes it undecidable, an
+/// unknown one unknown, and all terms agreeing give the other value.
+fn junction(v: &[Filter], row: &[(&str, &Value)], decisive: bool) -> Option<Truth> {
+    let (mut undecided, mut unknown) = (false, false);
+    for f in v {
+        match eval(f, row) {
+            Some(Some(b)) if b == decisive => return Some(Some(decisive)),
+            Some(None) => unknown = true,
+            None => undecided = true,
+            Some(Some(_)) => {}
+        }
+    }
+    match (undecided, unknown) {
+        (true, _) => None,
+        (false, true) => Some(None),
+        (false, false) => Some(Some(!decisive)),
     }
 }
 

@@ -383,6 +383,8 @@ impl RlsSchema {
         let Some(ctx) = context_for(&table)? else {
             return Ok(());
         };
+        // The WITH CHECK condition the written rows must meet, ANDed in after the match.
+        let mut check = None;
         match query {
             Query::Select(s)
                 if s.joins
@@ -451,7 +453,7 @@ impl RlsSchema {
                 // With its key declared, the rows are also checked as stored (after the
                 // column's type and collation apply), even when the values settle it here.
                 if undecided || !i.primary_key.is_empty() {
-                    and_into(&mut i.check, cond);
+                    check = Some(cond);
                 }
             }
             Query::Update(u) => {
@@ -465,7 +467,7 @@ impl RlsSchema {
                 // A statement that changes no row is not refused, as in PostgreSQL: the rows
                 // it would change are counted by the database unless the values settle it.
                 if eval(&cond, &values) != Some(Some(true)) || !u.primary_key.is_empty() {
-                    and_into(&mut u.check, cond.clone());
+                    check = Some(cond.clone());
                 }
                 u.add_filter(cond);
             }
@@ -475,16 +477,11 @@ impl RlsSchema {
                 }
             }
         }
+        if let Some(c) = check {
+            query.add_check(c)?;
+        }
         Ok(())
     }
-}
-
-/// ANDs `extra` into an optional condition.
-fn and_into(slot: &mut Option<Filter>, extra: Filter) {
-    *slot = Some(match slot.take() {
-        Some(f) => f.and(extra),
-        None => extra,
-    });
 }
 
 /// The plugin that enforces an [`RlsSchema`] on every query (named `"rls"`).
