@@ -68,7 +68,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, Pool, Raw, connect};
 pub use kysera_derive::{FromRow, Repository};
 pub use model::{
-    AuditedModel, Column, ColumnInfo, ColumnType, FilterOn, HasCreatedAt, HasUpdatedAt,
+    AuditedModel, Column, ColumnInfo, ColumnType, Columns, FilterOn, HasCreatedAt, HasUpdatedAt,
     MaybeFilterOn, Model, ModelInfo, NonNullColumnType, SoftDeleteModel, TextColumn,
     TimestampColumn, TimestampKind, ValueKind, Where,
 };

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use crate::behaviour::audit::{self, AuditFilter, AuditRecord};
 use crate::behaviour::registry;
 use crate::core::error::Result;
-use crate::dal;
+use crate::dal::{self, Upsert, UpsertAction};
 use crate::executor::Executor;
 use crate::model::{
     AuditedModel, FilterOn, HasCreatedAt, HasUpdatedAt, MaybeFilterOn, Model, SoftDeleteModel,
@@ -97,6 +97,33 @@ impl<M: Model> Repository<M> {
     /// Validates and inserts many rows.
     pub async fn create_many(&self, news: Vec<M::New>) -> Result<Vec<M>> {
         dal::create_many(&self.ctx, news).await
+    }
+    /// Inserts the row, or updates the row with its primary key (reviving a soft-deleted one);
+    /// see [`dal::upsert`].
+    pub async fn upsert(&self, new: M::New) -> Result<M> {
+        dal::upsert(&self.ctx, new).await
+    }
+    /// [`upsert`](Self::upsert) for many rows, all or nothing, in input order.
+    pub async fn upsert_many(&self, news: Vec<M::New>) -> Result<Vec<M>> {
+        dal::upsert_many(&self.ctx, news).await
+    }
+    /// Inserts the row, or resolves a taken key as `how` says (another unique key, the columns
+    /// to update, or nothing); see [`dal::upsert_with`].
+    pub async fn upsert_with<A: UpsertAction>(
+        &self,
+        how: &Upsert<M, A>,
+        new: M::New,
+    ) -> Result<A::One<M>> {
+        dal::upsert_with(&self.ctx, how, new).await
+    }
+    /// [`upsert_with`](Self::upsert_with) for many rows, all or nothing; see
+    /// [`dal::upsert_many_with`].
+    pub async fn upsert_many_with<A: UpsertAction>(
+        &self,
+        how: &Upsert<M, A>,
+        news: Vec<M::New>,
+    ) -> Result<Vec<M>> {
+        dal::upsert_many_with(&self.ctx, how, news).await
     }
     /// Validates the patch and updates one row; a missing row is `NotFound`.
     pub async fn update(&self, id: M::Id, patch: M::Patch) -> Result<M> {

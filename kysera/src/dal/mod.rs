@@ -23,6 +23,7 @@
 
 mod behaviour;
 mod compose;
+mod upsert;
 mod write;
 
 use crate::behaviour::registry;
@@ -40,6 +41,9 @@ pub use behaviour::{
 };
 pub use compose::{
     DalQuery, compose, create_query, parallel, with_transaction, with_transaction_with_error,
+};
+pub use upsert::{
+    DoNothing, DoUpdate, Upsert, UpsertAction, upsert, upsert_many, upsert_many_with, upsert_with,
 };
 pub use write::{create, create_many, delete, delete_many, update, update_many};
 

@@ -88,10 +88,42 @@ pub(super) async fn create_many_unvalidated<M: Model>(
     ctx: &Context,
     news: Vec<M::New>,
 ) -> Result<Vec<M>> {
-    if news.is_empty() {
+    insert_rows::<M>(ctx, news.iter().map(|n| M::insert_values(n)).collect()).await
+}
+
+/// The values one input row inserts, column by column.
+pub(super) type ValueRow = Vec<(&'static str, Value)>;
+
+/// Inserts already validated rows (one statement when they name the same columns, split by the
+/// parameter limit; otherwise one per row), all or nothing; returns them in input order.
+pub(super) async fn insert_rows<M: Model>(ctx: &Context, rows: Vec<ValueRow>) -> Result<Vec<M>> {
+    let expected = rows.len();
+    let out = insert_rows_with::<M>(ctx, rows, None).await?;
+    if out.len() != expected {
+        // Never report a batch as written when rows are missing from what it returned.
+        return Err(Error::NotFound(Some(format!(
+            "the insert into `{}` returned {} of {expected} rows",
+            M::INFO.table,
+            out.len()
+        ))));
+    }
+    Ok(out)
+}
+
+/// [`insert_rows`], or with `on_conflict_skip` naming a key, `ON CONFLICT (key) DO NOTHING`:
+/// rows whose key is taken are skipped, and only the inserted rows are returned.
+pub(super) async fn insert_rows_with<M: Model>(
+    ctx: &Context,
+    rows: Vec<ValueRow>,
+    on_conflict_skip: Option<&[&'static str]>,
+) -> Result<Vec<M>> {
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Vec<_>> = news.iter().map(|n| M::insert_values(n)).collect();
+    let statement = |ins: Insert| match on_conflict_skip {
+        Some(key) => ins.on_conflict_do_nothing(key.iter().copied()),
+        None => ins,
+    };
     let columns: Vec<&str> = rows[0].iter().map(|(c, _)| *c).collect();
     let uniform = rows
         .iter()
@@ -100,7 +132,7 @@ pub(super) async fn create_many_unvalidated<M: Model>(
         // One statement binds every value: split by the database's parameter limit (room left
         // for the columns the behaviours add), all in one transaction so the batch is all or
         // nothing.
-        let per_statement = (max_parameters(ctx.dialect()) / (columns.len() + 4)).max(1);
+        let per_statement = rows_per_statement(ctx.dialect(), columns.len());
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let mut values: Vec<Vec<Value>> = rows
             .into_iter()
@@ -109,7 +141,7 @@ pub(super) async fn create_many_unvalidated<M: Model>(
         if values.len() <= per_statement {
             let mut ins = insert_for::<M>().columns(columns);
             ins.rows = values;
-            return ctx.fetch_decoded(ins, M::from_row).await;
+            return ctx.fetch_decoded(statement(ins), M::from_row).await;
         }
         return ctx
             .atomic(async move |tx| {
@@ -118,20 +150,33 @@ pub(super) async fn create_many_unvalidated<M: Model>(
                     let rest = values.split_off(per_statement.min(values.len()));
                     let mut ins = insert_for::<M>().columns(columns.clone());
                     ins.rows = std::mem::replace(&mut values, rest);
-                    out.extend(tx.fetch_decoded(ins, M::from_row).await?);
+                    out.extend(tx.fetch_decoded(statement(ins), M::from_row).await?);
                 }
                 Ok(out)
             })
             .await;
     }
     ctx.atomic(async move |tx| {
-        let mut out = Vec::with_capacity(news.len());
-        for new in &news {
-            out.push(M::from_row(&tx.fetch_one(new_insert::<M>(new)).await?)?);
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut ins = insert_for::<M>();
+            for (c, v) in row {
+                ins.set_value(c, v);
+            }
+            if ins.rows.is_empty() {
+                ins.rows.push(Vec::new());
+            }
+            out.extend(tx.fetch_decoded(statement(ins), M::from_row).await?);
         }
         Ok(out)
     })
     .await
+}
+
+/// How many rows of `columns` values one statement may bind (room left for the columns the
+/// behaviours add).
+pub(super) fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
+    (max_parameters(dialect) / (columns + 4)).max(1)
 }
 
 /// Validates the patch and updates one row; returns it as stored. A missing row is

@@ -148,15 +148,20 @@ pub(super) fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value
 }
 
 #[cfg(feature = "mysql")]
-/// Whether a row with this key exists, locking it (or the gap where it would be).
+/// Whether a row with this key exists, for `DO NOTHING`: any row, whoever may read it (the
+/// database's unique constraint sees them all, and PostgreSQL and SQLite skip a row whose key
+/// another tenant holds just the same). A plain read first, which locks nothing (a locking read
+/// of a missing key locks a range, and two inserts of one new key would deadlock); after a
+/// duplicate-key error, a locking read, which sees the row the other transaction committed.
 async fn mysql_key_exists(
     conn: &mut MySqlConnection,
     table: &str,
     key: &Filter,
-    read: ReadBack<'_>,
+    locking: bool,
 ) -> Result<bool> {
-    let probe = read(Select::from(table).filter(key.clone()).limit(1))?;
-    Ok(!mysql_fetch(conn, probe, " FOR UPDATE").await?.is_empty())
+    let probe = Select::from(table).filter(key.clone()).limit(1);
+    let suffix = if locking { " FOR UPDATE" } else { "" };
+    Ok(!mysql_fetch(conn, probe, suffix).await?.is_empty())
 }
 
 #[cfg(feature = "mysql")]
@@ -280,7 +285,7 @@ async fn mysql_emulate(
 
 #[cfg(feature = "mysql")]
 /// Inserts row by row. With `ON CONFLICT (cols) DO NOTHING`, a row whose conflict key is
-/// already present (checked under `FOR UPDATE`) is skipped, as PostgreSQL and SQLite skip it.
+/// already present (whoever may read it) is skipped, as PostgreSQL and SQLite skip it.
 /// With RETURNING, each inserted row is read back by its conflict key, its given primary key, or
 /// `LAST_INSERT_ID()` for a single auto-increment key.
 async fn mysql_insert(
@@ -312,7 +317,7 @@ async fn mysql_insert(
         };
         let skip_on_conflict = matches!(&conflict_key, Some((_, true)));
         if let Some((key, true)) = &conflict_key
-            && mysql_key_exists(conn, &ins.table, key, read).await?
+            && mysql_key_exists(conn, &ins.table, key, false).await?
         {
             continue;
         }
@@ -338,7 +343,7 @@ async fn mysql_insert(
             Err(Error::UniqueViolation(_))
                 if skip_on_conflict
                     && let Some((key, _)) = &conflict_key
-                    && mysql_key_exists(conn, &ins.table, key, read).await? =>
+                    && mysql_key_exists(conn, &ins.table, key, true).await? =>
             {
                 continue;
             }

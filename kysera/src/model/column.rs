@@ -307,3 +307,28 @@ impl<M, T: ColumnType + TextColumn> Column<M, T> {
         Where::new(self.expr().ends_with(text))
     }
 }
+
+/// One or more typed columns of model `M`, named together: a single column (`User::EMAIL`) or a
+/// tuple of up to four (`(Member::ORG_ID, Member::EMAIL)`), as an upsert's conflict key or the
+/// columns it updates. A column of another model does not compile.
+pub trait Columns<M> {
+    /// The column names, in order.
+    fn names(&self) -> Vec<&'static str>;
+}
+
+impl<M, T> Columns<M> for Column<M, T> {
+    fn names(&self) -> Vec<&'static str> {
+        vec![self.name]
+    }
+}
+
+macro_rules! column_tuples {
+    ($(($($t:ident $i:tt),+)),* $(,)?) => {$(
+        impl<M, $($t),+> Columns<M> for ($(Column<M, $t>,)+) {
+            fn names(&self) -> Vec<&'static str> {
+                vec![$(self.$i.name),+]
+            }
+        }
+    )*};
+}
+column_tuples!((A 0), (A 0, B 1), (A 0, B 1, C 2), (A 0, B 1, C 2, D 3));

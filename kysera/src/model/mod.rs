@@ -6,7 +6,7 @@ mod column;
 mod condition;
 pub(crate) mod generated;
 
-pub use column::{Column, ColumnType, NonNullColumnType, TextColumn};
+pub use column::{Column, ColumnType, Columns, NonNullColumnType, TextColumn};
 pub use condition::{FilterOn, MaybeFilterOn, Where};
 
 use crate::core::error::{Error, Result};
