@@ -1,7 +1,7 @@
 //! Kysera against hand-written sqlx, in the same run.
 //!
 //! `cargo bench -p kysera --bench executor` (set `KYSERA_BENCH_POSTGRES_URL` to add the
-//! PostgreSQL pairs). Each pair runs the same SQL on the same pool: the `sqlx_*` benches bind
+//! PostgreSQL pairs, `KYSERA_BENCH_MYSQL_URL` the MySQL batch pair). Each pair runs the same SQL on the same pool: the `sqlx_*` benches bind
 //! by hand, the `kysera_*` / `repo_*` ones build the IR, run it through the plugin chain (empty
 //! unless the name says otherwise), lower it with sea-query, bind and decode.
 //! `overhead::*` measures only Kysera's own work for one query (no I/O). One model here is
@@ -435,3 +435,103 @@ pairs!(
     "$2",
     "$3"
 );
+
+/// `create_many` on MySQL / MariaDB (set `KYSERA_BENCH_MYSQL_URL`): MySQL has no RETURNING, so
+/// the hand-written side does what an application would — multi-row INSERTs of 2,000 rows in one
+/// transaction, each followed by a read of the rows it inserted by their consecutive
+/// AUTO_INCREMENT keys (`LAST_INSERT_ID()` onwards) — and Kysera recovers the keys the same way.
+mod mysql {
+    use super::*;
+
+    const TABLE: &str = "kysera_bench_batch";
+
+    #[derive(Repository)]
+    #[kysera(table = "kysera_bench_batch")]
+    #[allow(dead_code)]
+    struct Row {
+        #[kysera(primary_key, generated)]
+        id: i64,
+        email: String,
+        name: String,
+        active: bool,
+    }
+
+    fn setup() -> Option<(Runtime, Executor, sqlx::MySqlPool)> {
+        let url = std::env::var("KYSERA_BENCH_MYSQL_URL").ok()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (db, pool) = rt.block_on(async {
+            let db = kysera::connect(&url).await.unwrap();
+            let raw = db.raw();
+            raw.execute_sql(kysera::AssertSqlSafe(format!("DROP TABLE IF EXISTS {TABLE}")), vec![]).await.unwrap();
+            raw.execute_sql(
+                kysera::AssertSqlSafe(format!("CREATE TABLE {TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(40) NOT NULL, name VARCHAR(40) NOT NULL, active BOOLEAN NOT NULL)")),
+                vec![],
+            )
+            .await
+            .unwrap();
+            let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+            (db, pool)
+        });
+        Some((rt, db, pool))
+    }
+
+    #[derive(sqlx::FromRow)]
+    #[allow(dead_code)]
+    struct Plain {
+        id: i64,
+        email: String,
+        name: String,
+        active: bool,
+    }
+
+    #[divan::bench(sample_count = 10)]
+    fn sqlx_create_many_10k(b: Bencher) {
+        let Some((rt, _db, p)) = setup() else { return };
+        b.bench_local(|| {
+            rt.block_on(async {
+                let mut tx = p.begin().await.unwrap();
+                let mut out: Vec<Plain> = Vec::with_capacity(BATCH);
+                for chunk in (0..BATCH).collect::<Vec<_>>().chunks(2_000) {
+                    let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO {TABLE} (email, name, active) "));
+                    q.push_values(chunk, |mut row, i| {
+                        row.push_bind(format!("b{i}@x.io")).push_bind("Batch").push_bind(true);
+                    });
+                    let done = q.build().execute(&mut *tx).await.unwrap();
+                    let first = done.last_insert_id() as i64;
+                    let rows = sqlx::query_as::<_, Plain>(sqlx::AssertSqlSafe(format!(
+                        "SELECT id, email, name, active FROM {TABLE} WHERE id >= ? AND id < ? ORDER BY id"
+                    )))
+                    .bind(first)
+                    .bind(first + chunk.len() as i64)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap();
+                    out.extend(rows);
+                }
+                tx.commit().await.unwrap();
+                out
+            })
+        });
+    }
+
+    #[divan::bench(sample_count = 10)]
+    fn repo_create_many_10k(b: Bencher) {
+        let Some((rt, db, _p)) = setup() else { return };
+        let repo = Row::repo(&db);
+        b.bench_local(|| {
+            rt.block_on(async {
+                let news = (0..BATCH)
+                    .map(|i| NewRow {
+                        email: format!("b{i}@x.io"),
+                        name: "Batch".into(),
+                        active: true,
+                    })
+                    .collect();
+                repo.create_many(news).await.unwrap()
+            })
+        });
+    }
+}

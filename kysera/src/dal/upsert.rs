@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::pin::Pin;
 
 use super::write::{ValueRow, insert_rows, insert_rows_with, rows_per_statement};
 use super::{Context, decode_all, update_returning};
@@ -195,6 +196,14 @@ pub async fn upsert_many_with<M: Model, A: UpsertAction>(
     how: &Upsert<M, A>,
     news: Vec<M::New>,
 ) -> Result<Vec<M>> {
+    erased(run(ctx, how, news)).await
+}
+
+async fn run<M: Model, A: UpsertAction>(
+    ctx: &Context,
+    how: &Upsert<M, A>,
+    news: Vec<M::New>,
+) -> Result<Vec<M>> {
     super::model::<M>()?;
     for new in &news {
         M::validate_new(new).map_err(Error::Validation)?;
@@ -229,9 +238,11 @@ pub async fn upsert_many_with<M: Model, A: UpsertAction>(
             let chunk: Vec<(ValueRow, String)> = rows.by_ref().take(per_chunk).collect();
             // In a savepoint: a key found taken only when inserting undoes the chunk, which is
             // then done row by row.
-            let fast = tx.atomic(async |sp| plan.chunk(&sp, &chunk).await).await;
+            let fast = tx
+                .atomic(async |sp| erased(plan.chunk(&sp, &chunk)).await)
+                .await;
             let done = match fast {
-                Err(Error::UniqueViolation(_)) => plan.row_by_row(&tx, chunk).await?,
+                Err(Error::UniqueViolation(_)) => erased(plan.row_by_row(&tx, chunk)).await?,
                 other => other?,
             };
             out.extend(done);
@@ -258,6 +269,15 @@ pub async fn upsert_many_with<M: Model, A: UpsertAction>(
             .collect())
     })
     .await
+}
+
+/// A future behind a pointer, its type erased: the nested transaction sections of an upsert
+/// make a future type deeper than the compiler's layout queries allow (release builds fail with
+/// "queries overflow the depth limit") when left inline.
+fn erased<'a, T>(
+    f: impl Future<Output = Result<T>> + Send + 'a,
+) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>> {
+    Box::pin(f)
 }
 
 async fn record<'a, M: Model>(
@@ -548,7 +568,7 @@ impl<M: Model> Plan<M> {
         for (row, _) in chunk {
             let one = vec![row];
             let inserted = ctx
-                .atomic(async |sp| insert_rows::<M>(&sp, one.clone()).await)
+                .atomic(async |sp| erased(insert_rows::<M>(&sp, one.clone())).await)
                 .await;
             match inserted {
                 Ok(mut made) => {

@@ -294,6 +294,15 @@ async fn mysql_insert(
     read: ReadBack<'_>,
 ) -> Result<(Vec<Row>, u64)> {
     let want_rows = ins.returning != Returning::None;
+    if want_rows
+        && ins.on_conflict.is_none()
+        && ins.rows.len() > 1
+        && let [pk] = ins.primary_key.as_slice()
+        && !ins.columns.iter().any(|c| c.eq_ignore_ascii_case(pk))
+        && let Some(step) = mysql_consecutive_ids(conn).await?
+    {
+        return mysql_insert_many(conn, ins, pk, step, read).await;
+    }
     let mut out = Vec::with_capacity(if want_rows { ins.rows.len() } else { 0 });
     let mut inserted = 0;
     for (n, row) in ins.rows.iter().enumerate() {
@@ -401,6 +410,81 @@ async fn mysql_insert(
         out.extend(back);
     }
     Ok((out, inserted))
+}
+
+#[cfg(feature = "mysql")]
+/// The step between the AUTO_INCREMENT values one multi-row insert takes, when they are
+/// consecutive: `innodb_autoinc_lock_mode` 0 or 1 (MariaDB's default, and MySQL's before 8.0)
+/// gives the rows of one simple insert values `first, first + step, …` in row order, whatever
+/// other sessions insert. With mode 2 (MySQL 8's default, Galera) values interleave: `None`,
+/// and rows go one by one.
+async fn mysql_consecutive_ids(conn: &mut MySqlConnection) -> Result<Option<u64>> {
+    let row = sqlx::query(
+        "SELECT CAST(@@innodb_autoinc_lock_mode AS SIGNED), CAST(@@auto_increment_increment AS SIGNED)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let mode: Option<i64> = row.try_get(0).ok().flatten();
+    let step: Option<i64> = row.try_get(1).ok().flatten();
+    Ok(match (mode, step) {
+        (Some(0 | 1), Some(step)) if step >= 1 => Some(step as u64),
+        _ => None,
+    })
+}
+
+#[cfg(feature = "mysql")]
+/// A multi-row insert whose AUTO_INCREMENT keys are consecutive (see
+/// [`mysql_consecutive_ids`]): one statement, then the rows read back by the keys it took, in
+/// key order — the input order. Any row missing from the read-back is an error, which undoes the
+/// insert.
+async fn mysql_insert_many(
+    conn: &mut MySqlConnection,
+    ins: &Insert,
+    pk: &str,
+    step: u64,
+    read: ReadBack<'_>,
+) -> Result<(Vec<Row>, u64)> {
+    let n = ins.rows.len() as u64;
+    let plain = Insert {
+        returning: Returning::None,
+        ..ins.clone()
+    };
+    let done = sqlx_query(lower(&plain.into(), Dialect::MySql)?)
+        .execute(&mut *conn)
+        .await?;
+    let first = done.last_insert_id();
+    if first == 0 {
+        return Err(Error::Unsupported {
+            dialect: Dialect::MySql,
+            what: format!(
+                "RETURNING from an insert into `{}` whose key `{pk}` is neither given nor AUTO_INCREMENT (MySQL has no RETURNING; Kysera reads the rows back by key)",
+                ins.table
+            ),
+        });
+    }
+    // With a step of 1 the keys are one range, all this statement's; otherwise the list.
+    let last = first + (n - 1) * step;
+    let keys = if step == 1 {
+        Filter::And(vec![
+            col(pk).gte(Value::BigUnsigned(Some(first))),
+            col(pk).lte(Value::BigUnsigned(Some(last))),
+        ])
+    } else {
+        col(pk).is_in((0..n).map(|k| Value::BigUnsigned(Some(first + k * step))))
+    };
+    let back = read(
+        returning_select(&ins.table, &ins.returning, keys)
+            .order_by(col(pk), crate::query::Order::Asc),
+    )?;
+    let rows = mysql_fetch(conn, back, "").await?;
+    if rows.len() as u64 != n || done.rows_affected() != n {
+        return Err(Error::NotFound(Some(format!(
+            "{} of the {n} rows just inserted into `{}` could be read back by their keys",
+            rows.len(),
+            ins.table
+        ))));
+    }
+    Ok((rows, n))
 }
 
 #[cfg(feature = "mysql")]
