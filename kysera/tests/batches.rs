@@ -56,7 +56,7 @@ per_database! {
         use kysera::query::col;
         let d = db.dialect();
         let t = common::table("inlist");
-        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, s VARCHAR(10) NOT NULL)")).await;
+        common::ddl(&db, &format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, s VARCHAR(40) NOT NULL)")).await;
         for id in [5i64, 69_999, 123_456] {
             db.execute(kysera::query::Insert::into(&t).set("id", id).set("s", "x")).await.unwrap();
         }
@@ -65,14 +65,40 @@ per_database! {
         assert_eq!(n, 2, "{d}: IN 70,000 integers");
         let n = db.count(Select::from(&t).filter(col("id").not_in(ids))).await.unwrap();
         assert_eq!(n, 1, "{d}: NOT IN 70,000 integers");
-        // Text cannot go inline: a clear error, not a driver failure.
-        let texts: Vec<String> = (0..70_000).map(|i| format!("t{i}")).collect();
-        let res = db.count(Select::from(&t).filter(col("s").is_in(texts))).await;
-        assert!(
-            matches!(&res, Err(Error::InvalidQuery(m)) if m.contains("70000") || m.contains("binds")),
-            "{d}: {:?}",
-            res.as_ref().err().map(ToString::to_string)
-        );
+        // Text goes inline too, as literals that mean what the bound values would: the
+        // hostile ones match exactly their rows, on every database.
+        let hostile = [
+            "it's", "a\\'b", "$k0$", "ends $k0", "$k1$ and $k0$", "?", "$1", "\\", "", "ü ✓ 𝄞",
+            "'; DROP TABLE x; --", "Zz",
+        ];
+        for (i, h) in hostile.iter().enumerate() {
+            let row = kysera::query::Insert::into(&t).set("id", 1_000_000 + i as i64).set("s", *h);
+            db.execute(row).await.unwrap_or_else(|e| panic!("{d}: {h:?}: {e}"));
+        }
+        let mut texts: Vec<String> = (0..70_000).map(|i| format!("t{i}")).collect();
+        texts.extend(hostile.iter().map(|h| h.to_string()));
+        let n = db.count(Select::from(&t).filter(col("s").is_in(texts.clone()))).await;
+        assert_eq!(n.unwrap_or_else(|e| panic!("{d}: {e}")), hostile.len() as i64, "{d}: IN 70,000 texts");
+        let n = db.count(Select::from(&t).filter(col("s").not_in(texts))).await.unwrap();
+        assert_eq!(n, 3, "{d}: NOT IN 70,000 texts");
+        // Each hostile value alone, bound and inline, finds the same rows.
+        for h in hostile {
+            let bound = db.count(Select::from(&t).filter(col("s").is_in([h]))).await.unwrap();
+            let mut long: Vec<String> = (0..1_001).map(|i| format!("t{i}")).collect();
+            long.push(h.to_string());
+            let inline = db.count(Select::from(&t).filter(col("s").is_in(long))).await.unwrap();
+            assert_eq!((bound, inline), (bound, bound), "{d}: {h:?}");
+            assert!(bound >= 1, "{d}: {h:?}");
+        }
+        // A collation applies to inline text as to bound text (MySQL's folds case).
+        let folded = |v: &str| {
+            let mut long: Vec<String> = (0..1_001).map(|i| format!("t{i}")).collect();
+            long.push(v.to_string());
+            long
+        };
+        let bound = db.count(Select::from(&t).filter(col("s").eq("x"))).await.unwrap();
+        let inline = db.count(Select::from(&t).filter(col("s").is_in(folded("x")))).await.unwrap();
+        assert_eq!(inline, bound, "{d}: collation");
         common::drop_tables(&db, &[&t]).await;
     }
 }

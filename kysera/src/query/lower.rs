@@ -44,7 +44,7 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
     };
     if values.0.len() > limit {
         return Err(Error::InvalidQuery(format!(
-            "the statement binds {} values and {dialect} accepts at most {limit}: split it (long IN lists of integers are written inline; others are not)",
+            "the statement binds {} values and {dialect} accepts at most {limit}: split it (long IN lists of integers and text are written inline; others are not)",
             values.0.len()
         )));
     }

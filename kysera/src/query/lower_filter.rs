@@ -64,11 +64,17 @@ fn balanced(mut level: Vec<Condition>, all: bool) -> Condition {
     group(level)
 }
 
-/// IN lists longer than this, of integers only, are written as literals.
-const INLINE_INTEGERS_PAST: usize = 1_000;
+/// IN lists longer than this, of integers and text only, are written as literals.
+const INLINE_PAST: usize = 1_000;
 
-/// An integer value as SQL text (`None` for anything else, NULL included).
-fn integer_literal(v: &Value) -> Option<String> {
+/// A value as an SQL literal that means exactly what the bound value would, with nothing in it
+/// that could end the literal: integers as digits; text as hexadecimal UTF-8 — on SQLite
+/// `CAST(X'…' AS TEXT)`, on MySQL `_utf8mb4 X'…'` (a string of the connection's character set,
+/// compared under the column's collation as a bound string is), on PostgreSQL a dollar-quoted
+/// string whose tag the text does not contain (no escapes exist inside it, whatever
+/// `standard_conforming_strings` says). `None` for anything else, NULL included, and for text
+/// with a NUL character on PostgreSQL (which refuses NUL in text).
+fn literal(v: &Value, dialect: Dialect) -> Option<String> {
     Some(match v {
         Value::TinyInt(Some(i)) => i.to_string(),
         Value::SmallInt(Some(i)) => i.to_string(),
@@ -78,8 +84,33 @@ fn integer_literal(v: &Value) -> Option<String> {
         Value::SmallUnsigned(Some(i)) => i.to_string(),
         Value::Unsigned(Some(i)) => i.to_string(),
         Value::BigUnsigned(Some(i)) => i.to_string(),
+        Value::String(Some(s)) => match dialect {
+            Dialect::Sqlite => format!("CAST(X'{}' AS TEXT)", hex(s)),
+            Dialect::MySql => format!("_utf8mb4 X'{}'", hex(s)),
+            Dialect::Postgres if s.contains('\0') => return None,
+            Dialect::Postgres => {
+                let mut n = 0u32;
+                let tag = loop {
+                    let tag = format!("$k{n}$");
+                    if !s.contains(&tag) && !s.ends_with(&tag[..tag.len() - 1]) {
+                        break tag;
+                    }
+                    n += 1;
+                };
+                format!("{tag}{s}{tag}")
+            }
+        },
         _ => return None,
     })
+}
+
+fn hex(s: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        let _ = write!(out, "{b:02X}");
+    }
+    out
 }
 
 pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
@@ -99,24 +130,22 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
         Filter::In {
             values, negated, ..
         } if values.is_empty() => constant(*negated),
-        // A long list of integers goes as literals (they cannot carry SQL): a bound list would
-        // pass the databases' parameter limits (32,766 / 65,535).
+        // A long list of integers or text goes as literals (which cannot carry SQL): a bound
+        // list would pass the databases' parameter limits (32,766 / 65,535).
         Filter::In {
             expr: e,
             values,
             negated,
-        } if values.len() > INLINE_INTEGERS_PAST
-            && values.iter().all(|v| integer_literal(v).is_some()) =>
-        {
-            let list: Vec<String> = values.iter().filter_map(integer_literal).collect();
-            let op = if *negated { "NOT IN" } else { "IN" };
-            let first = if dialect == Dialect::Postgres {
-                "$1"
+        } if values.len() > INLINE_PAST && values.iter().all(|v| literal(v, dialect).is_some()) => {
+            let list = values
+                .iter()
+                .filter_map(|v| literal(v, dialect))
+                .map(sea_query::Expr::cust);
+            if *negated {
+                expr(e).is_not_in(list).into_condition()
             } else {
-                "?"
-            };
-            let template = format!("{first} {op} ({})", list.join(", "));
-            sea_query::Expr::cust_with_exprs(template, [expr(e)]).into_condition()
+                expr(e).is_in(list).into_condition()
+            }
         }
         Filter::In {
             expr: e,
