@@ -309,6 +309,32 @@ per_database! {
         bytes.extend_from_slice(text.as_bytes());
         let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
         assert!(invalid(repo.find().order_by(Entry::RANK.asc()).cursor(3, Some(&forged)).await), "{d}");
+
+        // Encrypted cursors: every row once across the pages, and nothing else accepted.
+        let sealed_db = plain.with_encrypted_cursors(b"0123456789abcdef0123456789abcdef");
+        let sealed_repo = Entry::repo(&sealed_db);
+        let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let page = sealed_repo.find().order_by(Entry::RANK.asc()).cursor(2, cursor.as_deref()).await.unwrap();
+            seen.extend(page.items.iter().map(|e| e.id));
+            match page.next_cursor {
+                Some(c) => {
+                    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&c).unwrap();
+                    assert!(!String::from_utf8_lossy(&raw).contains("rank"), "{d}: unreadable");
+                    cursor = Some(c);
+                }
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, (0..7).collect::<Vec<_>>(), "{d}");
+        for foreign in [&signed, &unsigned, &forged] {
+            assert!(invalid(sealed_repo.find().order_by(Entry::RANK.asc()).cursor(3, Some(foreign)).await), "{d}");
+        }
+        let sealed = sealed_repo.find().order_by(Entry::RANK.asc()).cursor(3, None).await.unwrap().next_cursor.unwrap();
+        assert!(invalid(repo.find().order_by(Entry::RANK.asc()).cursor(3, Some(&sealed)).await), "{d}: not a signed cursor");
+        let other = plain.with_encrypted_cursors(b"another key");
+        assert!(invalid(Entry::repo(&other).find().order_by(Entry::RANK.asc()).cursor(3, Some(&sealed)).await), "{d}");
         common::drop_tables(&plain, &[Entry::INFO.table]).await;
     }
 }

@@ -18,6 +18,7 @@ use sqlx::AssertSqlSafe;
 use crate::clock::{Clock, SystemClock};
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
+use crate::pagination::CursorKey;
 use crate::plugin::{Plugin, PluginChain, QueryContext};
 #[cfg(feature = "mysql")]
 use crate::query::Returning;
@@ -180,8 +181,8 @@ pub struct Executor {
     /// inside one of its transactions can be told apart.
     pool_id: Arc<()>,
     tx: Option<Arc<TxHandle>>,
-    /// The key pagination cursors are signed with, if the application set one.
-    cursor_key: Option<Arc<[u8]>>,
+    /// How pagination cursors are signed or encrypted, if the application set a key.
+    cursor_key: Option<CursorKey>,
 }
 
 impl fmt::Debug for Executor {
@@ -255,17 +256,39 @@ impl Executor {
     /// cursor this executor did not make — forged, edited, made under another key, or
     /// unsigned — is [`Error::InvalidCursor`]. Without a key cursors are only checksummed:
     /// anyone can make one with other values, which selects nothing the query could not
-    /// select anyway, but lets values of another type reach the database.
+    /// select anyway, but lets values of another type reach the database. A signed cursor's
+    /// values stay readable (base64 of JSON); [`with_encrypted_cursors`](Self::with_encrypted_cursors)
+    /// hides them too.
     pub fn with_cursor_key(&self, key: impl AsRef<[u8]>) -> Executor {
         Executor {
-            cursor_key: Some(Arc::from(key.as_ref())),
+            cursor_key: Some(CursorKey::sign(key.as_ref())),
             ..self.clone()
         }
     }
 
-    /// The key cursors are signed with, if any.
-    pub(crate) fn cursor_key(&self) -> Option<&[u8]> {
-        self.cursor_key.as_deref()
+    /// A new executor whose pagination cursors are encrypted and authenticated
+    /// (ChaCha20-Poly1305, with a 256-bit key derived from `key` and a fresh random nonce per
+    /// cursor): a client can neither read the last row's values a cursor carries (an email, a
+    /// balance) nor make or edit one — anything this executor did not make is
+    /// [`Error::InvalidCursor`]. Replaces a signing key set with
+    /// [`with_cursor_key`](Self::with_cursor_key).
+    ///
+    /// ```no_run
+    /// # async fn f(db: kysera::Executor) {
+    /// let secret = std::env::var("CURSOR_SECRET").expect("a 32-byte random secret");
+    /// let db = db.with_encrypted_cursors(secret);
+    /// # }
+    /// ```
+    pub fn with_encrypted_cursors(&self, key: impl AsRef<[u8]>) -> Executor {
+        Executor {
+            cursor_key: Some(CursorKey::encrypt(key.as_ref())),
+            ..self.clone()
+        }
+    }
+
+    /// How cursors are signed or encrypted, if at all.
+    pub(crate) fn cursor_key(&self) -> Option<&CursorKey> {
+        self.cursor_key.as_ref()
     }
 
     /// The current time by this executor's clock, in whole microseconds (what every database

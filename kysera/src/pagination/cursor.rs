@@ -105,6 +105,47 @@ type Mac = hmac::Hmac<sha2::Sha256>;
 
 /// The first byte of a signed cursor.
 const SIGNED: u8 = 1;
+/// The first byte of an encrypted cursor.
+const ENCRYPTED: u8 = 2;
+/// An encrypted cursor's nonce and authentication tag lengths (ChaCha20-Poly1305).
+const NONCE: usize = 12;
+const TAG: usize = 16;
+
+/// How an executor protects its cursors beyond the checksum: signed (HMAC-SHA256; the values
+/// stay readable) or encrypted (ChaCha20-Poly1305, which also authenticates: neither readable
+/// nor forgeable). The secrets never appear in `Debug` output.
+#[derive(Clone)]
+pub(crate) enum CursorKey {
+    /// HMAC-SHA256 under the application's key.
+    Sign(std::sync::Arc<[u8]>),
+    /// ChaCha20-Poly1305 under a key derived from the application's.
+    Encrypt(std::sync::Arc<[u8; 32]>),
+}
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CursorKey::Sign(_) => "CursorKey::Sign(..)",
+            CursorKey::Encrypt(_) => "CursorKey::Encrypt(..)",
+        })
+    }
+}
+
+impl CursorKey {
+    /// Signing with `key` (any length; 32 random bytes or more is a good key).
+    pub(crate) fn sign(key: &[u8]) -> Self {
+        CursorKey::Sign(std::sync::Arc::from(key))
+    }
+    /// Encrypting with a 256-bit key derived from `key` by SHA-256 under a fixed label (so the
+    /// same secret used for signing elsewhere gives another key here).
+    pub(crate) fn encrypt(key: &[u8]) -> Self {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"kysera cursor encryption v1\0");
+        h.update(key);
+        CursorKey::Encrypt(std::sync::Arc::new(h.finalize().into()))
+    }
+}
 
 fn mac(key: &[u8], json: &[u8]) -> Mac {
     use hmac::Mac as _;
@@ -115,44 +156,78 @@ fn mac(key: &[u8], json: &[u8]) -> Mac {
     m
 }
 
-/// Encodes the last row's order values as an opaque cursor: checksummed, or signed with
-/// HMAC-SHA256 under `key` (see [`Executor::with_cursor_key`](crate::Executor::with_cursor_key)).
+fn cipher(key: &[u8; 32]) -> chacha20poly1305::ChaCha20Poly1305 {
+    use chacha20poly1305::KeyInit as _;
+    chacha20poly1305::ChaCha20Poly1305::new(key.into())
+}
+
+/// 96 random bits for a nonce, from a version-4 UUID's random bytes (its version and variant
+/// bits, in bytes 6 and 8, left out).
+fn nonce() -> [u8; NONCE] {
+    let u = uuid::Uuid::new_v4();
+    let b = u.as_bytes();
+    let mut n = [0u8; NONCE];
+    n[..6].copy_from_slice(&b[..6]);
+    n[6..].copy_from_slice(&b[9..15]);
+    n
+}
+
+/// Encodes the last row's order values as an opaque cursor: checksummed, signed or encrypted as
+/// `key` says (see [`Executor::with_cursor_key`](crate::Executor::with_cursor_key) and
+/// [`Executor::with_encrypted_cursors`](crate::Executor::with_encrypted_cursors)).
 pub(crate) fn encode_cursor(
     order: &[OrderBy],
     values: &[Value],
-    key: Option<&[u8]>,
+    key: Option<&CursorKey>,
 ) -> Result<String> {
     let payload = Payload {
         k: order_key(order)?,
         v: values.iter().map(value_to_json).collect::<Result<_>>()?,
     };
     let json = serde_json::to_vec(&payload).map_err(|e| Error::InvalidQuery(e.to_string()))?;
-    let mut bytes = match key {
-        Some(key) => {
+    let bytes = match key {
+        Some(CursorKey::Sign(key)) => {
             use hmac::Mac as _;
             let mut b = vec![SIGNED];
             b.extend_from_slice(&mac(key, &json).finalize().into_bytes());
+            b.extend_from_slice(&json);
             b
         }
-        None => checksum(&json).to_be_bytes().to_vec(),
+        Some(CursorKey::Encrypt(key)) => {
+            use chacha20poly1305::aead::Aead as _;
+            let n = nonce();
+            let sealed = cipher(key)
+                .encrypt((&n).into(), json.as_slice())
+                .map_err(|_| Error::InvalidQuery("the cursor could not be encrypted".into()))?;
+            let mut b = Vec::with_capacity(1 + NONCE + sealed.len());
+            b.push(ENCRYPTED);
+            b.extend_from_slice(&n);
+            b.extend_from_slice(&sealed);
+            b
+        }
+        None => {
+            let mut b = checksum(&json).to_be_bytes().to_vec();
+            b.extend_from_slice(&json);
+            b
+        }
     };
-    bytes.extend_from_slice(&json);
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Decodes a cursor made for `order` into the values it carries. With a `key`, only a cursor
-/// signed with it is accepted; without one, only a checksummed one.
+/// signed (or encrypted) with it is accepted; without one, only a checksummed one.
 pub(crate) fn decode_cursor(
     order: &[OrderBy],
     cursor: &str,
-    key: Option<&[u8]>,
+    key: Option<&CursorKey>,
 ) -> Result<Vec<Value>> {
     let tampered = || Error::InvalidCursor(CursorError::Tampered);
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| tampered())?;
-    let json = match key {
-        Some(key) => {
+    let opened;
+    let json: &[u8] = match key {
+        Some(CursorKey::Sign(key)) => {
             use hmac::Mac as _;
             if bytes.len() < 33 || bytes[0] != SIGNED {
                 return Err(tampered());
@@ -161,6 +236,18 @@ pub(crate) fn decode_cursor(
             // Compared in constant time.
             mac(key, json).verify_slice(tag).map_err(|_| tampered())?;
             json
+        }
+        Some(CursorKey::Encrypt(key)) => {
+            use chacha20poly1305::aead::Aead as _;
+            if bytes.len() < 1 + NONCE + TAG || bytes[0] != ENCRYPTED {
+                return Err(tampered());
+            }
+            let (n, sealed) = bytes[1..].split_at(NONCE);
+            // Authenticated: an edited, truncated or foreign cursor does not open.
+            opened = cipher(key)
+                .decrypt(n.into(), sealed)
+                .map_err(|_| tampered())?;
+            &opened
         }
         None => {
             if bytes.len() < 8 {
@@ -277,26 +364,51 @@ mod tests {
     }
 
     #[test]
-    fn signed_cursors_verify_their_key() {
-        let key = Some(&b"app secret"[..]);
-        let vals = vec![Value::from("x"), Value::from(1i64)];
-        let signed = encode_cursor(&order(), &vals, key).unwrap();
-        assert_eq!(decode_cursor(&order(), &signed, key).unwrap(), vals);
+    fn signed_and_encrypted_cursors_verify_their_key() {
         let tampered =
             |r: Result<Vec<Value>>| matches!(r, Err(Error::InvalidCursor(CursorError::Tampered)));
-        // Another key, no key, an unsigned cursor where a key is set, an edited payload.
-        assert!(tampered(decode_cursor(&order(), &signed, Some(b"other"))));
-        assert!(tampered(decode_cursor(&order(), &signed, None)));
-        let unsigned = encode_cursor(&order(), &vals, None).unwrap();
-        assert!(tampered(decode_cursor(&order(), &unsigned, key)));
-        let mut bytes = URL_SAFE_NO_PAD.decode(&signed).unwrap();
-        let last = bytes.len() - 3;
-        bytes[last] ^= 1;
-        assert!(tampered(decode_cursor(
-            &order(),
-            &URL_SAFE_NO_PAD.encode(&bytes),
-            key
-        )));
+        let vals = vec![Value::from("secret-ish text"), Value::from(1i64)];
+        for key in [
+            CursorKey::sign(b"app secret"),
+            CursorKey::encrypt(b"app secret"),
+        ] {
+            let key = Some(&key);
+            let made = encode_cursor(&order(), &vals, key).unwrap();
+            assert_eq!(decode_cursor(&order(), &made, key).unwrap(), vals);
+            // Another key (of either kind), no key, an unsigned cursor where a key is set, an
+            // edited payload, a cut one.
+            for other in [CursorKey::sign(b"other"), CursorKey::encrypt(b"other")] {
+                assert!(tampered(decode_cursor(&order(), &made, Some(&other))));
+            }
+            assert!(tampered(decode_cursor(&order(), &made, None)));
+            let unsigned = encode_cursor(&order(), &vals, None).unwrap();
+            assert!(tampered(decode_cursor(&order(), &unsigned, key)));
+            let mut bytes = URL_SAFE_NO_PAD.decode(&made).unwrap();
+            let last = bytes.len() - 3;
+            bytes[last] ^= 1;
+            assert!(tampered(decode_cursor(
+                &order(),
+                &URL_SAFE_NO_PAD.encode(&bytes),
+                key
+            )));
+            bytes.truncate(bytes.len() / 2);
+            assert!(tampered(decode_cursor(
+                &order(),
+                &URL_SAFE_NO_PAD.encode(&bytes),
+                key
+            )));
+        }
+        // Signed cursors are readable; encrypted ones are not, and two of the same values differ.
+        let signed = encode_cursor(&order(), &vals, Some(&CursorKey::sign(b"k"))).unwrap();
+        let readable = URL_SAFE_NO_PAD.decode(&signed).unwrap();
+        assert!(readable.windows(15).any(|w| w == b"secret-ish text"));
+        let key = CursorKey::encrypt(b"k");
+        let a = encode_cursor(&order(), &vals, Some(&key)).unwrap();
+        let b = encode_cursor(&order(), &vals, Some(&key)).unwrap();
+        assert_ne!(a, b, "a fresh nonce each time");
+        let sealed = URL_SAFE_NO_PAD.decode(&a).unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(format!("{key:?}"), "CursorKey::Encrypt(..)");
     }
 
     #[test]

@@ -7,6 +7,6 @@ mod offset;
 
 pub use crate::core::input::CursorError;
 pub use cursor::CursorPage;
-pub(crate) use cursor::{after, decode_cursor, encode_cursor};
+pub(crate) use cursor::{CursorKey, after, decode_cursor, encode_cursor};
 pub(crate) use offset::total_pages;
 pub use offset::{Page, PageRequest};
