@@ -217,16 +217,15 @@ per_database! {
         let row = Member::from_row(&all[0]).unwrap();
         assert_eq!((row.tenant_id.as_str(), row.name.as_str(), row.handle.as_str()), ("a", "A2", "x"), "{d}");
 
-        // A key per tenant, given with the tenant: each tenant upserts its own row.
+        // A key per tenant: each tenant upserts its own row (the tenant given, or left to the
+        // context as `create` leaves it).
         let by_handle = Upsert::on((Member::TENANT_ID, Member::HANDLE));
         for (tenant, email) in [("a", "h@a"), ("b", "h@b")] {
             rls::with_context(as_tenant(tenant), async {
                 let mut m = member(email, "h", "first");
                 m.tenant_id = Some(tenant.into());
                 members.upsert_with(&by_handle, m).await.unwrap();
-                let mut m = member(email, "h", "second");
-                m.tenant_id = Some(tenant.into());
-                let got = members.upsert_with(&by_handle, m).await.unwrap();
+                let got = members.upsert_with(&by_handle, member(email, "h", "second")).await.unwrap();
                 assert_eq!((got.tenant_id.as_str(), got.name.as_str()), (tenant, "second"), "{d}");
             })
             .await;
@@ -274,10 +273,12 @@ per_database! {
         let db = plain.with_plugins(vec![Arc::new(audit)]).unwrap();
 
         // Eight upserts of one new key at once: each succeeds, one creates, the others update.
+        let start = Arc::new(tokio::sync::Barrier::new(8));
         let tasks: Vec<_> = (0..8)
             .map(|i| {
-                let db = db.clone();
+                let (db, start) = (db.clone(), start.clone());
                 tokio::spawn(async move {
+                    start.wait().await;
                     Counter::repo(&db).upsert(NewCounter { name: "k".into(), hits: i }).await
                 })
             })
@@ -292,6 +293,42 @@ per_database! {
         let last = history.last().unwrap().new_values.clone().unwrap();
         let kept = Counter::repo(&db).find_by_id("k".into()).await.unwrap().unwrap();
         assert_eq!(last["hits"], kept.hits, "{d}: the log's last entry is the row as stored");
+
+        // Eight DO NOTHING upserts of one new key at once: each succeeds, exactly one inserts.
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (db, start) = (db.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let skip = Upsert::on_primary_key().do_nothing();
+                    Counter::repo(&db).upsert_with(&skip, NewCounter { name: "once".into(), hits: i }).await
+                })
+            })
+            .collect();
+        let mut inserted = 0;
+        for task in tasks {
+            inserted += task.await.unwrap().unwrap_or_else(|e| panic!("{d}: {e}")).is_some() as usize;
+        }
+        assert_eq!(inserted, 1, "{d}");
+        Counter::repo(&db).delete("once".into()).await.unwrap();
+
+        // Inside a transaction whose snapshot is older than a row another session committed
+        // (MySQL's REPEATABLE READ): the upsert finds that row when its insert collides, and
+        // updates it.
+        if d != kysera::Dialect::Sqlite {
+            let outside = db.clone();
+            let hits = db
+                .transaction(async |tx| {
+                    tx.count(Select::from(t)).await?; // the snapshot starts here
+                    Counter::repo(&outside).create(NewCounter { name: "late".into(), hits: 1 }).await?;
+                    Ok(Counter::repo(&tx).upsert(NewCounter { name: "late".into(), hits: 2 }).await?.hits)
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{d}: {e}"));
+            assert_eq!(hits, 2, "{d}");
+            Counter::repo(&db).delete("late".into()).await.unwrap();
+        }
 
         // A key equal to a stored one only under the column's collation (MySQL's is
         // case-insensitive): the database decides, and either way nothing fails.
@@ -319,5 +356,70 @@ per_database! {
         let twos = plain.count(Select::from(t).filter(col("hits").eq(2).and(col("name").ne("k")))).await.unwrap();
         assert_eq!(twos, n, "{d}");
         common::drop_tables(&plain, &[t, log]).await;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_up_tags")]
+#[audit]
+struct Tag {
+    #[kysera(primary_key)]
+    name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_up_docs")]
+struct Doc {
+    #[kysera(primary_key, assigned)]
+    id: i64,
+    owner: String,
+    body: String,
+}
+
+per_database! {
+    async fn nothing_to_write_and_update_policies(plain) {
+        use kysera::query::Operation::{Insert as Ins, Select as Sel, Update as Upd};
+        use kysera::rls::{Access, Policy, Rls, RlsSchema};
+        let d = plain.dialect();
+        let (tags, log, docs) = (Tag::INFO.table, "k_up_tags_log", Doc::INFO.table);
+        common::drop_tables(&plain, &[tags, log, docs]).await;
+        common::ddl(&plain, &format!("CREATE TABLE {tags} (name VARCHAR(20) PRIMARY KEY)")).await;
+        common::ddl(&plain, &format!("CREATE TABLE {docs} (id BIGINT PRIMARY KEY, owner VARCHAR(20) NOT NULL, body VARCHAR(20) NOT NULL)")).await;
+        let audit = Audit::new().table(log);
+        audit.install(&plain).await.unwrap();
+
+        // A row with only its key: a taken key has nothing to write, and records nothing.
+        let db = plain.with_plugins(vec![Arc::new(audit)]).unwrap();
+        let repo = Tag::repo(&db);
+        repo.upsert(NewTag { name: "t".into() }).await.unwrap();
+        let again = repo.upsert_many(vec![NewTag { name: "t".into() }, NewTag { name: "u".into() }]).await.unwrap();
+        assert_eq!(again.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t", "u"], "{d}");
+        let ops: Vec<_> = repo.audit_history("t".into()).await.unwrap().into_iter().map(|h| h.operation).collect();
+        assert_eq!(ops, ["create"], "{d}");
+
+        // Update policies: a user updates only their own documents; another's key is refused as
+        // a duplicate, and that document is unchanged.
+        let schema = RlsSchema::new()
+            .policy(docs, Policy::allow([Sel, Ins], |_| Access::Yes))
+            .policy(docs, Policy::allow([Upd], |ctx| match &ctx.user_id {
+                Some(u) => Access::Where(col("owner").eq(u.clone())),
+                None => Access::No,
+            }));
+        let db = plain.with_plugins(vec![Arc::new(Rls::new(schema))]).unwrap();
+        let doc = |id: i64, owner: &str, body: &str| NewDoc { id, owner: owner.into(), body: body.into() };
+        let ann = AuthContext::user("ann");
+        let bob = AuthContext::user("bob");
+        rls::with_context(ann.clone(), Doc::repo(&db).upsert(doc(1, "ann", "v1"))).await.unwrap();
+        let own = rls::with_context(ann, Doc::repo(&db).upsert(doc(1, "ann", "v2"))).await.unwrap();
+        assert_eq!(own.body, "v2", "{d}");
+        let res = rls::with_context(bob.clone(), Doc::repo(&db).upsert(doc(1, "bob", "mine now"))).await;
+        assert!(matches!(res, Err(Error::UniqueViolation(_))), "{d}: {res:?}");
+        let stored = plain.raw().fetch_all(Doc::select()).await.unwrap();
+        let stored: Vec<Doc> = stored.iter().map(|r| Doc::from_row(r).unwrap()).collect();
+        assert_eq!(stored, [Doc { id: 1, owner: "ann".into(), body: "v2".into() }], "{d}");
+        // A new key is inserted whatever the update policy says.
+        let made = rls::with_context(bob, Doc::repo(&db).upsert(doc(2, "bob", "b"))).await.unwrap();
+        assert_eq!(made.owner, "bob", "{d}");
+        common::drop_tables(&plain, &[tags, log, docs]).await;
     }
 }

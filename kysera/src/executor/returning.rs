@@ -152,7 +152,9 @@ pub(super) fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value
 /// database's unique constraint sees them all, and PostgreSQL and SQLite skip a row whose key
 /// another tenant holds just the same). A plain read first, which locks nothing (a locking read
 /// of a missing key locks a range, and two inserts of one new key would deadlock); after a
-/// duplicate-key error, a locking read, which sees the row the other transaction committed.
+/// duplicate-key error, a shared locking read, which sees the row the other transaction
+/// committed and needs no more than the shared lock the error left on it (an exclusive one
+/// would deadlock with another session that lost the same race).
 async fn mysql_key_exists(
     conn: &mut MySqlConnection,
     table: &str,
@@ -160,7 +162,7 @@ async fn mysql_key_exists(
     locking: bool,
 ) -> Result<bool> {
     let probe = Select::from(table).filter(key.clone()).limit(1);
-    let suffix = if locking { " FOR UPDATE" } else { "" };
+    let suffix = if locking { " LOCK IN SHARE MODE" } else { "" };
     Ok(!mysql_fetch(conn, probe, suffix).await?.is_empty())
 }
 
@@ -419,11 +421,15 @@ async fn mysql_insert(
 /// other sessions insert. With mode 2 (MySQL 8's default, Galera) values interleave: `None`,
 /// and rows go one by one.
 async fn mysql_consecutive_ids(conn: &mut MySqlConnection) -> Result<Option<u64>> {
-    let row = sqlx::query(
+    // A server without these variables (not InnoDB's) gets the row-by-row path.
+    let Ok(row) = sqlx::query(
         "SELECT CAST(@@innodb_autoinc_lock_mode AS SIGNED), CAST(@@auto_increment_increment AS SIGNED)",
     )
     .fetch_one(&mut *conn)
-    .await?;
+    .await
+    else {
+        return Ok(None);
+    };
     let mode: Option<i64> = row.try_get(0).ok().flatten();
     let step: Option<i64> = row.try_get(1).ok().flatten();
     Ok(match (mode, step) {

@@ -68,12 +68,14 @@ fn balanced(mut level: Vec<Condition>, all: bool) -> Condition {
 const INLINE_PAST: usize = 1_000;
 
 /// A value as an SQL literal that means exactly what the bound value would, with nothing in it
-/// that could end the literal: integers as digits; text as hexadecimal UTF-8 — on SQLite
-/// `CAST(X'…' AS TEXT)`, on MySQL `_utf8mb4 X'…'` (a string of the connection's character set,
-/// compared under the column's collation as a bound string is), on PostgreSQL a dollar-quoted
+/// that could end the literal: integers as digits; text on SQLite as `'…'` with quotes doubled
+/// (SQLite has no backslash escapes; text with a NUL as `CAST(X'…' AS TEXT)`), on MySQL as
+/// `_utf8mb4 X'…'` (hexadecimal UTF-8: a string compared under the column's collation, as a
+/// bound string is, whatever `NO_BACKSLASH_ESCAPES` says), on PostgreSQL as a dollar-quoted
 /// string whose tag the text does not contain (no escapes exist inside it, whatever
-/// `standard_conforming_strings` says). `None` for anything else, NULL included, and for text
-/// with a NUL character on PostgreSQL (which refuses NUL in text).
+/// `standard_conforming_strings` says), cast to `text` as a bound string is typed. `None` for
+/// anything else, NULL included, and for text with a NUL character on PostgreSQL (which refuses
+/// NUL in text).
 fn literal(v: &Value, dialect: Dialect) -> Option<String> {
     Some(match v {
         Value::TinyInt(Some(i)) => i.to_string(),
@@ -85,23 +87,40 @@ fn literal(v: &Value, dialect: Dialect) -> Option<String> {
         Value::Unsigned(Some(i)) => i.to_string(),
         Value::BigUnsigned(Some(i)) => i.to_string(),
         Value::String(Some(s)) => match dialect {
-            Dialect::Sqlite => format!("CAST(X'{}' AS TEXT)", hex(s)),
+            Dialect::Sqlite if s.contains('\0') => format!("CAST(X'{}' AS TEXT)", hex(s)),
+            Dialect::Sqlite => format!("'{}'", s.replace('\'', "''")),
             Dialect::MySql => format!("_utf8mb4 X'{}'", hex(s)),
             Dialect::Postgres if s.contains('\0') => return None,
             Dialect::Postgres => {
-                let mut n = 0u32;
-                let tag = loop {
-                    let tag = format!("$k{n}$");
-                    if !s.contains(&tag) && !s.ends_with(&tag[..tag.len() - 1]) {
-                        break tag;
-                    }
-                    n += 1;
-                };
-                format!("{tag}{s}{tag}")
+                let tag = dollar_tag(s);
+                format!("{tag}{s}{tag}::text")
             }
         },
         _ => return None,
     })
+}
+
+/// A dollar-quote tag `$kN$` that cannot end early inside `s`: `s` neither contains it nor ends
+/// with `$kN` (which the closing tag's `$` would complete). Every `$k` followed by digits in `s`
+/// is read once, and the smallest `N` none of them spells is taken: linear in `s`, whatever it
+/// holds.
+fn dollar_tag(s: &str) -> String {
+    let mut used = std::collections::HashSet::new();
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(at) = s[i..].find("$k") {
+        let start = i + at + 2;
+        let digits = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        used.insert(&s[start..start + digits]);
+        i = start;
+    }
+    let n = (0u64..)
+        .find(|n| !used.contains(n.to_string().as_str()))
+        .unwrap_or(0);
+    format!("$k{n}$")
 }
 
 fn hex(s: &str) -> String {
@@ -136,11 +155,13 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
             expr: e,
             values,
             negated,
-        } if values.len() > INLINE_PAST && values.iter().all(|v| literal(v, dialect).is_some()) => {
-            let list = values
+        } if values.len() > INLINE_PAST
+            && let Some(list) = values
                 .iter()
-                .filter_map(|v| literal(v, dialect))
-                .map(sea_query::Expr::cust);
+                .map(|v| literal(v, dialect))
+                .collect::<Option<Vec<String>>>() =>
+        {
+            let list = list.into_iter().map(sea_query::Expr::cust);
             if *negated {
                 expr(e).is_not_in(list).into_condition()
             } else {
@@ -219,5 +240,32 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
                 .add(l.clone().eq(r.clone()))
                 .add(sea_query::Expr::cust_with_exprs(exact, [l, r]))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollar_tags_never_close_early() {
+        for (s, tag) in [
+            ("plain", "$k0$"),
+            ("$k0$", "$k1$"),
+            ("ends $k0", "$k1$"),
+            ("$k0$k1$k2", "$k3$"),
+            ("$k01$ $k1", "$k0$"),
+            ("$k", "$k0$"),
+            ("$k1$k0", "$k2$"),
+        ] {
+            let t = dollar_tag(s);
+            assert_eq!(t, tag, "{s:?}");
+            // The closing tag is found only at the end.
+            let quoted = format!("{s}{t}");
+            assert_eq!(quoted.find(&t), Some(s.len()), "{s:?}");
+        }
+        // Linear: a value made of many tags is read once.
+        let many: String = (0..100_000).map(|n| format!("$k{n}")).collect();
+        assert_eq!(dollar_tag(&many), "$k100000$");
     }
 }

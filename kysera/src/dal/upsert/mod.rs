@@ -24,6 +24,7 @@ use plan::{Outcome, Plan};
 use super::Context;
 use super::write::{ValueRow, insert_rows_with, rows_per_statement};
 use crate::behaviour::audit::{self, Audit, Change};
+use crate::behaviour::rls;
 use crate::core::error::{Error, Result};
 use crate::model::{Columns, Model};
 
@@ -211,7 +212,21 @@ async fn run<M: Model, A: UpsertAction>(
         M::validate_new(new).map_err(Error::Validation)?;
     }
     let plan = Plan::<M>::new(how.key_columns(), how.update.clone())?;
-    let rows: Vec<ValueRow> = news.iter().map(M::insert_values).collect();
+    let mut rows: Vec<ValueRow> = news.iter().map(M::insert_values).collect();
+    // A tenant column in the key, left to the auth context as `create` leaves it: the
+    // context's tenant, which the insert would write.
+    if let Some(tc) = M::INFO.tenant
+        && plan.key.contains(&tc)
+        && let Some(t) = rls::current()
+            .filter(|c| !c.system)
+            .and_then(|c| c.tenant_id.clone())
+    {
+        for row in &mut rows {
+            if !row.iter().any(|(c, _)| *c == tc) {
+                row.push((tc, t.clone()));
+            }
+        }
+    }
     let keys = plan.keys(&rows)?;
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -232,12 +247,45 @@ async fn run<M: Model, A: UpsertAction>(
         };
     }
     let updates = audit::for_change::<M>(ctx, Change::Update)?;
+    let audits = (creates.as_ref(), updates.as_ref());
+    // Outside a transaction the upsert owns its own, and a deadlock or serialization failure
+    // (concurrent upserts of one key on MySQL, whose losers all hold a shared lock on the row)
+    // rolled all of it back: it runs again, up to three times.
+    let mut tries = 0;
+    loop {
+        let result = erased(apply(ctx, &plan, &rows, &keys, audits)).await;
+        match result {
+            Err(e) if tries < 3 && !ctx.in_transaction() && retryable(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Whether the database gave up on the transaction for a concurrent one (deadlock,
+/// serialization failure), so that running it again can succeed.
+fn retryable(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Database(d))
+        if matches!(d.code().as_deref(), Some("40001" | "40P01")))
+}
+
+/// The updating upsert of `rows`, chunk by chunk, in one transaction (or a savepoint of the
+/// caller's), with its audit entries.
+async fn apply<M: Model>(
+    ctx: &Context,
+    plan: &Plan<M>,
+    rows: &[ValueRow],
+    keys: &[String],
+    (creates, updates): (Option<&Audit>, Option<&Audit>),
+) -> Result<Vec<M>> {
     ctx.atomic(async move |tx| {
-        let per_chunk = rows_per_statement(tx.dialect(), plan.widest(&rows)).min(1_000);
+        let per_chunk = rows_per_statement(tx.dialect(), plan.widest(rows)).min(1_000);
         let mut out = Vec::with_capacity(rows.len());
-        let mut rows = rows.into_iter().zip(keys).peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<(ValueRow, String)> = rows.by_ref().take(per_chunk).collect();
+        for (chunk_rows, chunk_keys) in rows.chunks(per_chunk).zip(keys.chunks(per_chunk)) {
+            let chunk: Vec<(ValueRow, String)> = chunk_rows
+                .iter()
+                .cloned()
+                .zip(chunk_keys.iter().cloned())
+                .collect();
             // In a savepoint: a key found taken only when inserting undoes the chunk, which is
             // then done row by row.
             let fast = tx
@@ -249,24 +297,24 @@ async fn run<M: Model, A: UpsertAction>(
             };
             out.extend(done);
         }
-        if let Some(audit) = &creates {
+        if let Some(audit) = creates {
             let made = out.iter().filter_map(|o| match o {
                 Outcome::Created(m) => Some((None, Some(m))),
-                Outcome::Updated(..) => None,
+                Outcome::Updated(..) | Outcome::Kept(_) => None,
             });
             record(&tx, audit, "create", made).await?;
         }
-        if let Some(audit) = &updates {
+        if let Some(audit) = updates {
             let changed = out.iter().filter_map(|o| match o {
                 Outcome::Updated(old, new) => Some((Some(old), Some(new))),
-                Outcome::Created(_) => None,
+                Outcome::Created(_) | Outcome::Kept(_) => None,
             });
             record(&tx, audit, "update", changed).await?;
         }
         Ok(out
             .into_iter()
             .map(|o| match o {
-                Outcome::Created(m) | Outcome::Updated(_, m) => m,
+                Outcome::Created(m) | Outcome::Updated(_, m) | Outcome::Kept(m) => m,
             })
             .collect())
     })

@@ -8,14 +8,16 @@ use std::marker::PhantomData;
 use super::erased;
 use crate::core::error::{Error, Result};
 use crate::dal::write::{ValueRow, insert_rows, keys_of};
-use crate::dal::{Context, decode_all, fetch, update_returning};
+use crate::dal::{Context, decode_all, update_returning};
 use crate::model::{Model, TimestampKind};
-use crate::query::{DeletedRows, Filter, Operation, Order, Query, Update, Value, col, is_null};
+use crate::query::{Filter, Operation, Order, Query, Select, Update, Value, col, is_null};
 
 /// What happened to one input row.
 pub(super) enum Outcome<M> {
     Created(M),
     Updated(M, M),
+    /// Its key was taken and there was nothing to write.
+    Kept(M),
 }
 
 /// The checked key and update columns of one upsert.
@@ -158,28 +160,45 @@ impl<M: Model> Plan<M> {
     }
 
     /// The existing rows these rows' keys name that this context may update (its update policies
-    /// and tenant applied, soft-deleted rows included), locked by primary key.
+    /// and tenant applied, soft-deleted rows included), locked by primary key. `taken`: the keys
+    /// are known to exist (a unique violation said so), so they are read with a locking read at
+    /// once — the one read that sees a row another transaction committed after this one's
+    /// snapshot (MySQL's REPEATABLE READ).
     async fn existing<'a>(
         &self,
         ctx: &Context,
         rows: impl Iterator<Item = &'a ValueRow> + Clone,
-        first: &ValueRow,
+        taken: bool,
     ) -> Result<Vec<M>> {
-        // The filter an update of these rows would carry, after every plugin and policy.
-        let mut probe = Update::table(M::INFO.table)
+        // The filter an update of these rows would carry, after every plugin and policy. Without
+        // values: each row's own values are checked when it is updated, and a policy that refuses
+        // updates outright leaves nothing to update (a row is then only inserted).
+        let probe = Update::table(M::INFO.table)
             .filter(self.key_filter(rows))
             .with_deleted();
-        for (c, v) in self.update_values(first) {
-            probe.set_value(c, v);
-        }
-        let Query::Update(probe) = ctx.intercept(probe)? else {
-            return Err(invalid::<M>(
-                "a plugin turned the update into another statement".into(),
-            ));
+        let probe = match ctx.intercept(probe) {
+            Ok(Query::Update(probe)) => probe,
+            Ok(_) => {
+                return Err(invalid::<M>(
+                    "a plugin turned the update into another statement".into(),
+                ));
+            }
+            Err(Error::AccessDenied { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
         };
         let mut select = M::select();
         select.table.name = probe.table.clone();
         select.filter = probe.filter.clone();
+        let by_key = |select: Select| {
+            let mut s = select;
+            for pk in M::INFO.primary_key {
+                s = s.order_by(col(pk), Order::Asc);
+            }
+            s
+        };
+        if taken {
+            return decode_all(ctx.fetch_locked(by_key(select)).await?);
+        }
         // A plain read first: the key condition may name rows that do not exist, and a locking
         // read of a missing key locks a range on MySQL (two upserts of one new key would
         // deadlock). The rows found are then locked by primary key, in key order.
@@ -189,14 +208,13 @@ impl<M: Model> Plan<M> {
         }
         let mut locked = select;
         locked.add_filter(keys_of::<M>(&found));
-        for pk in M::INFO.primary_key {
-            locked = locked.order_by(col(pk), Order::Asc);
-        }
-        decode_all(ctx.fetch_locked(locked).await?)
+        decode_all(ctx.fetch_locked(by_key(locked)).await?)
     }
 
-    /// Updates `old` with the row's values (and revives it), by primary key; returns it as stored.
-    async fn update_one(&self, ctx: &Context, old: &M, row: &ValueRow) -> Result<M> {
+    /// Updates `old` with the row's values (and revives it), by primary key; returns it as
+    /// stored, or `None` when there is nothing to write (no column to update, no update time, no
+    /// deletion mark): the row is then left as it is, and no change is recorded.
+    async fn update_one(&self, ctx: &Context, old: &M, row: &ValueRow) -> Result<Option<M>> {
         let mut upd = update_returning::<M>(M::id_filter(&old.id())).with_deleted();
         for (c, v) in self.update_values(row) {
             upd.set_value(c, v);
@@ -210,21 +228,28 @@ impl<M: Model> Plan<M> {
                 },
             );
         }
-        let rows: Vec<M> = if upd.values.is_empty() && M::INFO.updated_at.is_none() {
-            // Nothing to write: the row as it is.
-            let mut s = M::select().filter(M::id_filter(&old.id()));
-            s.deleted = DeletedRows::Include;
-            fetch(ctx, s).await?
-        } else {
-            ctx.fetch_decoded(upd, M::from_row).await?
-        };
-        rows.into_iter().next().ok_or_else(|| Error::AccessDenied {
-            table: M::INFO.table.into(),
-            operation: Operation::Update,
-            reason: format!(
-                "the row with key {} may not be updated in this context",
-                key_text(&M::id_values(&old.id()))
-            ),
+        if upd.values.is_empty() && M::INFO.updated_at.is_none() {
+            return Ok(None);
+        }
+        let rows: Vec<M> = ctx.fetch_decoded(upd, M::from_row).await?;
+        match rows.into_iter().next() {
+            Some(new) => Ok(Some(new)),
+            None => Err(Error::AccessDenied {
+                table: M::INFO.table.into(),
+                operation: Operation::Update,
+                reason: format!(
+                    "the row with key {} may not be updated in this context",
+                    key_text(&M::id_values(&old.id()))
+                ),
+            }),
+        }
+    }
+
+    /// The outcome of updating `old` with `row`.
+    async fn update(&self, ctx: &Context, old: M, row: &ValueRow) -> Result<Outcome<M>> {
+        Ok(match self.update_one(ctx, &old, row).await? {
+            Some(new) => Outcome::Updated(old, new),
+            None => Outcome::Kept(old),
         })
     }
 
@@ -236,11 +261,11 @@ impl<M: Model> Plan<M> {
         ctx: &Context,
         chunk: &[(ValueRow, String)],
     ) -> Result<Vec<Outcome<M>>> {
-        let Some((first, _)) = chunk.first() else {
+        if chunk.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let existing = self
-            .existing(ctx, chunk.iter().map(|(r, _)| r), first)
+            .existing(ctx, chunk.iter().map(|(r, _)| r), false)
             .await?;
         let mut by_key: HashMap<String, M> = HashMap::with_capacity(existing.len());
         for row in existing {
@@ -270,8 +295,7 @@ impl<M: Model> Plan<M> {
             slots[n] = Some(Outcome::Created(made));
         }
         for (n, old, row) in taken {
-            let new = self.update_one(ctx, &old, row).await?;
-            slots[n] = Some(Outcome::Updated(old, new));
+            slots[n] = Some(self.update(ctx, old, row).await?);
         }
         slots
             .into_iter()
@@ -303,7 +327,7 @@ impl<M: Model> Plan<M> {
                 Err(Error::UniqueViolation(v)) => {
                     let row = &one[0];
                     let old = self
-                        .existing(ctx, std::iter::once(row), row)
+                        .existing(ctx, std::iter::once(row), true)
                         .await?
                         .into_iter()
                         .next();
@@ -311,8 +335,7 @@ impl<M: Model> Plan<M> {
                         // Taken by a row this context cannot see, or on another unique key.
                         return Err(Error::UniqueViolation(v));
                     };
-                    let new = self.update_one(ctx, &old, row).await?;
-                    out.push(Outcome::Updated(old, new));
+                    out.push(self.update(ctx, old, row).await?);
                 }
                 Err(e) => return Err(e),
             }
