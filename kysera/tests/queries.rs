@@ -407,14 +407,16 @@ per_database! {
             .await;
         assert!(matches!(ragged, Err(kysera::Error::InvalidQuery(_))), "{d}");
         if d == Dialect::MySql {
-            let no_pk = db
-                .fetch_all(
-                    Insert::into(&t)
-                        .set("email", "q@x")
-                        .set("name", "Q")
-                        .returning_all(),
-                )
-                .await;
+            // Emulated (an executor over a pool of one's own; Oracle MySQL): it needs the key.
+            // (With MariaDB's own RETURNING it does not: `mariadb_returns_rows_itself`.)
+            let insert = |email: &str| {
+                Insert::into(&t)
+                    .set("email", email)
+                    .set("name", "Q")
+                    .returning_all()
+            };
+            let emulating = kysera::Executor::new(db.pool().clone());
+            let no_pk = emulating.fetch_all(insert("r@x")).await;
             assert!(
                 matches!(no_pk, Err(kysera::Error::Unsupported { .. })),
                 "{no_pk:?}"
@@ -741,4 +743,42 @@ per_database! {
         assert_eq!(n, (1, 2), "{d}: contains is literal, `_` in a pattern is a wildcard");
         common::drop_tables(&db, &[&t]).await;
     }
+}
+
+/// Connected by URL to MariaDB 10.5 or later, INSERT and DELETE return their rows themselves:
+/// no declared key, no read-back.
+#[tokio::test]
+async fn mariadb_returns_rows_itself() {
+    let Some(db) = common::mysql().await else {
+        return;
+    };
+    let t = common::table("native");
+    common::ddl(
+        &db,
+        &format!("CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(10) NOT NULL)"),
+    )
+    .await;
+    let rows = db
+        .fetch_all(
+            Insert::into(&t)
+                .columns(["s"])
+                .values(["a"])
+                .values(["b"])
+                .returning_all(),
+        )
+        .await
+        .unwrap();
+    let got: Vec<String> = rows.iter().map(|r| r.get::<String>("s").unwrap()).collect();
+    assert_eq!(got, ["a", "b"]);
+    let gone = db
+        .fetch_all(
+            kysera::query::Delete::from(&t)
+                .filter(col("s").eq("a"))
+                .returning_all(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(db.count(Select::from(&t)).await.unwrap(), 1);
+    common::drop_tables(&db, &[&t]).await;
 }

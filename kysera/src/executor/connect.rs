@@ -127,7 +127,18 @@ pub async fn connect(url: &str) -> Result<Executor> {
         Dialect::Postgres => connect_postgres(url).await?,
         Dialect::MySql => connect_mysql(url).await?,
     };
-    Ok(Executor::new(pool))
+    #[allow(unused_mut)]
+    let mut exec = Executor::new(pool);
+    #[cfg(feature = "mysql")]
+    if let Pool::MySql(p) = exec.pool() {
+        // MariaDB 10.5+ returns inserted and deleted rows itself: no read-back needed.
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(p)
+            .await
+            .map_err(unreachable_at(url))?;
+        exec.mariadb_returning = mariadb_with_returning(&version);
+    }
+    Ok(exec)
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -236,6 +247,19 @@ async fn connect_postgres(url: &str) -> Result<Pool> {
 #[cfg(not(feature = "postgres"))]
 async fn connect_postgres(url: &str) -> Result<Pool> {
     Err(not_compiled(url, "postgres"))
+}
+
+#[cfg(feature = "mysql")]
+/// Whether a server's `VERSION()` is MariaDB 10.5 or later (INSERT … RETURNING arrived in 10.5;
+/// DELETE … RETURNING is older).
+fn mariadb_with_returning(version: &str) -> bool {
+    if !version.to_ascii_lowercase().contains("mariadb") {
+        return false;
+    }
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (10, 5)
 }
 
 #[cfg(feature = "mysql")]

@@ -183,6 +183,10 @@ pub struct Executor {
     tx: Option<Arc<TxHandle>>,
     /// How pagination cursors are signed or encrypted, if the application set a key.
     cursor_key: Option<CursorKey>,
+    /// The server is MariaDB 10.5 or later, whose INSERT and DELETE take RETURNING (found by
+    /// [`connect`]; an executor made from a pool of one's own emulates it, as on MySQL).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    mariadb_returning: bool,
 }
 
 impl fmt::Debug for Executor {
@@ -213,6 +217,7 @@ impl Executor {
             pool_id: Arc::new(()),
             tx: None,
             cursor_key: None,
+            mariadb_returning: false,
         }
     }
 
@@ -507,12 +512,18 @@ impl Executor {
         }
         #[cfg(feature = "mysql")]
         if self.dialect() == Dialect::MySql
+            && !(self.mariadb_returning && returning::mariadb_returns(query))
             && (!matches!(query.returning(), Returning::None) || mysql_checks_conflicts(query))
             && let Some((rows, _)) = self.mysql_emulated(query).await?
         {
             return Ok(rows);
         }
-        let l = lower(query, self.dialect())?;
+        #[allow(unused_mut)]
+        let mut l = lower(query, self.dialect())?;
+        #[cfg(feature = "mysql")]
+        if self.dialect() == Dialect::MySql && self.mariadb_returning {
+            returning::append_mariadb_returning(&mut l, query)?;
+        }
         on_target!(self.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)
             .await

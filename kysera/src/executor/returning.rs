@@ -116,6 +116,47 @@ impl Executor {
     }
 }
 
+/// Whether MariaDB (10.5 or later) returns this statement's rows itself: an INSERT without
+/// ON CONFLICT (MariaDB's RETURNING does not say which rows a duplicate-key update touched, and
+/// DO NOTHING needs its exact count) or a DELETE, with RETURNING asked for.
+pub(super) fn mariadb_returns(query: &Query) -> bool {
+    match query {
+        Query::Insert(i) => i.on_conflict.is_none() && i.returning != Returning::None,
+        Query::Delete(d) => d.returning != Returning::None,
+        _ => false,
+    }
+}
+
+/// Appends MariaDB's `RETURNING …` to a lowered INSERT or DELETE that [`mariadb_returns`]
+/// (sea-query writes none for MySQL).
+pub(super) fn append_mariadb_returning(l: &mut crate::query::Lowered, query: &Query) -> Result<()> {
+    if !mariadb_returns(query) {
+        return Ok(());
+    }
+    let quoted = |c: &str| format!("`{}`", c.replace('`', "``"));
+    let list = match query.returning() {
+        Returning::None => return Ok(()),
+        Returning::All => "*".to_string(),
+        Returning::Columns(cols) if cols.is_empty() => {
+            return Err(Error::InvalidQuery("RETURNING names no column".into()));
+        }
+        Returning::Columns(cols) => {
+            if cols.iter().any(|c| c.contains('\0')) {
+                return Err(Error::InvalidQuery(
+                    "a RETURNING column name contains a NUL character".into(),
+                ));
+            }
+            cols.iter()
+                .map(|c| quoted(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    l.sql.push_str(" RETURNING ");
+    l.sql.push_str(&list);
+    Ok(())
+}
+
 #[cfg(feature = "mysql")]
 /// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
 pub(super) fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
