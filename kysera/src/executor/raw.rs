@@ -124,10 +124,15 @@ impl Raw<'_> {
     /// SQLite binds NULL to a placeholder given no value; refuse the mismatch instead, as
     /// PostgreSQL and MySQL do.
     fn check_placeholders(&self, sql: &str, values: usize) -> Result<()> {
-        if self.exec.dialect() != Dialect::Sqlite {
-            return Ok(());
-        }
-        let wanted = sqlite_placeholders(sql);
+        let wanted = match self.exec.dialect() {
+            Dialect::Sqlite => sqlite_placeholders(sql),
+            // PostgreSQL refuses a mismatch itself, unless the statement is prepared with the
+            // values' types, which gives it one parameter per value: checked here, the same
+            // every time.
+            Dialect::Postgres => postgres_placeholders(sql),
+            // MySQL refuses a mismatch itself.
+            Dialect::MySql => return Ok(()),
+        };
         if wanted != values {
             return Err(Error::InvalidQuery(format!(
                 "the SQL has {wanted} placeholder(s) but {values} value(s) were given"
@@ -212,9 +217,102 @@ fn sqlite_placeholders(sql: &str) -> usize {
     max
 }
 
+/// The number of parameters PostgreSQL sees in `sql`: the largest `$n`, outside string
+/// literals (`'…'`, `E'…'` with its backslash escapes), quoted identifiers, dollar-quoted strings
+/// (`$tag$…$tag$`) and comments.
+fn postgres_placeholders(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let (mut i, mut max) = (0, 0usize);
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                // E'…' strings take backslash escapes.
+                let escapes = q == b'\''
+                    && i > 0
+                    && matches!(b[i - 1], b'e' | b'E')
+                    && (i < 2 || !ident(b[i - 2]));
+                i += 1;
+                while i < b.len() {
+                    if escapes && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == q {
+                        if b.get(i + 1) == Some(&q) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && (i == 0 || !ident(b[i - 1])) =>
+            {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                max = max.max(sql[start..i].parse().unwrap_or(usize::MAX));
+            }
+            b'$' if i == 0 || !ident(b[i - 1]) => {
+                // A dollar quote: `$tag$`, the tag an identifier not starting with a digit.
+                let start = i;
+                let mut j = i + 1;
+                while j < b.len() && ident(b[j]) && b[j] != b'$' {
+                    j += 1;
+                }
+                if j < b.len() && b[j] == b'$' {
+                    let tag = &sql[start..=j];
+                    i = match sql[j + 1..].find(tag) {
+                        Some(end) => j + 1 + end + tag.len(),
+                        None => b.len(),
+                    };
+                } else {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    max
+}
+
 #[cfg(test)]
 mod tests {
+    use super::postgres_placeholders;
     use super::sqlite_placeholders as count;
+
+    #[test]
+    fn postgres_placeholders_are_counted_outside_literals_and_comments() {
+        let count = postgres_placeholders;
+        assert_eq!(count("SELECT 1"), 0);
+        assert_eq!(count("INSERT INTO t (a, b) VALUES ($1, $2)"), 2);
+        assert_eq!(count("SELECT $2, $2"), 2);
+        assert_eq!(
+            count("SELECT '$1', \"$2\", $$ $3 $$, $q$ $4 $q$ -- $5\n /* $6 */ , $1"),
+            1
+        );
+        assert_eq!(count("SELECT E'it\\'s $1', $1"), 1);
+        assert_eq!(count("SELECT 'it''s $2', $1"), 1);
+        assert_eq!(count("SELECT a$1 FROM t"), 0);
+    }
 
     #[test]
     fn sqlite_placeholders_are_counted_outside_literals_and_comments() {
