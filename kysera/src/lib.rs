@@ -162,6 +162,18 @@ pub mod __fuzz {
         (f, results)
     }
 
+    /// `query` lowered through the cache of shapes and directly: each as SQL and its values
+    /// (for the test that compares them), and how many queries the cache has served so far.
+    pub fn lower_cached_and_direct(
+        query: &Query,
+        dialect: Dialect,
+    ) -> (crate::Result<String>, crate::Result<String>, usize) {
+        let show = |l: crate::query::Lowered| format!("{} {:?}", l.sql, l.values.0);
+        let cached = crate::query::lower(query, dialect).map(show);
+        let direct = crate::query::lower_uncached(query, dialect).map(show);
+        (cached, direct, crate::query::shape_hits())
+    }
+
     #[cfg(test)]
     mod tests {
         #[test]

@@ -132,6 +132,18 @@ fn hex(s: &str) -> String {
     out
 }
 
+/// The pattern a LIKE binds: backslash escapes `%`, `_` and itself on every database (SQLite has
+/// no default escape character); a lone trailing backslash is a literal one (PostgreSQL refuses
+/// a pattern that ends with the escape character), so it is doubled.
+pub(super) fn like_pattern(pattern: &str) -> String {
+    let mut pattern = pattern.to_string();
+    let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
+    if trailing % 2 == 1 {
+        pattern.push('\\');
+    }
+    pattern
+}
+
 pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
     match f {
         Filter::Compare { left, op, right } => {
@@ -185,14 +197,7 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
             pattern,
             negated,
         } => {
-            // Backslash escapes `%`, `_` and itself on every database (SQLite has no default
-            // escape character); a lone trailing backslash is a literal one (PostgreSQL refuses
-            // a pattern that ends with the escape character).
-            let mut pattern = pattern.clone();
-            let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
-            if trailing % 2 == 1 {
-                pattern.push('\\');
-            }
+            let pattern = like_pattern(pattern);
             // Spelt so no server setting changes it: PostgreSQL's E'' string whatever
             // standard_conforming_strings says, MySQL's CHAR(92) whatever NO_BACKSLASH_ESCAPES
             // says.

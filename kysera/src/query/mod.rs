@@ -24,6 +24,7 @@ mod expr;
 mod lower;
 mod lower_filter;
 mod select;
+mod shape;
 mod value;
 mod write;
 
@@ -36,8 +37,9 @@ pub use expr::{
     AggFn, CmpOp, ColumnRef, Expr, Filter, MAX_FILTER_DEPTH, TableRef, col, count_all, escape_like,
     val,
 };
-pub(crate) use lower::{Lowered, lower, lower_count, lower_exists, lower_truths};
+pub(crate) use lower::{Lowered, lower_count, lower_exists, lower_truths, lower_uncached};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
+pub(crate) use shape::{hits as shape_hits, lower};
 pub(crate) use value::is_null;
 pub use value::{DeletedRows, Nullable, Value};
 pub use write::{ConflictAction, Delete, Insert, OnConflict, Returning, Update};
