@@ -11,6 +11,7 @@ mod emit;
 mod expand;
 mod from_row;
 mod input;
+mod migrations;
 mod model;
 mod naming;
 #[cfg(test)]
@@ -58,4 +59,18 @@ pub fn derive_repository(input: TokenStream) -> TokenStream {
 pub fn derive_from_row(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     from_row::derive(input).into()
+}
+
+/// Embeds the migrations of a folder (relative to the crate's `Cargo.toml`) at compile time, as a
+/// `kysera::migrate::Migrator`: `<version>_<name>.up.sql` with its `<version>_<name>.down.sql`,
+/// or `<version>_<name>.sql` for a step without a down (sqlx's naming, so a sqlx migrations
+/// folder works unchanged). A missing folder, a malformed `.sql` file name, two files for one
+/// version or a down without an up is a compile error on the path. Files are read with
+/// `include_str!`, so editing one rebuilds; a file added to the folder is seen on the next
+/// build of the crate (add `println!("cargo:rerun-if-changed=migrations")` to a build script to
+/// rebuild when one is added).
+#[proc_macro]
+pub fn migrations(input: TokenStream) -> TokenStream {
+    let lit = syn::parse_macro_input!(input as syn::LitStr);
+    migrations::expand(lit).into()
 }

@@ -52,6 +52,7 @@ pub mod clock;
 mod core;
 pub mod dal;
 mod executor;
+pub mod migrate;
 mod model;
 pub mod pagination;
 mod plugin;
@@ -66,7 +67,7 @@ pub use self::core::sql::Dialect;
 pub use behaviour::{audit, register, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, Pool, Raw, connect};
-pub use kysera_derive::{FromRow, Repository};
+pub use kysera_derive::{FromRow, Repository, migrations};
 pub use model::{
     AuditedModel, Column, ColumnInfo, ColumnType, Columns, FilterOn, HasCreatedAt, HasUpdatedAt,
     MaybeFilterOn, Model, ModelInfo, NonNullColumnType, SoftDeleteModel, TextColumn,

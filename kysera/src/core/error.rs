@@ -210,6 +210,18 @@ pub enum Error {
         /// How to add it.
         help: String,
     },
+    /// A migration could not run, or the set of migrations does not match the database's
+    /// history (a migration changed after it was applied, two with one version, a step without
+    /// a `down`).
+    #[error("migration {version} `{name}`: {reason}")]
+    Migration {
+        /// The migration's version.
+        version: i64,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Two models of one table declare different behaviour columns (soft delete, timestamps,
     /// tenant): the table's policy would depend on which model is seen first, so every query on
     /// the table is refused until the models agree.

@@ -130,6 +130,7 @@ pub async fn connect(url: &str) -> Result<Executor> {
     #[allow(unused_mut)]
     let mut exec = Executor::new(pool);
     #[cfg(feature = "mysql")]
+    #[allow(irrefutable_let_patterns)]
     if let Pool::MySql(p) = exec.pool() {
         // MariaDB 10.5+ returns inserted and deleted rows itself: no read-back needed.
         let version: String = sqlx::query_scalar("SELECT VERSION()")

@@ -25,6 +25,9 @@ use crate::query::Returning;
 use crate::query::{Lowered, Query, Select, Value, lower, lower_count, lower_exists};
 use crate::row::Row;
 
+/// A statement's future behind a pointer (see `fetch_all_unchecked`).
+type Erased<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
 /// Where a query goes: the pool, or the connection of a transaction (locked for the query).
 /// Owned, so the statement can run in a task of its own.
 enum Target {
@@ -276,14 +279,8 @@ impl Executor {
     /// cursor): a client can neither read the last row's values a cursor carries (an email, a
     /// balance) nor make or edit one — anything this executor did not make is
     /// [`Error::InvalidCursor`]. Replaces a signing key set with
-    /// [`with_cursor_key`](Self::with_cursor_key).
-    ///
-    /// ```no_run
-    /// # async fn f(db: kysera::Executor) {
-    /// let secret = std::env::var("CURSOR_SECRET").expect("a 32-byte random secret");
-    /// let db = db.with_encrypted_cursors(secret);
-    /// # }
-    /// ```
+    /// [`with_cursor_key`](Self::with_cursor_key). `key`: a secret of the application's, 32
+    /// random bytes or more (`db.with_encrypted_cursors(std::env::var("CURSOR_SECRET")?)`).
     pub fn with_encrypted_cursors(&self, key: impl AsRef<[u8]>) -> Executor {
         Executor {
             cursor_key: Some(CursorKey::encrypt(key.as_ref())),
@@ -502,7 +499,10 @@ impl Executor {
     }
 
     pub(crate) async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
-        let result = self.fetch_all_on_target(&query).await;
+        // Type-erased: inline, this future made an application's futures too deep for the
+        // compiler ("queries overflow the depth limit"). One allocation per statement.
+        let on_target: Erased<'_, Vec<Row>> = Box::pin(self.fetch_all_on_target(&query));
+        let result = on_target.await;
         self.explained(Some(query.table()), result).await
     }
 
@@ -559,7 +559,8 @@ impl Executor {
     }
 
     pub(crate) async fn execute_unchecked(&self, query: Query) -> Result<u64> {
-        let result = self.execute_on_target(&query).await;
+        let on_target: Erased<'_, u64> = Box::pin(self.execute_on_target(&query));
+        let result = on_target.await;
         self.explained(Some(query.table()), result).await
     }
 

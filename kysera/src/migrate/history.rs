@@ -1,0 +1,229 @@
+//! The history table, the runner's lock, and one migration applied or reverted with its history
+//! row in one transaction.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::{Body, Migration};
+use crate::core::error::{Error, Result};
+use crate::core::sql::Dialect;
+use crate::executor::Executor;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::executor::Pool;
+use crate::query::{Delete, Insert, Order, Select, Value, col};
+
+/// One row of the history.
+pub(super) struct Applied {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: DateTime<Utc>,
+    pub duration_ms: i64,
+}
+
+fn quoted(dialect: Dialect, name: &str) -> String {
+    let q = if dialect == Dialect::MySql { '`' } else { '"' };
+    format!("{q}{}{q}", name.replace(q, &format!("{q}{q}")))
+}
+
+/// Creates the history table if it does not exist.
+pub(super) async fn ensure_table(db: &Executor, table: &str) -> Result<()> {
+    let d = db.dialect();
+    let (text, ts) = match d {
+        Dialect::Postgres => ("TEXT", "TIMESTAMPTZ"),
+        Dialect::MySql => ("VARCHAR(255)", "DATETIME(6)"),
+        Dialect::Sqlite => ("TEXT", "TEXT"),
+    };
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} (version BIGINT PRIMARY KEY, name {text} NOT NULL, \
+         checksum {text} NOT NULL, applied_at {ts} NOT NULL, duration_ms BIGINT NOT NULL)",
+        quoted(d, table)
+    );
+    db.raw()
+        .execute_sql(sqlx::AssertSqlSafe(sql), vec![])
+        .await
+        .map(drop)
+}
+
+/// The history, oldest first.
+pub(super) async fn read(db: &Executor, table: &str) -> Result<Vec<Applied>> {
+    let select = Select::from(table)
+        .columns([
+            col("version"),
+            col("name"),
+            col("checksum"),
+            col("applied_at"),
+            col("duration_ms"),
+        ])
+        .order_by(col("version"), Order::Asc);
+    db.raw()
+        .fetch_all(select)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Applied {
+                version: r.get("version")?,
+                name: r.get("name")?,
+                checksum: r.get("checksum")?,
+                applied_at: r.get("applied_at")?,
+                duration_ms: r.get("duration_ms")?,
+            })
+        })
+        .collect()
+}
+
+async fn recorded(tx: &Executor, table: &str, version: i64) -> Result<bool> {
+    let select = Select::from(table)
+        .columns([col("version")])
+        .filter(col("version").eq(version));
+    Ok(!tx.raw().fetch_all(select).await?.is_empty())
+}
+
+/// An error of migration `m`, with the cause's text (its sources included).
+fn failed(m: &Migration, e: &Error) -> Error {
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    m.error(format!("failed: {reason}"))
+}
+
+async fn run(tx: &Executor, body: &Body) -> Result<()> {
+    match body {
+        Body::Sql(sql) if sql.trim().is_empty() => Ok(()),
+        Body::Sql(sql) => tx
+            .raw()
+            .execute_sql(sqlx::AssertSqlSafe(sql.clone()), vec![])
+            .await
+            .map(drop),
+        Body::Code(step) => step(tx.clone()).await,
+    }
+}
+
+/// Applies `m` with its history row, in one transaction, unless it is recorded already (by a
+/// runner that got there first); whether it was applied.
+pub(super) async fn apply(db: &Executor, table: &str, m: &Migration) -> Result<bool> {
+    db.atomic(async |tx| {
+        if recorded(&tx, table, m.version).await? {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        run(&tx, &m.up).await.map_err(|e| failed(m, &e))?;
+        let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let row = Insert::into(table)
+            .columns(["version", "name", "checksum", "applied_at", "duration_ms"])
+            .values([
+                Value::from(m.version),
+                Value::from(m.name.clone()),
+                Value::from(m.checksum()),
+                Value::from(tx.now()),
+                Value::from(took),
+            ]);
+        tx.raw().execute(row).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Reverts `m` and removes its history row, in one transaction, unless it is not recorded (a
+/// runner reverted it first); whether it was reverted.
+pub(super) async fn revert(db: &Executor, table: &str, m: &Migration) -> Result<bool> {
+    let Some(down) = &m.down else {
+        return Err(m.error("has no down migration; it cannot be reverted"));
+    };
+    db.atomic(async |tx| {
+        if !recorded(&tx, table, m.version).await? {
+            return Ok(false);
+        }
+        run(&tx, down).await.map_err(|e| failed(m, &e))?;
+        tx.raw()
+            .execute(Delete::from(table).filter(col("version").eq(m.version)))
+            .await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// The lock that lets one runner work at a time: on PostgreSQL and MySQL a session lock held
+/// on a connection of its own (taken out of the pool: dropped, it closes, and the server
+/// releases the lock), on SQLite nothing (each migration's transaction is a writing one, and
+/// SQLite has one writer).
+pub(super) enum Lock {
+    None,
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgConnection),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlConnection),
+}
+
+/// The PostgreSQL advisory lock key of the runner ("kyseramg").
+#[cfg(feature = "postgres")]
+const KEY: i64 = 0x6b79_7365_7261_6d67;
+/// The MySQL lock name of the runner.
+#[cfg(feature = "mysql")]
+const NAME: &str = "kysera_migrate";
+
+impl Lock {
+    /// Waits for the lock.
+    #[allow(clippy::match_single_binding)]
+    pub(super) async fn acquire(db: &Executor) -> Result<Lock> {
+        match db.pool() {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?.detach();
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(KEY)
+                    .execute(&mut conn)
+                    .await?;
+                Ok(Lock::Postgres(conn))
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => {
+                let mut conn = p.acquire().await?.detach();
+                let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 600)")
+                    .bind(NAME)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if got != Some(1) {
+                    return Err(Error::Migration {
+                        version: 0,
+                        name: NAME.into(),
+                        reason: "another runner held the migration lock for 10 minutes".into(),
+                    });
+                }
+                Ok(Lock::MySql(conn))
+            }
+            #[allow(unreachable_patterns)]
+            _ => Ok(Lock::None),
+        }
+    }
+
+    /// Releases the lock and closes its connection.
+    pub(super) async fn release(self) {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        use sqlx::Connection as _;
+        match self {
+            Lock::None => {}
+            #[cfg(feature = "postgres")]
+            Lock::Postgres(mut conn) => {
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(KEY)
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+            #[cfg(feature = "mysql")]
+            Lock::MySql(mut conn) => {
+                let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+                    .bind(NAME)
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+        }
+    }
+}

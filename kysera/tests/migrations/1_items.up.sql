@@ -1,0 +1,1 @@
+CREATE TABLE k_mig_items (id BIGINT PRIMARY KEY, name VARCHAR(40) NOT NULL);

@@ -1,0 +1,1 @@
+ALTER TABLE k_mig_items DROP COLUMN qty;

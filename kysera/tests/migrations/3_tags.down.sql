@@ -1,0 +1,1 @@
+DROP TABLE k_mig_tags;
