@@ -39,13 +39,9 @@ impl Plugin for HideArchived {
 #[tokio::main]
 async fn main() -> kysera::Result<()> {
     let db = kysera::connect("sqlite::memory:").await?;
-    db.raw()
-        .execute_sql(
-            "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL UNIQUE, \
-             archived BOOLEAN NOT NULL DEFAULT FALSE, views INTEGER NOT NULL)",
-            vec![],
-        )
-        .await?;
+    // The schema: the migrations in examples/migrations, embedded at compile time.
+    let applied = kysera::migrations!("migrations").up(&db).await?;
+    println!("migrations applied: {applied:?}");
     let db = db.with_plugins(vec![Arc::new(HideArchived)])?;
     let posts = Post::repo(&db);
 

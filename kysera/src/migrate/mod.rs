@@ -28,7 +28,10 @@
 //! # Ok(()) }
 //! ```
 
+mod files;
 mod history;
+
+pub use files::new_files;
 
 use std::fmt;
 use std::future::Future;
