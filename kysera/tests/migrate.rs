@@ -159,3 +159,30 @@ per_database! {
         common::drop_tables(&db, &[&t, &history]).await;
     }
 }
+
+per_database! {
+    async fn a_migration_marked_no_transaction_runs_on_its_own(db) {
+        let d = db.dialect();
+        let (t, history) = (common::table("mig_notx"), common::table("mig_hist"));
+        // PostgreSQL refuses CREATE INDEX CONCURRENTLY inside a transaction.
+        let concurrently = if d == Dialect::Postgres { "CONCURRENTLY " } else { "" };
+        let index = format!("-- no-transaction\nCREATE INDEX {concurrently}{t}_n ON {t} (n)");
+        let migrator = Migrator::new([
+            Migration::sql(1, "table", format!("CREATE TABLE {t} (n BIGINT NOT NULL)"))
+                .with_down(format!("DROP TABLE {t}")),
+            Migration::sql(2, "index", index.clone()).with_down(format!("-- no-transaction\nDROP INDEX {t}_n{}", if d == Dialect::MySql { format!(" ON {t}") } else { String::new() })),
+        ])
+        .unwrap()
+        .table(&history);
+        assert_eq!(migrator.up(&db).await.unwrap_or_else(|e| panic!("{d}: {e}")), [1, 2], "{d}");
+        assert_eq!(migrator.down(&db, 1).await.unwrap_or_else(|e| panic!("{d}: {e}")), [2], "{d}");
+        if d == Dialect::Postgres {
+            // The same without the marker fails, and records nothing.
+            let plain = Migrator::new([Migration::sql(3, "plain", index.replacen("-- no-transaction\n", "", 1))])
+                .unwrap()
+                .table(&history);
+            assert!(matches!(plain.up(&db).await, Err(Error::Migration { version: 3, .. })), "{d}");
+        }
+        common::drop_tables(&db, &[&t, &history]).await;
+    }
+}

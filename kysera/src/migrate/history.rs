@@ -104,29 +104,50 @@ async fn run(tx: &Executor, body: &Body) -> Result<()> {
     }
 }
 
+/// Whether a SQL migration asks to run outside a transaction (its first line is
+/// `-- no-transaction`, as in sqlx: PostgreSQL's `CREATE INDEX CONCURRENTLY` cannot run in one).
+fn outside_transaction(body: &Body) -> bool {
+    matches!(body, Body::Sql(sql) if sql.lines().next().is_some_and(|l| l.trim() == "-- no-transaction"))
+}
+
 /// Applies `m` with its history row, in one transaction, unless it is recorded already (by a
-/// runner that got there first); whether it was applied.
+/// runner that got there first); whether it was applied. A migration marked
+/// `-- no-transaction` runs on its own, then its row is written (under the runner's lock).
 pub(super) async fn apply(db: &Executor, table: &str, m: &Migration) -> Result<bool> {
+    if outside_transaction(&m.up) {
+        if recorded(db, table, m.version).await? {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        run(db, &m.up).await.map_err(|e| failed(m, &e))?;
+        record(db, table, m, started).await?;
+        return Ok(true);
+    }
     db.atomic(async |tx| {
         if recorded(&tx, table, m.version).await? {
             return Ok(false);
         }
         let started = Instant::now();
         run(&tx, &m.up).await.map_err(|e| failed(m, &e))?;
-        let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let row = Insert::into(table)
-            .columns(["version", "name", "checksum", "applied_at", "duration_ms"])
-            .values([
-                Value::from(m.version),
-                Value::from(m.name.clone()),
-                Value::from(m.checksum()),
-                Value::from(tx.now()),
-                Value::from(took),
-            ]);
-        tx.raw().execute(row).await?;
+        record(&tx, table, m, started).await?;
         Ok(true)
     })
     .await
+}
+
+/// Writes `m`'s history row.
+async fn record(tx: &Executor, table: &str, m: &Migration, started: Instant) -> Result<()> {
+    let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let row = Insert::into(table)
+        .columns(["version", "name", "checksum", "applied_at", "duration_ms"])
+        .values([
+            Value::from(m.version),
+            Value::from(m.name.clone()),
+            Value::from(m.checksum()),
+            Value::from(tx.now()),
+            Value::from(took),
+        ]);
+    tx.raw().execute(row).await.map(drop)
 }
 
 /// Reverts `m` and removes its history row, in one transaction, unless it is not recorded (a
@@ -135,6 +156,16 @@ pub(super) async fn revert(db: &Executor, table: &str, m: &Migration) -> Result<
     let Some(down) = &m.down else {
         return Err(m.error("has no down migration; it cannot be reverted"));
     };
+    if outside_transaction(down) {
+        if !recorded(db, table, m.version).await? {
+            return Ok(false);
+        }
+        run(db, down).await.map_err(|e| failed(m, &e))?;
+        db.raw()
+            .execute(Delete::from(table).filter(col("version").eq(m.version)))
+            .await?;
+        return Ok(true);
+    }
     db.atomic(async |tx| {
         if !recorded(&tx, table, m.version).await? {
             return Ok(false);
