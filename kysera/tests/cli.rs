@@ -54,6 +54,19 @@ fn walk(url: &str, dir: &Path) {
 
     let made = kysera(url, &["migrate", "new", "create_widgets", "--source", src]);
     assert!(made.status.success(), "{}", text(&made));
+    // A second one in the same second gets the next version, not a clash.
+    let other = kysera(
+        url,
+        &["migrate", "new", "later", "--source", src, "--no-down"],
+    );
+    assert!(other.status.success(), "{}", text(&other));
+    let later: Vec<PathBuf> = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().unwrap().ends_with("_later.sql"))
+        .collect();
+    assert_eq!(later.len(), 1);
+    std::fs::remove_file(&later[0]).unwrap();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&source)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -130,8 +130,7 @@ per_database! {
         ])
         .unwrap()
         .table(&history);
-        // The history table exists before the race (as after a first deploy).
-        migrator.status(&db).await.unwrap();
+        // A fresh database: the runners race to create the history table too.
         let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
         let runners: Vec<_> = (0..8)
             .map(|_| {
@@ -176,7 +175,16 @@ per_database! {
         .table(&history);
         assert_eq!(migrator.up(&db).await.unwrap_or_else(|e| panic!("{d}: {e}")), [1, 2], "{d}");
         assert_eq!(migrator.down(&db, 1).await.unwrap_or_else(|e| panic!("{d}: {e}")), [2], "{d}");
+        // A template left as `migrate new` wrote it (comments only) runs as nothing, and a
+        // function body's own `$1` is not a placeholder.
+        let mut extra = vec![Migration::sql(4, "template", "-- Write the change here.\n/* later */\n")];
         if d == Dialect::Postgres {
+            extra.push(Migration::sql(5, "function", format!("CREATE FUNCTION {t}_inc(int) RETURNS int LANGUAGE sql RETURN $1 + 1")));
+        }
+        let more = Migrator::new(extra).unwrap().table(&history);
+        assert!(!more.up(&db).await.unwrap_or_else(|e| panic!("{d}: {e}")).is_empty(), "{d}");
+        if d == Dialect::Postgres {
+            common::ddl(&db, &format!("DROP FUNCTION {t}_inc(int)")).await;
             // The same without the marker fails, and records nothing.
             let plain = Migrator::new([Migration::sql(3, "plain", index.replacen("-- no-transaction\n", "", 1))])
                 .unwrap()

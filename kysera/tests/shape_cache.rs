@@ -82,7 +82,16 @@ impl Gen {
                     .map(|_| self.filter(depth + 1))
                     .collect(),
             ),
-            7 => !self.filter(depth + 1),
+            7 if self.shape.below(2) == 0 => !self.filter(depth + 1),
+            // A deny policy's form, with its own TRUE / FALSE: never bound, so never confused
+            // with the query's booleans.
+            7 => {
+                let deny = col("flag")
+                    .eq(self.values.next().is_multiple_of(2))
+                    .is_not_true();
+                let v = self.values.next() % 2 == 1;
+                Filter::And(vec![deny, col("other").eq(v)])
+            }
             _ => Filter::Identical {
                 left: self.column(),
                 right: Expr::Value(Value::String(Some(format!("x{}", self.values.next())))),

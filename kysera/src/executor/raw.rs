@@ -126,9 +126,11 @@ impl Raw<'_> {
     fn check_placeholders(&self, sql: &str, values: usize) -> Result<()> {
         let wanted = match self.exec.dialect() {
             Dialect::Sqlite => sqlite_placeholders(sql),
-            // PostgreSQL refuses a mismatch itself, unless the statement is prepared with the
-            // values' types, which gives it one parameter per value: checked here, the same
-            // every time.
+            // Without values the text runs as it is (no parameters at all: `$1` in a function
+            // body is the function's). With values, PostgreSQL refuses a mismatch itself unless
+            // the statement is prepared with the values' types, which gives it one parameter
+            // per value: checked here, the same every time.
+            Dialect::Postgres if values == 0 => return Ok(()),
             Dialect::Postgres => postgres_placeholders(sql),
             // MySQL refuses a mismatch itself.
             Dialect::MySql => return Ok(()),

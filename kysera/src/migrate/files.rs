@@ -122,7 +122,23 @@ pub fn new_files(dir: impl AsRef<Path>, name: &str, reversible: bool) -> Result<
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| invalid(format!("cannot create `{}`: {e}", dir.display())))?;
-    let version = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    // The UTC time, a second later while a migration of the folder already has that version
+    // (two made in one second).
+    let taken = |v: &str| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|f| f.split_once('_').is_some_and(|(p, _)| p == v))
+            })
+        })
+    };
+    let mut at = chrono::Utc::now();
+    let mut version = at.format("%Y%m%d%H%M%S").to_string();
+    while taken(&version) {
+        at += chrono::TimeDelta::seconds(1);
+        version = at.format("%Y%m%d%H%M%S").to_string();
+    }
     let files: Vec<(String, &str)> = if reversible {
         vec![
             (

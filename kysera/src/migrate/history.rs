@@ -40,10 +40,20 @@ pub(super) async fn ensure_table(db: &Executor, table: &str) -> Result<()> {
          checksum {text} NOT NULL, applied_at {ts} NOT NULL, duration_ms BIGINT NOT NULL)",
         quoted(d, table)
     );
-    db.raw()
-        .execute_sql(sqlx::AssertSqlSafe(sql), vec![])
+    match db
+        .raw()
+        .execute_sql(sqlx::AssertSqlSafe(sql.clone()), vec![])
         .await
-        .map(drop)
+    {
+        Ok(_) => Ok(()),
+        // Two runners creating it at once on PostgreSQL: one wins, the other's IF NOT EXISTS
+        // fails on the catalogue; it exists now.
+        Err(_) => db
+            .raw()
+            .execute_sql(sqlx::AssertSqlSafe(sql), vec![])
+            .await
+            .map(drop),
+    }
 }
 
 /// The history, oldest first.
@@ -92,9 +102,24 @@ fn failed(m: &Migration, e: &Error) -> Error {
     m.error(format!("failed: {reason}"))
 }
 
+/// Whether SQL text holds nothing but comments and blank space (MySQL refuses such a query:
+/// "Query was empty"); a new migration's template is one.
+fn blank(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return rest.is_empty();
+        }
+    }
+}
+
 async fn run(tx: &Executor, body: &Body) -> Result<()> {
     match body {
-        Body::Sql(sql) if sql.trim().is_empty() => Ok(()),
+        Body::Sql(sql) if blank(sql) => Ok(()),
         Body::Sql(sql) => tx
             .raw()
             .execute_sql(sqlx::AssertSqlSafe(sql.clone()), vec![])
@@ -188,20 +213,21 @@ pub(super) enum Lock {
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgConnection),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlConnection),
+    MySql(sqlx::MySqlConnection, String),
 }
 
 /// The PostgreSQL advisory lock key of the runner ("kyseramg").
 #[cfg(feature = "postgres")]
 const KEY: i64 = 0x6b79_7365_7261_6d67;
-/// The MySQL lock name of the runner.
+/// The prefix of the MySQL lock name of the runner.
 #[cfg(feature = "mysql")]
-const NAME: &str = "kysera_migrate";
+const NAME: &str = "kysera_migrate:";
 
 impl Lock {
     /// Waits for the lock.
     #[allow(clippy::match_single_binding)]
-    pub(super) async fn acquire(db: &Executor) -> Result<Lock> {
+    pub(super) async fn acquire(db: &Executor, table: &str) -> Result<Lock> {
+        let _ = table;
         match db.pool() {
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
@@ -215,8 +241,17 @@ impl Lock {
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
                 let mut conn = p.acquire().await?.detach();
+                // Named after the database and the history table (MySQL's lock names are
+                // server-wide, and at most 64 characters).
+                let name: String = sqlx::query_scalar(
+                    "SELECT CONCAT(?, LEFT(SHA1(CONCAT(IFNULL(DATABASE(), ''), '/', ?)), 40))",
+                )
+                .bind(NAME)
+                .bind(table)
+                .fetch_one(&mut conn)
+                .await?;
                 let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 600)")
-                    .bind(NAME)
+                    .bind(&name)
                     .fetch_one(&mut conn)
                     .await?;
                 if got != Some(1) {
@@ -226,7 +261,7 @@ impl Lock {
                         reason: "another runner held the migration lock for 10 minutes".into(),
                     });
                 }
-                Ok(Lock::MySql(conn))
+                Ok(Lock::MySql(conn, name))
             }
             #[allow(unreachable_patterns)]
             _ => Ok(Lock::None),
@@ -248,13 +283,31 @@ impl Lock {
                 let _ = conn.close().await;
             }
             #[cfg(feature = "mysql")]
-            Lock::MySql(mut conn) => {
+            Lock::MySql(mut conn, name) => {
                 let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
-                    .bind(NAME)
+                    .bind(name)
                     .execute(&mut conn)
                     .await;
                 let _ = conn.close().await;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn comment_only_sql_is_blank() {
+        for sql in ["", "  \n", "-- x", "-- x\n/* y */\n  -- z\n", "/* a */"] {
+            assert!(super::blank(sql), "{sql:?}");
+        }
+        for sql in [
+            "SELECT 1",
+            "-- x\nSELECT 1",
+            "/* a */ DROP TABLE t",
+            "/* open",
+        ] {
+            assert_eq!(super::blank(sql), sql == "/* open", "{sql:?}");
         }
     }
 }

@@ -383,11 +383,15 @@ impl Migrator {
     }
 
     async fn up_to_version(&self, db: &Executor, to: Option<i64>) -> Result<Vec<i64>> {
-        let pending = self.pending(db, to).await?;
-        if pending.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lock = history::Lock::acquire(db).await?;
+        // The lock first: the history table is created, and read, by one runner at a time.
+        let lock = history::Lock::acquire(db, &self.table).await?;
+        let pending = match self.pending(db, to).await {
+            Ok(p) => p,
+            Err(e) => {
+                lock.release().await;
+                return Err(e);
+            }
+        };
         let mut done = Vec::new();
         let mut result = Ok(());
         for m in pending {
@@ -423,7 +427,7 @@ impl Migrator {
         if list.is_empty() {
             return Ok(Vec::new());
         }
-        let lock = history::Lock::acquire(db).await?;
+        let lock = history::Lock::acquire(db, &self.table).await?;
         let mut done = Vec::new();
         let mut result = Ok(());
         for m in list {
@@ -469,11 +473,14 @@ impl Migrator {
             .collect())
     }
 
-    /// What [`down`](Self::down) would run, without running it.
+    /// What [`down`](Self::down) would run, without running it (refused, as the run would be,
+    /// when one of them has no down).
     pub async fn plan_down(&self, db: &Executor, steps: usize) -> Result<Vec<Planned>> {
-        Ok(self
-            .applied_newest_first(db, Some(steps), None)
-            .await?
+        let list = self.applied_newest_first(db, Some(steps), None).await?;
+        if let Some(m) = list.iter().find(|m| m.down.is_none()) {
+            return Err(m.error("has no down migration; it cannot be reverted"));
+        }
+        Ok(list
             .into_iter()
             .map(|m| Planned {
                 version: m.version,

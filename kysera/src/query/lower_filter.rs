@@ -227,9 +227,12 @@ pub(super) fn condition(f: &Filter, dialect: Dialect) -> Condition {
         Filter::Not(f) => Condition::all().add(condition(f, dialect)).not(),
         // CASE treats an unknown condition as not true, on every database.
         Filter::NotTrue(f) => {
-            let case: sea_query::Expr = sea_query::Expr::case(condition(f, dialect), false)
-                .finally(true)
-                .into();
+            // The constants are SQL, not bound values: nothing of a statement's values but the
+            // query's own (the cache of shapes relies on it).
+            let case: sea_query::Expr =
+                sea_query::Expr::case(condition(f, dialect), sea_query::Expr::cust("FALSE"))
+                    .finally(sea_query::Expr::cust("TRUE"))
+                    .into();
             case.into_condition()
         }
         Filter::Identical { left, right } => {

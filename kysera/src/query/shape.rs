@@ -35,6 +35,9 @@ use crate::core::sql::Dialect;
 const MAX_VALUES: usize = 64;
 /// Shapes kept at most; the cache starts afresh when full.
 const MAX_SHAPES: usize = 2_048;
+/// Keys and SQL longer than this are not kept (a query of thousands of conditions without
+/// values would otherwise hold megabytes per entry).
+const MAX_BYTES: usize = 8_192;
 /// IN lists longer than this are written inline (see `lower_filter`): never kept.
 const INLINE_PAST: usize = 1_000;
 
@@ -81,6 +84,8 @@ pub(super) fn key(q: &Query, dialect: Dialect) -> Option<(Vec<u8>, Vec<Value>)> 
     let mut w = Writer {
         out: Vec::with_capacity(256),
         values: Vec::new(),
+        uses: 0,
+        twice: false,
         keep: true,
     };
     w.tag(match dialect {
@@ -89,7 +94,17 @@ pub(super) fn key(q: &Query, dialect: Dialect) -> Option<(Vec<u8>, Vec<Value>)> 
         Dialect::Sqlite => 3,
     });
     w.query(q);
-    (w.keep && w.values.len() <= MAX_VALUES).then_some((w.out, w.values))
+    // The parameter count lowering must produce, as the last byte group of the key: a lowering
+    // that binds anything else (a constant of its own) is then never kept.
+    w.number(w.uses as u64);
+    (w.keep && w.values.len() <= MAX_VALUES && w.out.len() <= MAX_BYTES)
+        .then_some((w.out, w.values))
+}
+
+/// The parameter count a shape's key ends with.
+fn expected_uses(key: &[u8]) -> Option<usize> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    usize::try_from(u64::from_le_bytes(tail)).ok()
 }
 
 /// The kept SQL of this shape, with these values bound in its places.
@@ -125,6 +140,10 @@ pub(super) fn remember(
     params: &[sea_query::Value],
     dialect: Dialect,
 ) {
+    // Exactly the parameters the query's values make, and nothing too large to keep.
+    if expected_uses(&key) != Some(params.len()) || sql.len() > MAX_BYTES {
+        return;
+    }
     let Ok(bound) = values
         .iter()
         .map(|v| bind_value(v.clone().into_sea(), dialect))
@@ -167,6 +186,9 @@ static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 struct Writer {
     out: Vec<u8>,
     values: Vec<Value>,
+    /// How many parameters the values make (a value of `Identical` is bound twice).
+    uses: usize,
+    twice: bool,
     keep: bool,
 }
 
@@ -228,6 +250,7 @@ impl Writer {
         self.tag(kind);
         self.flag(v.is_null());
         self.values.push(v.clone());
+        self.uses += if self.twice { 2 } else { 1 };
     }
 
     fn query(&mut self, q: &Query) {
@@ -507,9 +530,12 @@ impl Writer {
                 self.flag(*negated);
             }
             Filter::Identical { left, right } => {
+                // Lowered as `left = right AND <exact comparison of left and right>`.
                 self.tag(b'e');
+                let outer = std::mem::replace(&mut self.twice, true);
                 self.expr(left);
                 self.expr(right);
+                self.twice = outer;
             }
             Filter::And(list) | Filter::Or(list) => {
                 self.tag(if matches!(f, Filter::And(_)) {
