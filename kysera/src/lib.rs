@@ -59,6 +59,8 @@ mod plugin;
 pub mod query;
 mod repository;
 mod row;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validation;
 
 pub use self::core::error;
@@ -234,7 +236,8 @@ pub mod prelude {
 }
 
 /// The README's examples, each run as a program of its own against in-memory SQLite, so the
-/// README cannot drift from the code.
-#[cfg(doctest)]
+/// README cannot drift from the code. (With the `testing` feature, which its examples use: the
+/// test command enables every feature.)
+#[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

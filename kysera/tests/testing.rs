@@ -1,0 +1,159 @@
+//! The testing utilities on every database: a test transaction always rolled back (after Ok,
+//! Err and panic, with savepoints inside), factories (sequence, overrides, unsaved builds,
+//! associations, behaviours applied), seeding from JSON and SQL, cleaning in foreign-key order.
+#![cfg(feature = "testing")]
+
+#[macro_use]
+mod common;
+
+use chrono::{DateTime, Utc};
+use kysera::query::{Insert, Select};
+use kysera::testing::{Clean, Factory, clean_database, seed_database, test_in_transaction};
+use kysera::{Dialect, Error, Executor, Model, Repository};
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_tt_authors")]
+#[timestamps]
+struct Author {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    email: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Repository)]
+#[kysera(table = "k_tt_posts")]
+struct Post {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    author_id: i64,
+    title: String,
+}
+
+async fn rows(db: &Executor, table: &str) -> usize {
+    db.raw().fetch_all(Select::from(table)).await.unwrap().len()
+}
+
+per_database! {
+    #[flavor(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_transactions_and_factories(db) {
+        let d = db.dialect();
+        let clock = std::sync::Arc::new(kysera::FixedClock::new("2026-11-28T10:00:00Z".parse().unwrap()));
+        let db = db.with_clock(clock.clone());
+        let (a, p) = (Author::INFO.table, Post::INFO.table);
+        common::drop_tables(&db, &[p, a]).await;
+        let id = common::id_column(d);
+        let ts = common::timestamp_type(d).replace("TIMESTAMP", "TIMESTAMPTZ");
+        common::ddl(&db, &format!("CREATE TABLE {a} ({id}, email VARCHAR(60) NOT NULL UNIQUE, created_at {ts} NOT NULL)")).await;
+        common::ddl(&db, &format!("CREATE TABLE {p} ({id}, author_id BIGINT NOT NULL, title VARCHAR(60) NOT NULL)")).await;
+
+        let authors = Factory::<Author>::new(|n| NewAuthor { email: format!("author{n}@example.com") });
+        let posts = Factory::<Post>::with_db({
+            let authors = authors.clone();
+            move |db, n| {
+                let authors = authors.clone();
+                async move {
+                    let author = authors.create(&db).await?;
+                    Ok(NewPost { author_id: author.id, title: format!("Post {n}") })
+                }
+            }
+        });
+
+        // Everything inside is rolled back after Ok, even a committed savepoint.
+        let made = test_in_transaction(&db, async |tx| {
+            let ada = authors.create_with(&tx, |n| n.email = "ada@example.com".into()).await?;
+            assert_eq!(ada.created_at, kysera::Clock::now(&*clock), "timestamps applied");
+            let many = authors.create_many(&tx, 3).await?;
+            let post = posts.create_with(&tx, |n| n.title = "Hello".into()).await?;
+            tx.transaction(async |inner| authors.create(&inner).await.map(drop)).await?;
+            assert_eq!(Author::repo(&tx).count(None::<kysera::query::Filter>).await?, 6);
+            Ok((ada, many, post))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(made.0.email, "ada@example.com", "{d}");
+        let emails: Vec<_> = made.1.iter().map(|x| x.email.clone()).collect();
+        assert_eq!(emails, ["author2@example.com", "author3@example.com", "author4@example.com"], "{d}: one sequence");
+        assert_eq!(made.2.title, "Hello", "{d}");
+        assert_eq!((rows(&db, a).await, rows(&db, p).await), (0, 0), "{d}: rolled back");
+
+        // After Err: rolled back, the error returned.
+        let res: kysera::Result<()> = test_in_transaction(&db, async |tx| {
+            authors.create(&tx).await?;
+            Err(Error::InvalidQuery("the test failed".into()))
+        })
+        .await;
+        assert!(matches!(res, Err(Error::InvalidQuery(m)) if m == "the test failed"), "{d}");
+        assert_eq!(rows(&db, a).await, 0, "{d}");
+
+        // After a panic: rolled back, the panic goes on.
+        let (db2, authors2) = (db.clone(), authors.clone());
+        let panicked = tokio::spawn(async move {
+            let _: kysera::Result<()> = test_in_transaction(&db2, async |tx| {
+                authors2.create(&tx).await?;
+                panic!("the test panicked");
+            })
+            .await;
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()), "{d}");
+        assert_eq!(rows(&db, a).await, 0, "{d}: rolled back after the panic");
+
+        // Unsaved builds; a factory that needs the database says so.
+        let built = authors.build().unwrap();
+        assert!(built.email.starts_with("author"), "{d}");
+        assert_eq!(rows(&db, a).await, 0, "{d}: build saves nothing");
+        assert!(matches!(posts.build(), Err(Error::InvalidQuery(_))), "{d}");
+        common::drop_tables(&db, &[p, a]).await;
+    }
+}
+
+per_database! {
+    async fn seeding_and_cleaning_in_foreign_key_order(db) {
+        let d = db.dialect();
+        let (parents, children, kept) = ("k_seed_parents", "k_seed_children", "k_seed_kept");
+        common::drop_tables(&db, &[children, parents, kept]).await;
+        let auto = match d {
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+            _ => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        };
+        if d == Dialect::Sqlite {
+            common::ddl(&db, "PRAGMA foreign_keys = ON").await;
+        }
+        common::ddl(&db, &format!("CREATE TABLE {parents} (id {auto}, name VARCHAR(20) NOT NULL, note VARCHAR(20) NULL)")).await;
+        common::ddl(&db, &format!("CREATE TABLE {children} (id BIGINT PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES {parents} (id), label VARCHAR(40) NOT NULL)")).await;
+        common::ddl(&db, &format!("CREATE TABLE {kept} (id BIGINT PRIMARY KEY)")).await;
+        db.execute(Insert::into(kept).set("id", 1i64)).await.unwrap();
+
+        seed_database(&db, "tests/fixtures/seed").await.unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!((rows(&db, parents).await, rows(&db, children).await), (2, 2), "{d}");
+        let label: String = db.raw().fetch_all(Select::from(children).filter(kysera::query::col("id").eq(11i64))).await.unwrap()[0].get("label").unwrap();
+        assert_eq!(label, "b; with a semicolon", "{d}");
+
+        // Parents are listed first, and children reference them: emptied in the order the keys
+        // allow; the kept table is left alone.
+        let only = Clean::delete().only([parents, children, kept]).keep([kept]);
+        let emptied = clean_database(&db, &only).await.unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(emptied, [children, parents], "{d}");
+        assert_eq!((rows(&db, parents).await, rows(&db, children).await, rows(&db, kept).await), (0, 0, 1), "{d}");
+
+        // Truncate restarts the counters.
+        for name in ["x", "y"] {
+            db.execute(Insert::into(parents).set("name", name)).await.unwrap();
+        }
+        clean_database(&db, &Clean::truncate().only([parents, children])).await.unwrap_or_else(|e| panic!("{d}: {e}"));
+        db.execute(Insert::into(parents).set("name", "fresh")).await.unwrap();
+        let id: i64 = db.raw().fetch_all(Select::from(parents)).await.unwrap()[0].get("id").unwrap();
+        assert_eq!(id, 1, "{d}: the counter restarted");
+
+        if d == Dialect::Sqlite {
+            // Every table of an isolated database (SQLite in memory is one), but the history.
+            kysera::migrate::Migrator::new([]).unwrap().status(&db).await.unwrap();
+            let emptied = clean_database(&db, &Clean::delete()).await.unwrap();
+            assert!(emptied.contains(&kept.to_string()) && !emptied.iter().any(|t| t == "kysera_migrations"), "{emptied:?}");
+            assert_eq!(rows(&db, kept).await, 0);
+        }
+        common::drop_tables(&db, &[children, parents, kept]).await;
+    }
+}
