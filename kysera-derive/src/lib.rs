@@ -16,6 +16,7 @@ mod model;
 mod naming;
 #[cfg(test)]
 mod snapshots;
+mod test_attr;
 
 use proc_macro::TokenStream;
 
@@ -73,4 +74,17 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
 pub fn migrations(input: TokenStream) -> TokenStream {
     let lit = syn::parse_macro_input!(input as syn::LitStr);
     migrations::expand(lit).into()
+}
+
+/// A test on a fresh, isolated database (feature `testing` of `kysera`): the function is
+/// `async fn name(db: kysera::Executor)` returning `()` or a `Result`, run once per database of
+/// `databases = "sqlite, postgres, mysql"` (or `"all"`; default `"sqlite"`, in memory): a
+/// throwaway PostgreSQL or MySQL database is created from `KYSERA_TEST_POSTGRES_URL` /
+/// `KYSERA_TEST_MYSQL_URL` (skipped when unset) and dropped afterwards, kept on failure when
+/// `KYSERA_TEST_KEEP_FAILED` is set. `migrations = "dir"` applies a folder of migrations
+/// (embedded as by `migrations!`), `fixtures = "path"` (repeatable) loads `.sql` / `.json`
+/// fixtures, both relative to the crate's `Cargo.toml`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into()).into()
 }

@@ -69,6 +69,8 @@ pub use self::core::sql::Dialect;
 pub use behaviour::{audit, register, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, Pool, Raw, connect};
+#[cfg(feature = "testing")]
+pub use kysera_derive::test;
 pub use kysera_derive::{FromRow, Repository, migrations};
 pub use model::{
     AuditedModel, Column, ColumnInfo, ColumnType, Columns, FilterOn, HasCreatedAt, HasUpdatedAt,

@@ -157,3 +157,81 @@ per_database! {
         common::drop_tables(&db, &[children, parents, kept]).await;
     }
 }
+
+/// Each run (on every configured database) gets a database of its own, migrated and seeded:
+/// the rows of the other test below, running at the same time on the same tables, never show.
+#[kysera::test(
+    databases = "all",
+    migrations = "tests/migrations",
+    fixtures = "tests/fixtures/attr"
+)]
+async fn a_fresh_database_per_run_a(db: Executor) -> kysera::Result<()> {
+    fresh_database_run(db, "a").await
+}
+
+#[kysera::test(
+    databases = "all",
+    migrations = "tests/migrations",
+    fixtures = "tests/fixtures/attr"
+)]
+async fn a_fresh_database_per_run_b(db: Executor) -> kysera::Result<()> {
+    fresh_database_run(db, "b").await
+}
+
+async fn fresh_database_run(db: Executor, tag: &str) -> kysera::Result<()> {
+    // The migration's own seed row and the fixture's.
+    assert_eq!(rows(&db, "k_mig_items").await, 2, "{}", db.dialect());
+    for i in 0..40i64 {
+        db.execute(
+            Insert::into("k_mig_items")
+                .set("id", 10 + i)
+                .set("name", format!("{tag}{i}")),
+        )
+        .await?;
+        tokio::task::yield_now().await;
+    }
+    let all = db.raw().fetch_all(Select::from("k_mig_items")).await?;
+    let foreign = all
+        .iter()
+        .filter(|r| {
+            r.get::<String>("name").is_ok_and(|n| {
+                n.len() > 1
+                    && !n.starts_with(tag)
+                    && n != "from a fixture"
+                    && !n.starts_with("seeded")
+            })
+        })
+        .count();
+    assert_eq!(
+        (all.len(), foreign),
+        (42, 0),
+        "{}: only this run's rows",
+        db.dialect()
+    );
+    Ok(())
+}
+
+/// A failing test fails, on the database it failed on.
+#[test]
+fn a_failing_run_reports_its_database() {
+    let outcome = std::panic::catch_unwind(|| {
+        kysera::testing::__run_test(
+            kysera::testing::__TestOptions {
+                name: "doomed",
+                databases: &["sqlite"],
+                migrations: None,
+                fixtures: &[],
+            },
+            &|_db| Box::pin(async { Err::<(), _>("it broke").map_err(|e| e.to_string()) }),
+        )
+    });
+    let message = outcome.unwrap_err();
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        text.contains("doomed failed on SQLite") && text.contains("it broke"),
+        "{text}"
+    );
+}

@@ -21,9 +21,13 @@
 
 mod clean;
 mod factory;
+mod run;
 
 pub use clean::{Clean, clean_database, seed_database, seed_json};
 pub use factory::Factory;
+pub use run::TestOutcome;
+#[doc(hidden)]
+pub use run::{TestOptions as __TestOptions, run_test as __run_test};
 
 use crate::core::error::{Error, Result};
 use crate::executor::Executor;
