@@ -99,6 +99,14 @@ per_database! {
         assert!(panicked.is_err_and(|e| e.is_panic()), "{d}");
         assert_eq!(rows(&db, a).await, 0, "{d}: rolled back after the panic");
 
+        // Fake data through the re-exported `fake` crate.
+        let fakes = {
+            use kysera::testing::fake::{Fake, faker::internet::en::SafeEmail};
+            Factory::<Author>::new(|n| NewAuthor { email: format!("{n}.{}", SafeEmail().fake::<String>()) })
+        };
+        let faked = test_in_transaction(&db, async |tx| fakes.create_many(&tx, 5).await).await.unwrap();
+        assert!(faked.iter().all(|a| a.email.contains('@')), "{d}");
+
         // Unsaved builds; a factory that needs the database says so.
         let built = authors.build().unwrap();
         assert!(built.email.starts_with("author"), "{d}");

@@ -25,6 +25,10 @@ mod run;
 
 pub use clean::{Clean, clean_database, seed_database, seed_json};
 pub use factory::Factory;
+/// Fake data for factories (the [`fake`](https://docs.rs/fake) crate):
+/// `Factory::<User>::new(|_| NewUser { email: SafeEmail().fake(), name: Name().fake() })` with
+/// `use kysera::testing::fake::{Fake, faker::{internet::en::SafeEmail, name::en::Name}}`.
+pub use fake;
 pub use run::TestOutcome;
 #[doc(hidden)]
 pub use run::{TestOptions as __TestOptions, run_test as __run_test};
