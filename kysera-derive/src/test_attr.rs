@@ -37,7 +37,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     }
                 }
             }
-            list.dedup();
+            let mut seen = Vec::new();
+            list.retain(|d| {
+                let new = !seen.contains(d);
+                seen.push(d.clone());
+                new
+            });
             databases = list;
         } else {
             return Err(meta.error(
@@ -75,9 +80,17 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         return quote! { #errors #[test] fn #name() {} };
     }
     let name_text = name.to_string();
-    let attrs = &func.attrs;
+    // Outer attributes (#[ignore], #[should_panic], docs) go on the generated test; inner ones
+    // (#![allow(…)]) stay in the body they were written in.
+    let attrs: Vec<_> = func
+        .attrs
+        .iter()
+        .filter(|a| matches!(a.style, syn::AttrStyle::Outer))
+        .collect();
     let mut inner = func.clone();
-    inner.attrs.clear();
+    inner
+        .attrs
+        .retain(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
     inner.sig.ident = syn::Ident::new("__kysera_test", name.span());
     let migrator = match &migrations {
         Some(path) => quote! { ::core::option::Option::Some(::kysera::migrations!(#path)) },

@@ -129,7 +129,7 @@ per_database! {
         if d == Dialect::Sqlite {
             common::ddl(&db, "PRAGMA foreign_keys = ON").await;
         }
-        common::ddl(&db, &format!("CREATE TABLE {parents} (id {auto}, name VARCHAR(20) NOT NULL, note VARCHAR(20) NULL)")).await;
+        common::ddl(&db, &format!("CREATE TABLE {parents} (id {auto}, name VARCHAR(20) NOT NULL, note VARCHAR(20) NULL, born DATE NULL)")).await;
         common::ddl(&db, &format!("CREATE TABLE {children} (id BIGINT PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES {parents} (id), label VARCHAR(40) NOT NULL)")).await;
         common::ddl(&db, &format!("CREATE TABLE {kept} (id BIGINT PRIMARY KEY)")).await;
         db.execute(Insert::into(kept).set("id", 1i64)).await.unwrap();
@@ -138,6 +138,14 @@ per_database! {
         assert_eq!((rows(&db, parents).await, rows(&db, children).await), (2, 2), "{d}");
         let label: String = db.raw().fetch_all(Select::from(children).filter(kysera::query::col("id").eq(11i64))).await.unwrap()[0].get("label").unwrap();
         assert_eq!(label, "b; with a semicolon", "{d}");
+        // A date from JSON text (typed for PostgreSQL), and the counter moved past the fixture's
+        // ids: the next row gets 3, not a duplicate 1.
+        let born: chrono::NaiveDate = db.raw().fetch_all(Select::from(parents).filter(kysera::query::col("id").eq(1i64))).await.unwrap()[0].get("born").unwrap();
+        assert_eq!(born.to_string(), "2026-01-02", "{d}");
+        db.execute(Insert::into(parents).set("name", "next")).await.unwrap_or_else(|e| panic!("{d}: {e}"));
+        let ids: Vec<i64> = db.raw().fetch_all(Select::from(parents)).await.unwrap().iter().map(|r| r.get("id").unwrap()).collect();
+        assert!(ids.contains(&3), "{d}: {ids:?}");
+        db.execute(kysera::query::Delete::from(parents).filter(kysera::query::col("id").eq(3i64))).await.unwrap();
 
         // Parents are listed first, and children reference them: emptied in the order the keys
         // allow; the kept table is left alone.

@@ -138,8 +138,10 @@ pub async fn clean_database(db: &Executor, how: &Clean) -> Result<Vec<String>> {
     Ok(done)
 }
 
-/// `TRUNCATE` on PostgreSQL (one statement, `RESTART IDENTITY CASCADE`) and MySQL (foreign-key
-/// checks off on the connection meanwhile).
+/// `TRUNCATE` on PostgreSQL (one statement, `RESTART IDENTITY`: a table another one outside the
+/// list references is an error, as for `DELETE`) and MySQL (on a connection of its own, taken
+/// out of the pool, with foreign-key checks off: dropped, it closes, so no pooled connection is
+/// left without checks; refused inside a transaction, which MySQL's `TRUNCATE` would commit).
 async fn truncate(db: &Executor, tables: Vec<String>) -> Result<Vec<String>> {
     if tables.is_empty() {
         return Ok(tables);
@@ -147,48 +149,118 @@ async fn truncate(db: &Executor, tables: Vec<String>) -> Result<Vec<String>> {
     let d = db.dialect();
     let list: Vec<String> = tables.iter().map(|t| quoted(d, t)).collect();
     if d == Dialect::Postgres {
-        let sql = format!("TRUNCATE {} RESTART IDENTITY CASCADE", list.join(", "));
+        let sql = format!("TRUNCATE {} RESTART IDENTITY", list.join(", "));
         db.raw()
             .execute_sql(sqlx::AssertSqlSafe(sql), vec![])
             .await?;
         return Ok(tables);
     }
-    // MySQL: one connection (a transaction's), checks off, every table, checks back on.
-    db.transaction(async |tx| {
-        tx.raw()
-            .execute_sql("SET FOREIGN_KEY_CHECKS = 0", vec![])
-            .await?;
-        let mut result = Ok(());
-        for t in &list {
-            let sql = format!("TRUNCATE TABLE {t}");
-            if let Err(e) = tx.raw().execute_sql(sqlx::AssertSqlSafe(sql), vec![]).await {
-                result = Err(e);
-                break;
-            }
-        }
-        let on = tx
-            .raw()
-            .execute_sql("SET FOREIGN_KEY_CHECKS = 1", vec![])
-            .await;
-        result.and(on.map(drop))
-    })
-    .await?;
+    if db.in_transaction() {
+        return Err(Error::InvalidQuery(
+            "TRUNCATE commits a MySQL transaction: inside one, clean with Clean::delete()".into(),
+        ));
+    }
+    mysql_truncate(db, &list).await?;
     Ok(tables)
 }
 
-/// A JSON value as a bound value (`None` for null: the column is left to its default).
-fn json_value(v: &serde_json::Value) -> Option<Value> {
+#[cfg(feature = "mysql")]
+// In a MySQL-only build the pool's kind cannot be another.
+#[allow(irrefutable_let_patterns)]
+async fn mysql_truncate(db: &Executor, list: &[String]) -> Result<()> {
+    use sqlx::Connection as _;
+    let crate::executor::Pool::MySql(pool) = db.pool() else {
+        return Err(Error::InvalidQuery("not a MySQL pool".into()));
+    };
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::raw_sql("SET FOREIGN_KEY_CHECKS = 0")
+        .execute(&mut conn)
+        .await?;
+    let mut result = Ok(());
+    for t in list {
+        let sql = format!("TRUNCATE TABLE {t}");
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
+            result = Err(Error::from(e));
+            break;
+        }
+    }
+    let _ = conn.close().await;
+    result
+}
+
+#[cfg(not(feature = "mysql"))]
+async fn mysql_truncate(_db: &Executor, _list: &[String]) -> Result<()> {
+    Err(Error::InvalidQuery("kysera was built without MySQL".into()))
+}
+
+/// A JSON value as a bound value (`None` for null: the column is left to its default). `sql_type`
+/// is the column's type on PostgreSQL, which binds text as `text` and will not store it in a
+/// date, time, UUID or JSON column: text for those is read as that type.
+fn json_value(v: &serde_json::Value, sql_type: Option<&str>) -> Result<Option<Value>> {
     use serde_json::Value as J;
-    Some(match v {
-        J::Null => return None,
+    let bad =
+        |what: &str, s: &str| Error::InvalidQuery(format!("fixture JSON: `{s}` is not a {what}"));
+    Ok(Some(match v {
+        J::Null => return Ok(None),
         J::Bool(b) => Value::Bool(Some(*b)),
-        J::Number(n) => match n.as_i64() {
-            Some(i) => Value::BigInt(Some(i)),
-            None => Value::Double(n.as_f64()),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::BigInt(Some(i)),
+            (None, Some(u)) => Value::BigUnsigned(Some(u)),
+            _ => Value::Double(n.as_f64()),
         },
-        J::String(s) => Value::String(Some(s.clone())),
+        J::String(s) => match sql_type {
+            Some("timestamp with time zone") => Value::ChronoDateTimeUtc(Some(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| bad("timestamp with a time zone (RFC 3339)", s))?
+                    .with_timezone(&chrono::Utc),
+            )),
+            Some("timestamp without time zone") => Value::ChronoDateTime(Some(
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                    .map_err(|_| bad("timestamp", s))?,
+            )),
+            Some("date") => Value::ChronoDate(Some(s.parse().map_err(|_| bad("date", s))?)),
+            Some("time without time zone") => {
+                Value::ChronoTime(Some(s.parse().map_err(|_| bad("time", s))?))
+            }
+            Some("uuid") => Value::Uuid(Some(s.parse().map_err(|_| bad("UUID", s))?)),
+            Some("json" | "jsonb") => Value::Json(Some(Box::new(
+                serde_json::from_str(s).map_err(|_| bad("JSON document", s))?,
+            ))),
+            _ => Value::String(Some(s.clone())),
+        },
         other => Value::Json(Some(Box::new(other.clone()))),
-    })
+    }))
+}
+
+/// PostgreSQL: each column's type, and the columns a sequence fills (to move the sequence past
+/// the ids a fixture gives, so rows created afterwards do not collide with them).
+async fn postgres_columns(
+    db: &Executor,
+    table: &str,
+) -> Result<(std::collections::HashMap<String, String>, Vec<String>)> {
+    let rows = db
+        .raw()
+        .fetch_all_sql(
+            "SELECT column_name::text AS name, data_type::text AS ty, \
+             COALESCE(column_default LIKE 'nextval(%' OR is_identity = 'YES', FALSE) AS seq \
+             FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+            vec![Value::from(table)],
+        )
+        .await?;
+    let mut types = std::collections::HashMap::new();
+    let mut sequenced = Vec::new();
+    for r in &rows {
+        let name: String = r.get("name")?;
+        if r.get::<bool>("seq")? {
+            sequenced.push(name.clone());
+        }
+        types.insert(name, r.get::<String>("ty")?);
+    }
+    Ok((types, sequenced))
 }
 
 /// Inserts JSON rows through the executor (plugins and behaviours apply: timestamps are set,
@@ -232,18 +304,22 @@ pub async fn seed_json(db: &Executor, json: &str) -> Result<u64> {
             ));
         }
     }
+    let postgres = db.dialect() == Dialect::Postgres;
     db.atomic(async |tx| {
         let mut n = 0;
         for (table, rows) in &tables {
+            let (types, sequenced) = if postgres {
+                postgres_columns(&tx, table).await?
+            } else {
+                Default::default()
+            };
             for row in rows {
                 let obj = row.as_object().ok_or_else(|| {
-                    Error::InvalidQuery(format!(
-                        "fixture JSON: a row of `{table}` is not an object"
-                    ))
+                    Error::InvalidQuery(format!("fixture JSON: a row of `{table}` is not an object"))
                 })?;
                 let mut ins = Insert::into(table.clone());
                 for (c, v) in obj {
-                    if let Some(v) = json_value(v) {
+                    if let Some(v) = json_value(v, types.get(c).map(String::as_str))? {
                         ins.set_value(c.clone(), v);
                     }
                 }
@@ -251,6 +327,18 @@ pub async fn seed_json(db: &Executor, json: &str) -> Result<u64> {
                     ins.rows.push(Vec::new());
                 }
                 n += tx.execute(ins).await?;
+            }
+            for column in &sequenced {
+                let (c, t) = (quoted(Dialect::Postgres, column), quoted(Dialect::Postgres, table));
+                let sql = format!(
+                    "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(COALESCE((SELECT MAX({c}) FROM {t}), 0), 1), (SELECT COUNT(*) > 0 FROM {t}))"
+                );
+                tx.raw()
+                    .fetch_all_sql(
+                        sqlx::AssertSqlSafe(sql),
+                        vec![Value::from(t.clone()), Value::from(column.clone())],
+                    )
+                    .await?;
             }
         }
         Ok(n)

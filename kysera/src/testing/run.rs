@@ -82,24 +82,43 @@ async fn fresh(dialect: Dialect) -> Result<Option<(Executor, Option<(Executor, S
         .find('/')
         .map_or(base.len(), |i| scheme_end + i);
     let mut test_url = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
+    // A `dbname` parameter would override the path: left out.
+    let params: Vec<&str> = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty() && !p.starts_with("dbname="))
+        .collect();
+    if !params.is_empty() {
         test_url.push('?');
-        test_url.push_str(q);
+        test_url.push_str(&params.join("&"));
     }
-    let db = crate::executor::connect(&test_url).await?;
-    Ok(Some((db, Some((admin, name)))))
+    match crate::executor::connect(&test_url).await {
+        Ok(db) => Ok(Some((db, Some((admin, name))))),
+        Err(e) => {
+            let _ = drop_database(dialect, &admin, &name).await;
+            Err(e)
+        }
+    }
 }
 
 async fn drop_database(dialect: Dialect, admin: &Executor, name: &str) -> Result<()> {
     let sql = match dialect {
+        // FORCE (PostgreSQL 13+) ends sessions a test left open; without it on older servers.
         Dialect::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
         _ => format!("DROP DATABASE IF EXISTS `{name}`"),
     };
-    admin
-        .raw()
-        .execute_sql(sqlx::AssertSqlSafe(sql), vec![])
-        .await
-        .map(drop)
+    let raw = admin.raw();
+    match raw.execute_sql(sqlx::AssertSqlSafe(sql), vec![]).await {
+        Ok(_) => Ok(()),
+        Err(_) if dialect == Dialect::Postgres => raw
+            .execute_sql(
+                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")),
+                vec![],
+            )
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    }
 }
 
 /// Runs the test on each database of `options` (generated code calls this from a `#[test]`
@@ -112,6 +131,7 @@ pub fn run_test(options: TestOptions, test: TestFn<'_>) {
         .build()
         .expect("a tokio runtime for the test");
     let mut failures = Vec::new();
+    let mut ran = 0;
     for which in options.databases {
         let dialect = match *which {
             "sqlite" => Dialect::Sqlite,
@@ -119,33 +139,39 @@ pub fn run_test(options: TestOptions, test: TestFn<'_>) {
             _ => Dialect::MySql,
         };
         let outcome = runtime.block_on(async {
-            let Some((db, to_drop)) = fresh(dialect).await.map_err(|e| format!("{e}"))? else {
+            let Some((db, to_drop)) = fresh(dialect).await.map_err(|e| chain(&e))? else {
                 eprintln!(
                     "{}: skipped on {dialect}: its URL variable is not set",
                     options.name
                 );
-                return Ok(());
+                return Ok(false);
             };
-            let prepared: Result<()> = async {
-                if let Some(m) = &options.migrations {
-                    m.up(&db).await?;
+            // Setup and test in a task of their own: a panic in either is caught, and the
+            // database is dropped whatever happened.
+            let setup = (options.migrations.clone(), options.fixtures);
+            let run = test(db.clone());
+            let task_db = db.clone();
+            let task = tokio::spawn(async move {
+                if let Some(m) = &setup.0 {
+                    m.up(&task_db)
+                        .await
+                        .map_err(|e| format!("setting up the database: {}", chain(&e)))?;
                 }
-                for f in options.fixtures {
-                    super::seed_database(&db, f).await?;
+                for f in setup.1 {
+                    super::seed_database(&task_db, f)
+                        .await
+                        .map_err(|e| format!("loading fixtures: {}", chain(&e)))?;
                 }
-                Ok(())
-            }
-            .await;
-            let result = match prepared {
-                Err(e) => Err(format!("setting up the database: {}", chain(&e))),
-                // In a task of its own, so a panic is caught and the database still dropped.
-                Ok(()) => match tokio::spawn(test(db.clone())).await {
-                    Ok(r) => r,
-                    Err(e) if e.is_panic() => Err(panic_text(e.into_panic())),
-                    Err(e) => Err(e.to_string()),
-                },
+                run.await
+            });
+            let result = match task.await {
+                Ok(r) => r,
+                Err(e) if e.is_panic() => Err(panic_text(e.into_panic())),
+                Err(e) => Err(e.to_string()),
             };
-            db.pool().close().await;
+            // A connection the test still holds (a task it spawned) must not hang the run.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), db.pool().close()).await;
             if let Some((admin, name)) = to_drop {
                 if result.is_err() && std::env::var_os("KYSERA_TEST_KEEP_FAILED").is_some() {
                     eprintln!(
@@ -157,14 +183,22 @@ pub fn run_test(options: TestOptions, test: TestFn<'_>) {
                 }
                 admin.pool().close().await;
             }
-            result
+            result.map(|()| true)
         });
-        if let Err(e) = outcome {
-            failures.push(format!("on {dialect}: {e}"));
+        match outcome {
+            Ok(true) => ran += 1,
+            Ok(false) => {}
+            Err(e) => failures.push(format!("on {dialect}: {e}")),
         }
     }
     if !failures.is_empty() {
         panic!("{} failed {}", options.name, failures.join("; "));
+    }
+    if ran == 0 {
+        panic!(
+            "{} ran on no database: set KYSERA_TEST_POSTGRES_URL / KYSERA_TEST_MYSQL_URL, or include sqlite",
+            options.name
+        );
     }
 }
 
