@@ -144,6 +144,47 @@ impl Raw<'_> {
     }
 }
 
+/// The index just past the quoted text opening at `i` with `q`: a doubled quote is one quote,
+/// and with `backslash` a backslash escapes the byte after it.
+fn after_quoted(b: &[u8], mut i: usize, q: u8, backslash: bool) -> usize {
+    i += 1;
+    while i < b.len() {
+        if backslash && b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == q {
+            if b.get(i + 1) == Some(&q) {
+                i += 2;
+                continue;
+            }
+            break;
+        }
+        i += 1;
+    }
+    i + 1
+}
+
+/// The index just past a `-- …` line or `/* … */` comment starting at `i`, if one does.
+fn after_comment(b: &[u8], mut i: usize) -> Option<usize> {
+    match (b.get(i), b.get(i + 1)) {
+        (Some(b'-'), Some(b'-')) => {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            Some(i)
+        }
+        (Some(b'/'), Some(b'*')) => {
+            i += 2;
+            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                i += 1;
+            }
+            Some(i + 2)
+        }
+        _ => None,
+    }
+}
+
 /// The number of parameters SQLite sees in `sql` (the largest parameter index): `?` takes the
 /// next index, `?NNN` index NNN, and each distinct `:name`, `@name` or `$name` the next index.
 /// String literals, quoted identifiers and comments are skipped.
@@ -153,39 +194,17 @@ fn sqlite_placeholders(sql: &str) -> usize {
     let mut names: Vec<&str> = Vec::new();
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
     while i < b.len() {
+        if let Some(end) = after_comment(b, i) {
+            i = end;
+            continue;
+        }
         match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                while i < b.len() {
-                    if b[i] == q {
-                        // A doubled quote is an escaped quote.
-                        if b.get(i + 1) == Some(&q) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            q @ (b'\'' | b'"' | b'`') => i = after_quoted(b, i, q, false),
             b'[' => {
                 while i < b.len() && b[i] != b']' {
                     i += 1;
                 }
                 i += 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
             }
             b':' if b.get(i + 1) == Some(&b':') => i += 2,
             b'?' => {
@@ -227,6 +246,10 @@ fn postgres_placeholders(sql: &str) -> usize {
     let (mut i, mut max) = (0, 0usize);
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
     while i < b.len() {
+        if let Some(end) = after_comment(b, i) {
+            i = end;
+            continue;
+        }
         match b[i] {
             q @ (b'\'' | b'"') => {
                 // E'…' strings take backslash escapes.
@@ -234,34 +257,7 @@ fn postgres_placeholders(sql: &str) -> usize {
                     && i > 0
                     && matches!(b[i - 1], b'e' | b'E')
                     && (i < 2 || !ident(b[i - 2]));
-                i += 1;
-                while i < b.len() {
-                    if escapes && b[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if b[i] == q {
-                        if b.get(i + 1) == Some(&q) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
+                i = after_quoted(b, i, q, escapes);
             }
             b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit)
                 && (i == 0 || !ident(b[i - 1])) =>

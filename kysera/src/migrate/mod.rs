@@ -392,20 +392,7 @@ impl Migrator {
                 return Err(e);
             }
         };
-        let mut done = Vec::new();
-        let mut result = Ok(());
-        for m in pending {
-            match history::apply(db, &self.table, m).await {
-                Ok(true) => done.push(m.version),
-                Ok(false) => {}
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        lock.release().await;
-        result.map(|()| done)
+        self.each_then_release(db, lock, pending, true).await
     }
 
     /// Reverts the `steps` newest applied migrations; returns their versions.
@@ -428,10 +415,27 @@ impl Migrator {
             return Ok(Vec::new());
         }
         let lock = history::Lock::acquire(db, &self.table).await?;
+        self.each_then_release(db, lock, list, false).await
+    }
+
+    /// Applies (`up`) or reverts each of `list` in order under the runner's `lock`, stopping at
+    /// the first failure, then releases the lock; the versions this runner changed.
+    async fn each_then_release(
+        &self,
+        db: &Executor,
+        lock: history::Lock,
+        list: Vec<&Migration>,
+        up: bool,
+    ) -> Result<Vec<i64>> {
         let mut done = Vec::new();
         let mut result = Ok(());
         for m in list {
-            match history::revert(db, &self.table, m).await {
+            let step = if up {
+                history::apply(db, &self.table, m).await
+            } else {
+                history::revert(db, &self.table, m).await
+            };
+            match step {
                 Ok(true) => done.push(m.version),
                 Ok(false) => {}
                 Err(e) => {
