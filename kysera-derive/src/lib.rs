@@ -81,9 +81,11 @@ pub fn migrations(input: TokenStream) -> TokenStream {
 /// `databases = "sqlite, postgres, mysql"` (or `"all"`; default `"sqlite"`, in memory): a
 /// throwaway PostgreSQL or MySQL database is created from `KYSERA_TEST_POSTGRES_URL` /
 /// `KYSERA_TEST_MYSQL_URL` (skipped when unset) and dropped afterwards, kept on failure when
-/// `KYSERA_TEST_KEEP_FAILED` is set. `migrations = "dir"` applies a folder of migrations
-/// (embedded as by `migrations!`), `fixtures = "path"` (repeatable) loads `.sql` / `.json`
-/// fixtures, both relative to the crate's `Cargo.toml`.
+/// `KYSERA_TEST_KEEP_FAILED` is set; `mysql-emulated` runs again on the MySQL URL with
+/// MariaDB's own `RETURNING` off (the read-back path Oracle MySQL takes). `migrations = "dir"`
+/// applies a folder of migrations (embedded as by `migrations!`), `fixtures = "path"`
+/// (repeatable) loads `.sql` / `.json` / `.yaml` fixtures, both relative to the crate's
+/// `Cargo.toml`.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     test_attr::expand(args.into(), item.into()).into()

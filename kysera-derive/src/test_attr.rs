@@ -26,12 +26,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             for d in lit.value().split(',').map(str::trim) {
                 match d {
                     "all" => list.extend(["sqlite", "postgres", "mysql"].map(String::from)),
-                    "sqlite" | "postgres" | "mysql" => list.push(d.to_string()),
+                    "sqlite" | "postgres" | "mysql" | "mysql-emulated" => list.push(d.to_string()),
                     _ => {
                         return Err(syn::Error::new(
                             lit.span(),
                             format!(
-                                "unknown database `{d}`\nhelp: use sqlite, postgres, mysql or all, separated by commas"
+                                "unknown database `{d}`\nhelp: use sqlite, postgres, mysql, mysql-emulated or all, separated by commas"
                             ),
                         ));
                     }

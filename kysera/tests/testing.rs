@@ -1,6 +1,6 @@
 //! The testing utilities on every database: a test transaction always rolled back (after Ok,
 //! Err and panic, with savepoints inside), factories (sequence, overrides, unsaved builds,
-//! associations, behaviours applied), seeding from JSON and SQL, cleaning in foreign-key order.
+//! associations, behaviours applied), seeding from JSON, YAML and SQL, cleaning in foreign-key order.
 #![cfg(feature = "testing")]
 
 #[macro_use]
@@ -8,7 +8,9 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use kysera::query::{Insert, Select};
-use kysera::testing::{Clean, Factory, clean_database, seed_database, test_in_transaction};
+use kysera::testing::{
+    Clean, Factory, clean_database, seed_database, seed_yaml, test_in_transaction,
+};
 use kysera::{Dialect, Error, Executor, Model, Repository};
 
 #[derive(Debug, Clone, PartialEq, Repository)]
@@ -135,17 +137,36 @@ per_database! {
         db.execute(Insert::into(kept).set("id", 1i64)).await.unwrap();
 
         seed_database(&db, "tests/fixtures/seed").await.unwrap_or_else(|e| panic!("{d}: {e}"));
-        assert_eq!((rows(&db, parents).await, rows(&db, children).await), (2, 2), "{d}");
+        assert_eq!((rows(&db, parents).await, rows(&db, children).await), (4, 3), "{d}");
         let label: String = db.raw().fetch_all(Select::from(children).filter(kysera::query::col("id").eq(11i64))).await.unwrap()[0].get("label").unwrap();
         assert_eq!(label, "b; with a semicolon", "{d}");
         // A date from JSON text (typed for PostgreSQL), and the counter moved past the fixture's
         // ids: the next row gets 3, not a duplicate 1.
         let born: chrono::NaiveDate = db.raw().fetch_all(Select::from(parents).filter(kysera::query::col("id").eq(1i64))).await.unwrap()[0].get("born").unwrap();
         assert_eq!(born.to_string(), "2026-01-02", "{d}");
+        // From YAML: a date, a quoted string with a colon, a null.
+        let six = &db.raw().fetch_all(Select::from(parents).filter(kysera::query::col("id").eq(6i64))).await.unwrap()[0];
+        assert_eq!((six.get::<String>("name").unwrap(), six.get::<Option<String>>("note").unwrap()), ("six: quoted".into(), None), "{d}");
+        let born: chrono::NaiveDate = db.raw().fetch_all(Select::from(parents).filter(kysera::query::col("id").eq(5i64))).await.unwrap()[0].get("born").unwrap();
+        assert_eq!(born.to_string(), "2026-03-04", "{d}");
         db.execute(Insert::into(parents).set("name", "next")).await.unwrap_or_else(|e| panic!("{d}: {e}"));
         let ids: Vec<i64> = db.raw().fetch_all(Select::from(parents)).await.unwrap().iter().map(|r| r.get("id").unwrap()).collect();
-        assert!(ids.contains(&3), "{d}: {ids:?}");
-        db.execute(kysera::query::Delete::from(parents).filter(kysera::query::col("id").eq(3i64))).await.unwrap();
+        assert!(ids.contains(&7), "{d}: {ids:?}");
+        db.execute(kysera::query::Delete::from(parents).filter(kysera::query::col("id").eq(7i64))).await.unwrap();
+
+        // Bad fixtures are errors that name the problem, and a failing file leaves nothing.
+        for (yaml, says) in [
+            ("k_seed_parents: [", "fixture YAML"),
+            ("k_seed_parents: 3", "not a list of rows"),
+            ("- k_seed_parents", "each item needs"),
+            ("1: []", "must be a string"),
+            ("k_seed_parents: [7]", "is not an object"),
+            ("k_seed_parents: [{id: 20, name: x}, {id: 21, no_such_column: 1}]", ""),
+        ] {
+            let e = seed_yaml(&db, yaml).await.expect_err(yaml).to_string();
+            assert!(e.contains(says), "{d}: {yaml}: {e}");
+        }
+        assert_eq!(rows(&db, parents).await, 4, "{d}: the failed file left no row");
 
         // Parents are listed first, and children reference them: emptied in the order the keys
         // allow; the kept table is left alone.

@@ -22,8 +22,9 @@
 mod clean;
 mod factory;
 mod run;
+mod seed;
 
-pub use clean::{Clean, clean_database, seed_database, seed_json};
+pub use clean::{Clean, clean_database};
 pub use factory::Factory;
 /// Fake data for factories (the [`fake`](https://docs.rs/fake) crate):
 /// `Factory::<User>::new(|_| NewUser { email: SafeEmail().fake(), name: Name().fake() })` with
@@ -32,6 +33,7 @@ pub use fake;
 pub use run::TestOutcome;
 #[doc(hidden)]
 pub use run::{TestOptions as __TestOptions, run_test as __run_test};
+pub use seed::{seed_database, seed_json, seed_yaml};
 
 use crate::core::error::{Error, Result};
 use crate::executor::Executor;

@@ -34,7 +34,7 @@ impl<E: std::fmt::Debug> TestOutcome for std::result::Result<(), E> {
 pub struct TestOptions {
     /// The test's name, in messages.
     pub name: &'static str,
-    /// Which databases: `sqlite`, `postgres`, `mysql`.
+    /// Which databases: `sqlite`, `postgres`, `mysql`, `mysql-emulated`.
     pub databases: &'static [&'static str],
     /// The migrations to apply first.
     pub migrations: Option<Migrator>,
@@ -138,14 +138,24 @@ pub fn run_test(options: TestOptions, test: TestFn<'_>) {
             "postgres" => Dialect::Postgres,
             _ => Dialect::MySql,
         };
+        let label = if *which == "mysql-emulated" {
+            "MySQL (RETURNING emulated)".to_string()
+        } else {
+            dialect.to_string()
+        };
         let outcome = runtime.block_on(async {
-            let Some((db, to_drop)) = fresh(dialect).await.map_err(|e| chain(&e))? else {
+            let Some((mut db, to_drop)) = fresh(dialect).await.map_err(|e| chain(&e))? else {
                 eprintln!(
-                    "{}: skipped on {dialect}: its URL variable is not set",
+                    "{}: skipped on {label}: its URL variable is not set",
                     options.name
                 );
                 return Ok(false);
             };
+            if *which == "mysql-emulated" {
+                // The same server without MariaDB's own RETURNING: writes read their rows
+                // back, as on Oracle MySQL.
+                db = Executor::new(db.pool().clone());
+            }
             // Setup and test in a task of their own: a panic in either is caught, and the
             // database is dropped whatever happened.
             let setup = (options.migrations.clone(), options.fixtures);
@@ -175,7 +185,7 @@ pub fn run_test(options: TestOptions, test: TestFn<'_>) {
             if let Some((admin, name)) = to_drop {
                 if result.is_err() && std::env::var_os("KYSERA_TEST_KEEP_FAILED").is_some() {
                     eprintln!(
-                        "{}: kept the database `{name}` of the failed run on {dialect}",
+                        "{}: kept the database `{name}` of the failed run on {label}",
                         options.name
                     );
                 } else if let Err(e) = drop_database(dialect, &admin, &name).await {
@@ -188,7 +198,7 @@ pub fn run_test(options: TestOptions, test: TestFn<'_>) {
         match outcome {
             Ok(true) => ran += 1,
             Ok(false) => {}
-            Err(e) => failures.push(format!("on {dialect}: {e}")),
+            Err(e) => failures.push(format!("on {label}: {e}")),
         }
     }
     if !failures.is_empty() {
@@ -206,8 +216,12 @@ fn chain(e: &Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        // Errors often print their source in their own text already.
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
         source = s.source();
     }
     text

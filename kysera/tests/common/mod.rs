@@ -54,6 +54,7 @@ async fn server(var: &str) -> Option<Executor> {
 /// so a failure on one database does not hide the others and one backend can be run alone
 /// (`cargo test name::mysql`). A server whose URL variable is unset is skipped (see
 /// [`databases`]). `#[flavor(…)]` passes arguments to `#[tokio::test]`.
+#[allow(unused_macros)]
 macro_rules! per_database {
     (
         $(#[doc = $doc:literal])*
