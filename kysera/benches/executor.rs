@@ -166,6 +166,9 @@ fn fixture(url: &str) -> (Runtime, Executor) {
         .await
         .unwrap();
         kysera::audit::Audit::new().table("kysera_bench_audit_log").install(&db).await.unwrap();
+        raw.execute(Insert::into("kysera_bench_audited").set("email", "a@x.io").set("name", "A").set("active", true))
+            .await
+            .unwrap();
         db
     });
     (rt, db)
@@ -362,6 +365,52 @@ macro_rules! pairs {
                             .await
                             .unwrap()
                     })
+                });
+            }
+
+            const UPDATE: &str = concat!(
+                r#"UPDATE "kysera_bench_users" SET "name" = "#,
+                $ph1,
+                r#" WHERE "id" = "#,
+                $ph2,
+                r#" RETURNING "id", "email", "name", "active""#
+            );
+
+            /// Update one row by key, the row back.
+            #[divan::bench]
+            fn sqlx_update(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let p = pool(&db);
+                b.bench_local(|| {
+                    rt.block_on(async {
+                        sqlx::query_as::<_, User>(UPDATE)
+                            .bind("Renamed")
+                            .bind(500i64)
+                            .fetch_one(p)
+                            .await
+                            .unwrap()
+                    })
+                });
+            }
+
+            #[divan::bench]
+            fn repo_update(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let repo = Member::repo(&db);
+                b.bench_local(|| {
+                    rt.block_on(async { repo.update(500, MemberPatch::default().name("Renamed")).await.unwrap() })
+                });
+            }
+
+            /// The same update of an audited model: the entry written in the same transaction.
+            #[divan::bench]
+            fn repo_update_audited(b: Bencher) {
+                let Some((rt, db)) = setup() else { return };
+                let audit = kysera::audit::Audit::new().table("kysera_bench_audit_log");
+                let db = db.with_plugins(vec![Arc::new(audit)]).unwrap();
+                let repo = Audited::repo(&db);
+                b.bench_local(|| {
+                    rt.block_on(async { repo.update(1, AuditedPatch::default().name("Renamed")).await.unwrap() })
                 });
             }
 

@@ -6,7 +6,10 @@ use crate::behaviour::audit::{self, Change};
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
 use crate::model::{FilterOn, Model};
-use crate::query::{Delete, Filter, Insert, Query, Returning, Update, Value, col};
+use crate::query::{
+    CHANGE_AFTER, Delete, Filter, Insert, Query, Returning, Update, Value, col, lower_locked,
+    lower_locked_change,
+};
 
 pub(super) fn insert_for<M: Model>() -> Insert {
     Insert::into(M::INFO.table)
@@ -286,17 +289,18 @@ pub(super) fn keys_of<M: Model>(rows: &[M]) -> Filter {
 }
 
 /// An audited UPDATE or DELETE, inside an atomic section: the statement passes through the
-/// plugins and the model's policies first; the rows it would change are then read (locked where
-/// the database can) with its final condition, the statement is limited to exactly those rows
-/// (in batches), and a row count that differs from the rows read (a concurrent change) undoes
-/// it all. Each row's old and new state is recorded.
+/// plugins and the model's policies first; the rows it would change are then locked and read
+/// with its final condition, the statement is limited to exactly those rows, and each row's old
+/// and new state is recorded. On PostgreSQL that is one statement ([`lower_locked_change`]);
+/// elsewhere the rows are read (locked where the database can), the statement runs in batches
+/// limited to their keys, and a row count that differs from the rows read (a concurrent change)
+/// undoes it all.
 pub(super) async fn audited<M: Model>(
     tx: &Context,
     audit: &audit::Audit,
     operation: &'static str,
     query: Query,
 ) -> Result<(u64, Vec<M>)> {
-    const BATCH: usize = 500;
     let mut query = tx.intercept(query)?;
     match &mut query {
         Query::Update(u) => u.returning = Returning::None,
@@ -308,35 +312,35 @@ pub(super) async fn audited<M: Model>(
         }
     }
     let deleting = matches!(query, Query::Delete(_));
-    // The table the statement really writes (a plugin may have named it differently).
-    let mut select = M::select();
-    select.table.name = query.table().to_string();
-    select.filter = query.filter().cloned();
-    let olds: Vec<M> = decode_all(tx.fetch_locked(select).await?)?;
-    let mut changed = 0;
-    let mut news = Vec::with_capacity(if deleting { 0 } else { olds.len() });
-    for batch in olds.chunks(BATCH) {
-        let keys = keys_of::<M>(batch);
-        let mut part = query.clone();
-        part.add_filter(keys.clone())?;
-        let n = tx.execute_unchecked(part).await?;
-        if n as usize != batch.len() {
+    let (olds, news, changed) = if tx.dialect() == Dialect::Postgres {
+        let columns: Vec<&str> = M::INFO.columns.iter().map(|c| c.name).collect();
+        let rows = tx
+            .fetch_lowered(lower_locked_change(&query, &columns, M::INFO.primary_key)?)
+            .await?;
+        let (mut olds, mut news, mut changed) = (Vec::new(), Vec::new(), 0);
+        for r in &rows {
+            if !r.get::<bool>(CHANGE_AFTER)? {
+                olds.push(M::from_row(r)?);
+            } else {
+                changed += 1;
+                if !deleting {
+                    news.push(M::from_row(r)?);
+                }
+            }
+        }
+        // The lock makes these equal; a difference is a change this one did not account for.
+        if changed != olds.len() {
             return Err(Error::ConcurrentChange {
                 table: M::INFO.table.into(),
                 operation: operation.into(),
-                expected: batch.len() as u64,
-                changed: batch.len() as u64 - n.min(batch.len() as u64),
+                expected: olds.len() as u64,
+                changed: olds.len().abs_diff(changed) as u64,
             });
         }
-        changed += n;
-        if !deleting {
-            let mut after = M::select().filter(keys);
-            after.table.name = query.table().to_string();
-            news.extend(decode_all::<M>(
-                tx.fetch_all_unchecked(after.into()).await?,
-            )?);
-        }
-    }
+        (olds, news, changed as u64)
+    } else {
+        batched::<M>(tx, operation, &query, deleting).await?
+    };
     let by_key: std::collections::HashMap<String, &M> = news
         .iter()
         .map(|n| (audit::entity_id::<M>(&n.id()), n))
@@ -352,4 +356,62 @@ pub(super) async fn audited<M: Model>(
         .collect();
     audit::record(tx, audit, operation, &pairs).await?;
     Ok((changed, news))
+}
+
+/// The rows an audited write changes, before and after (none after a DELETE), and how many it
+/// changed, where one statement cannot do it: the rows are read (locked where the database
+/// can), then the write runs in batches limited to their keys (returning the rows where the
+/// database can; read again where it cannot), each batch checked to change every row it names.
+async fn batched<M: Model>(
+    tx: &Context,
+    operation: &str,
+    query: &Query,
+    deleting: bool,
+) -> Result<(Vec<M>, Vec<M>, u64)> {
+    const BATCH: usize = 500;
+    // The table the statement really writes (a plugin may have named it differently).
+    let mut select = M::select();
+    select.table.name = query.table().to_string();
+    select.filter = query.filter().cloned();
+    let olds: Vec<M> = decode_all(
+        tx.fetch_lowered(lower_locked(select, tx.dialect())?)
+            .await?,
+    )?;
+    let mut news = Vec::with_capacity(if deleting { 0 } else { olds.len() });
+    let mut total = 0;
+    let returning = !deleting && tx.dialect() == Dialect::Sqlite;
+    for batch in olds.chunks(BATCH) {
+        let keys = keys_of::<M>(batch);
+        let mut part = query.clone();
+        part.add_filter(keys.clone())?;
+        let changed = if returning {
+            if let Query::Update(u) = &mut part {
+                u.returning = all_columns::<M>();
+            }
+            let rows = decode_all::<M>(tx.fetch_all_unchecked(part).await?)?;
+            let n = rows.len();
+            news.extend(rows);
+            n
+        } else {
+            let n = tx.execute_unchecked(part).await? as usize;
+            if !deleting {
+                let mut after = M::select().filter(keys);
+                after.table.name = query.table().to_string();
+                news.extend(decode_all::<M>(
+                    tx.fetch_all_unchecked(after.into()).await?,
+                )?);
+            }
+            n
+        };
+        if changed != batch.len() {
+            return Err(Error::ConcurrentChange {
+                table: M::INFO.table.into(),
+                operation: operation.into(),
+                expected: batch.len() as u64,
+                changed: batch.len().abs_diff(changed) as u64,
+            });
+        }
+        total += changed as u64;
+    }
+    Ok((olds, news, total))
 }

@@ -459,14 +459,9 @@ impl Executor {
         self.count_unchecked(select).await
     }
 
-    /// The rows `select` names, locked for update where the database can (PostgreSQL, MySQL;
-    /// SQLite serialises writers), without plugins: the rows an already intercepted write will
-    /// change.
-    pub(crate) async fn fetch_locked(&self, select: Select) -> Result<Vec<Row>> {
-        let mut l = lower(&Query::Select(select), self.dialect())?;
-        if self.dialect() != Dialect::Sqlite {
-            l.sql.push_str(" FOR UPDATE");
-        }
+    /// The rows of a statement already lowered (no plugins: the library's own statements, such
+    /// as [`lower_locked`](crate::query::lower_locked)'s reads).
+    pub(crate) async fn fetch_lowered(&self, l: Lowered) -> Result<Vec<Row>> {
         on_target!(self.target().await?, |c, wrap| sqlx_query(l)
             .fetch_all(c)
             .await

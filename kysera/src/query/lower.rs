@@ -25,7 +25,7 @@ pub(crate) struct Lowered {
     pub values: Values,
 }
 
-fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> {
+pub(super) fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> {
     let (sql, mut values) = match dialect {
         Dialect::Postgres => stmt.build_any(&PostgresQueryBuilder),
         Dialect::MySql => stmt.build_any(&MysqlQueryBuilder),
@@ -55,7 +55,7 @@ fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Result<Lowered> 
 }
 
 /// Lowers the select into a sea-query statement.
-fn select_statement(s: &Select, dialect: Dialect) -> Result<sea_query::SelectStatement> {
+pub(super) fn select_statement(s: &Select, dialect: Dialect) -> Result<sea_query::SelectStatement> {
     select_statement_with(s, dialect, true)
 }
 
@@ -252,6 +252,11 @@ fn insert(i: &Insert, dialect: Dialect) -> Result<Lowered> {
 }
 
 fn update(u: &Update, dialect: Dialect) -> Result<Lowered> {
+    build(&update_statement(u, dialect)?, dialect)
+}
+
+/// The UPDATE as a sea-query statement (checked: it sets columns, each once).
+pub(super) fn update_statement(u: &Update, dialect: Dialect) -> Result<sea_query::UpdateStatement> {
     if u.values.is_empty() {
         return Err(Error::InvalidQuery(format!(
             "UPDATE `{}` sets no columns",
@@ -272,10 +277,15 @@ fn update(u: &Update, dialect: Dialect) -> Result<Lowered> {
     if let Some(r) = returning(&u.returning, dialect) {
         q.returning(r);
     }
-    build(&q, dialect)
+    Ok(q)
 }
 
 fn delete(d: &Delete, dialect: Dialect) -> Result<Lowered> {
+    build(&delete_statement(d, dialect), dialect)
+}
+
+/// The DELETE as a sea-query statement.
+pub(super) fn delete_statement(d: &Delete, dialect: Dialect) -> sea_query::DeleteStatement {
     let mut q = Sq::delete();
     q.from_table(iden(&d.table));
     if let Some(f) = &d.filter {
@@ -284,7 +294,7 @@ fn delete(d: &Delete, dialect: Dialect) -> Result<Lowered> {
     if let Some(r) = returning(&d.returning, dialect) {
         q.returning(r);
     }
-    build(&q, dialect)
+    q
 }
 
 /// Lowers any query for `dialect` (RETURNING is left out on MySQL, where the executor emulates

@@ -10,7 +10,9 @@ use crate::core::error::{Error, Result};
 use crate::dal::write::{ValueRow, insert_rows, keys_of};
 use crate::dal::{Context, decode_all, update_returning};
 use crate::model::{Model, TimestampKind};
-use crate::query::{Filter, Operation, Order, Query, Select, Update, Value, col, is_null};
+use crate::query::{
+    Filter, Operation, Order, Query, Select, Update, Value, col, is_null, lower_locked,
+};
 
 /// What happened to one input row.
 pub(super) enum Outcome<M> {
@@ -197,7 +199,10 @@ impl<M: Model> Plan<M> {
             s
         };
         if taken {
-            return decode_all(ctx.fetch_locked(by_key(select)).await?);
+            return decode_all(
+                ctx.fetch_lowered(lower_locked(by_key(select), ctx.dialect())?)
+                    .await?,
+            );
         }
         // A plain read first: the key condition may name rows that do not exist, and a locking
         // read of a missing key locks a range on MySQL (two upserts of one new key would
@@ -208,7 +213,10 @@ impl<M: Model> Plan<M> {
         }
         let mut locked = select;
         locked.add_filter(keys_of::<M>(&found));
-        decode_all(ctx.fetch_locked(by_key(locked)).await?)
+        decode_all(
+            ctx.fetch_lowered(lower_locked(by_key(locked), ctx.dialect())?)
+                .await?,
+        )
     }
 
     /// Updates `old` with the row's values (and revives it), by primary key; returns it as
