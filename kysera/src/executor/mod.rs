@@ -40,17 +40,16 @@ enum Target {
 }
 
 /// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
-/// matching [`Row`] constructor — in a task of its own that owns the connection (or the
+/// matching [`Row`] constructor — as a [`finish::Finish`] that owns the connection (or the
 /// transaction's lock), so a caller dropped at any await point never leaves a command
-/// half-done on a connection: the statement finishes, then the connection goes back to the
-/// pool (or the transaction's lock is released), and a one-statement transaction whose caller
-/// is gone is rolled back instead of committed.
+/// half-done on a connection: the statement finishes in a task of its own, then the
+/// connection goes back to the pool (or the transaction's lock is released), and a
+/// one-statement transaction whose caller is gone is rolled back instead of committed.
 macro_rules! on_target {
     ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
         let target = $target;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            let result = match target {
+        let run = |gone: $crate::executor::finish::CallerGone| async move {
+            match target {
                 #[cfg(feature = "sqlite")]
                 Target::Pool($crate::executor::Pool::Sqlite(pool)) => {
                     let $c = &pool;
@@ -82,7 +81,7 @@ macro_rules! on_target {
                     };
                     match result {
                         // The caller is gone: its statement is undone with the transaction.
-                        Ok(_) if reply.is_closed() => return,
+                        Ok(_) if gone.is_gone() => Err(Error::TransactionClosed),
                         Ok(v) => owned.commit().await.map(|()| v),
                         Err(e) => Err(e),
                     }
@@ -108,14 +107,13 @@ macro_rules! on_target {
                     }
                     None => Err(Error::TransactionClosed),
                 },
-            };
-            let _ = reply.send(result);
-        });
-        match answer.await {
-            Ok(result) => result,
-            // The task ended without an answer: it panicked.
-            Err(_) => Err(Error::Database(sqlx::Error::WorkerCrashed)),
-        }
+            }
+        };
+        // The statement's result when its caller is gone: dropped (a one-statement
+        // transaction rolls back as it drops).
+        $crate::executor::finish::Finish::new(run, drop)
+            .await
+            .and_then(|result| result)
     }};
 }
 
@@ -130,6 +128,7 @@ where
 mod check;
 mod connect;
 mod decode;
+pub(crate) mod finish;
 pub(crate) mod hook;
 mod raw;
 #[cfg(feature = "mysql")]

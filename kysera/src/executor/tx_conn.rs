@@ -117,21 +117,12 @@ impl Drop for OwnedTx {
     }
 }
 
-/// Runs `fut` in a task of its own and waits for its answer. A caller dropped while waiting
-/// leaves the task to finish — no command is left half-done on a connection — and the answer
-/// nobody waits for any more goes to `abandoned` (to roll back a transaction just begun, say).
+/// Runs `fut` and waits for its answer. A caller dropped while waiting leaves the rest of it
+/// to a task of its own — no command is left half-done on a connection — and the answer nobody
+/// waits for any more goes to `abandoned` (to roll back a transaction just begun, say).
 pub(super) async fn detached<T: Send + 'static>(
     fut: impl std::future::Future<Output = T> + Send + 'static,
     abandoned: fn(T),
 ) -> Result<T> {
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        if let Err(unwanted) = reply.send(fut.await) {
-            abandoned(unwanted);
-        }
-    });
-    // No answer: the task panicked.
-    answer
-        .await
-        .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))
+    super::finish::finish(fut, abandoned).await
 }
