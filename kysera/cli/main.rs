@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use kysera::dialect;
 use kysera::migrate::{self, Migrator, Planned, State};
 
 #[derive(Parser)]
@@ -26,6 +27,21 @@ enum Command {
     Migrate {
         #[command(subcommand)]
         action: Action,
+    },
+    /// Prints the live schema: tables, their columns, indexes and foreign keys.
+    Introspect {
+        /// The database (postgres://…, mysql://…, sqlite://…).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// Only these tables (repeatable); every table of the current schema when none.
+        #[arg(long = "table")]
+        tables: Vec<String>,
+        /// The schema (PostgreSQL) or database (MySQL) to list, instead of the current one.
+        #[arg(long)]
+        schema: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -149,7 +165,15 @@ async fn open(common: &Common) -> kysera::Result<(kysera::Executor, Migrator)> {
 
 async fn run(cli: Cli) -> kysera::Result<()> {
     let paint = Paint::new();
-    let Command::Migrate { action } = cli.command;
+    let action = match cli.command {
+        Command::Migrate { action } => action,
+        Command::Introspect {
+            database_url,
+            tables,
+            schema,
+            json,
+        } => return introspect(&database_url, tables, schema, json).await,
+    };
     match action {
         Action::New {
             name,
@@ -242,6 +266,83 @@ async fn run(cli: Cli) -> kysera::Result<()> {
             } else {
                 report("applied", &m.reset(&db).await?, &paint);
             }
+        }
+    }
+    Ok(())
+}
+
+/// `kysera introspect`: each table with its columns, indexes and foreign keys.
+async fn introspect(
+    url: &str,
+    mut tables: Vec<String>,
+    schema: Option<String>,
+    json: bool,
+) -> kysera::Result<()> {
+    let db = kysera::connect(url).await?;
+    if tables.is_empty() {
+        tables = dialect::tables(&db, schema.as_deref())
+            .await?
+            .into_iter()
+            .map(|t| match &schema {
+                Some(s) => format!("{s}.{}", t.name),
+                None => t.name,
+            })
+            .collect();
+    }
+    let mut all = Vec::with_capacity(tables.len());
+    for t in &tables {
+        all.push(dialect::table_schema(&db, t).await?);
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&all)
+            .map_err(|e| kysera::Error::InvalidQuery(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    for t in &all {
+        println!("{}.{}", t.table.schema, t.table.name);
+        for c in &t.columns {
+            let mut notes = Vec::new();
+            if c.primary_key {
+                notes.push("primary key".to_string());
+            }
+            if c.generated {
+                notes.push("generated".to_string());
+            }
+            if let Some(d) = &c.default {
+                notes.push(format!("default {d}"));
+            }
+            let null = if c.nullable { "NULL" } else { "NOT NULL" };
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join(", "))
+            };
+            println!("  {} {} {null}{notes}", c.name, c.sql_type);
+        }
+        for i in &t.indexes {
+            let kind = if i.primary {
+                "primary key"
+            } else if i.unique {
+                "unique index"
+            } else {
+                "index"
+            };
+            println!("  {kind} {} ({})", i.name, i.columns.join(", "));
+        }
+        for f in &t.foreign_keys {
+            println!(
+                "  foreign key {}({}) -> {}({}) on delete {}, on update {}",
+                f.name
+                    .as_deref()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default(),
+                f.columns.join(", "),
+                f.references_table,
+                f.references_columns.join(", "),
+                f.on_delete,
+                f.on_update
+            );
         }
     }
     Ok(())

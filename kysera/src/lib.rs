@@ -51,6 +51,7 @@ pub mod behaviour;
 pub mod clock;
 mod core;
 pub mod dal;
+pub mod dialect;
 mod executor;
 pub mod migrate;
 mod model;

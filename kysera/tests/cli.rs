@@ -1,5 +1,6 @@
 //! The `kysera` command run as a process (feature `cli`), against a SQLite file and PostgreSQL:
-//! `migrate new`, `status`, `up --dry-run`, `up`, `down`, a failing migration's exit code.
+//! `migrate new`, `status`, `up --dry-run`, `up`, `introspect`, `down`, a failing migration's
+//! exit code.
 #![cfg(feature = "cli")]
 
 #[allow(unused_macros)]
@@ -109,6 +110,33 @@ fn walk(url: &str, dir: &Path) {
         text(&status).contains("applied") && !text(&status).contains("pending"),
         "{}",
         text(&status)
+    );
+    // The live schema, as text and as JSON.
+    let shown = kysera(url, &["introspect", "--table", &table]);
+    assert!(
+        shown.status.success()
+            && text(&shown).contains(&format!(".{table}"))
+            && text(&shown).contains("id ")
+            && text(&shown).contains("primary key"),
+        "{}",
+        text(&shown)
+    );
+    let json = kysera(url, &["introspect", "--json", "--table", &table]);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&json)));
+    assert!(
+        parsed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["table"]["name"] == table.as_str() && t["columns"][0]["name"] == "id"),
+        "{parsed}"
+    );
+    let missing = kysera(url, &["introspect", "--table", "no_such_table_here"]);
+    assert!(
+        !missing.status.success() && text(&missing).contains("no_such_table_here"),
+        "{}",
+        text(&missing)
     );
     let reverted = run(with(&["migrate", "down"]));
     assert!(

@@ -250,6 +250,20 @@ impl Error {
         }
     }
 
+    /// Whether the database gave up on the statement's transaction for a concurrent one, so
+    /// that running it again can succeed: a serialization failure or a deadlock (SQLSTATE
+    /// `40001`, which MySQL also reports for its deadlocks, and PostgreSQL's `40P01`), or
+    /// SQLite's busy and locked results once its busy timeout has passed.
+    pub fn is_retryable(&self) -> bool {
+        let Error::Database(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        matches!(
+            db.code().as_deref(),
+            Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517" | "773")
+        )
+    }
+
     /// A plugin's refusal, for use inside [`Plugin::intercept`](crate::Plugin::intercept).
     pub fn rejected(plugin: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Rejected {

@@ -4,6 +4,7 @@
 //! The folder is private; its items are re-exported at the crate root and from
 //! [`error`](crate::error).
 
+pub mod adapter;
 pub mod error;
 pub mod input;
 pub mod sql;

@@ -49,6 +49,8 @@ macro_rules! on_target {
     ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
         let target = $target;
         let run = |gone: $crate::executor::finish::CallerGone| async move {
+            // Read by the one-statement transactions of PostgreSQL's native RLS.
+            let _ = &gone;
             match target {
                 #[cfg(feature = "sqlite")]
                 Target::Pool($crate::executor::Pool::Sqlite(pool)) => {

@@ -16,7 +16,7 @@ use crate::core::sql::Dialect;
 /// writers): the rows an already intercepted write will change, read without plugins.
 pub(crate) fn lower_locked(select: Select, dialect: Dialect) -> Result<Lowered> {
     let mut l = lower(&Query::Select(select), dialect)?;
-    if dialect != Dialect::Sqlite {
+    if dialect.adapter().row_locks() {
         l.sql.push_str(" FOR UPDATE");
     }
     Ok(l)

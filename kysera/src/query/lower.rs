@@ -38,10 +38,7 @@ pub(super) fn build(stmt: &impl QueryStatementWriter, dialect: Dialect) -> Resul
             "a table, column or alias name contains a NUL character".into(),
         ));
     }
-    let limit = match dialect {
-        Dialect::Sqlite => 32_766,
-        _ => 65_535,
-    };
+    let limit = dialect.adapter().max_bind_parameters();
     if values.0.len() > limit {
         return Err(Error::InvalidQuery(format!(
             "the statement binds {} values and {dialect} accepts at most {limit}: split it (long IN lists of integers and text are written inline; others are not)",

@@ -8,8 +8,6 @@ use crate::core::sql::Dialect;
 use crate::executor::Executor;
 use crate::query::{Insert, Value};
 
-use super::clean::quoted;
-
 /// A JSON value as a bound value (`None` for null: the column is left to its default). `sql_type`
 /// is the column's type on PostgreSQL, which binds text as `text` and will not store it in a
 /// date, time, UUID or JSON column: text for those is read as that type.
@@ -186,7 +184,8 @@ async fn insert_rows(
                 n += tx.execute(ins).await?;
             }
             for column in &sequenced {
-                let (c, t) = (quoted(Dialect::Postgres, column), quoted(Dialect::Postgres, table));
+                let pg = Dialect::Postgres.adapter();
+                let (c, t) = (pg.escape_identifier(column)?, pg.escape_identifier(table)?);
                 let sql = format!(
                     "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(COALESCE((SELECT MAX({c}) FROM {t}), 0), 1), (SELECT COUNT(*) > 0 FROM {t}))"
                 );

@@ -255,17 +255,10 @@ async fn run<M: Model, A: UpsertAction>(
     loop {
         let result = erased(apply(ctx, &plan, &rows, &keys, audits)).await;
         match result {
-            Err(e) if tries < 3 && !ctx.in_transaction() && retryable(&e) => tries += 1,
+            Err(e) if tries < 3 && !ctx.in_transaction() && e.is_retryable() => tries += 1,
             other => return other,
         }
     }
-}
-
-/// Whether the database gave up on the transaction for a concurrent one (deadlock,
-/// serialization failure), so that running it again can succeed.
-fn retryable(e: &Error) -> bool {
-    matches!(e, Error::Database(sqlx::Error::Database(d))
-        if matches!(d.code().as_deref(), Some("40001" | "40P01")))
 }
 
 /// The updating upsert of `rows`, chunk by chunk, in one transaction (or a savepoint of the
