@@ -129,7 +129,19 @@ async fn the_live_schema_is_read_back(db: Executor) {
         "VARCHAR(50)"
     };
     ddl(&db, format!("CREATE TABLE k_parents ({id}, name {text} NOT NULL, note {text} NULL DEFAULT 'x', CONSTRAINT k_parents_name UNIQUE (name))")).await;
-    ddl(&db, format!("CREATE TABLE k_children ({id}, parent_id BIGINT NOT NULL, label {text} NOT NULL, rank BIGINT NULL, CONSTRAINT k_children_parent FOREIGN KEY (parent_id) REFERENCES k_parents (id) ON DELETE CASCADE)")).await;
+    let made = match d {
+        Dialect::Postgres => "TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP",
+        Dialect::MySql => "DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)",
+        _ => "TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP",
+    };
+    ddl(&db, format!("CREATE TABLE k_children ({id}, parent_id BIGINT NOT NULL, label {text} NOT NULL, rank BIGINT NULL, made {made}, CONSTRAINT k_children_parent FOREIGN KEY (parent_id) REFERENCES k_parents (id) ON DELETE CASCADE)")).await;
+    // A default is not a generated column (MySQL 8 marks it DEFAULT_GENERATED).
+    let child_cols = dialect::columns(&db, "k_children").await.unwrap();
+    let made_col = child_cols.iter().find(|c| c.name == "made").unwrap();
+    assert!(
+        !made_col.generated && made_col.default.is_some(),
+        "{d}: {made_col:?}"
+    );
     ddl(
         &db,
         "CREATE INDEX k_children_label_rank ON k_children (label, rank)".into(),
@@ -213,7 +225,7 @@ async fn the_live_schema_is_read_back(db: Executor) {
     let whole = dialect::table_schema(&db, "k_children").await.unwrap();
     assert_eq!(
         (whole.columns.len(), whole.foreign_keys.len()),
-        (4, 1),
+        (5, 1),
         "{d}"
     );
     assert!(!whole.table.schema.is_empty(), "{d}");
@@ -352,6 +364,32 @@ fn connection_urls_round_trip_and_hide_the_password() {
             .unwrap()
             .is_memory()
     );
+    // A password given as an option is hidden too; an IPv6 host goes in brackets; no host
+    // leaves the driver's default; the scheme's case does not matter.
+    let opt =
+        ConnectionConfig::parse("postgres://db/app?password=hunter2&sslmode=disable").unwrap();
+    assert!(
+        !opt.to_string().contains("hunter2") && !format!("{opt:?}").contains("hunter2"),
+        "{opt}"
+    );
+    assert!(opt.to_url().contains("hunter2"));
+    let v6 = ConnectionConfig::new(Dialect::MySql)
+        .host("::1")
+        .port(3306)
+        .database("d");
+    assert_eq!(v6.to_url(), "mysql://[::1]:3306/d");
+    assert_eq!(
+        ConnectionConfig::parse(&v6.to_url())
+            .unwrap()
+            .host
+            .as_deref(),
+        Some("[::1]")
+    );
+    let local = ConnectionConfig::new(Dialect::Postgres).database("app");
+    assert_eq!(local.to_url(), "postgres:///app");
+    assert_eq!(ConnectionConfig::parse(&local.to_url()).unwrap(), local);
+    let upper = ConnectionConfig::parse("SQLite://data/a.db").unwrap();
+    assert_eq!(upper.database.as_deref(), Some("data/a.db"));
     assert!(ConnectionConfig::parse("oracle://x").is_err());
     assert!(ConnectionConfig::parse("postgres://[bad").is_err());
 }

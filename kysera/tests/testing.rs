@@ -149,6 +149,8 @@ per_database! {
         assert_eq!((six.get::<String>("name").unwrap(), six.get::<Option<String>>("note").unwrap()), ("six: quoted".into(), None), "{d}");
         let born: chrono::NaiveDate = db.raw().fetch_all(Select::from(parents).filter(kysera::query::col("id").eq(5i64))).await.unwrap()[0].get("born").unwrap();
         assert_eq!(born.to_string(), "2026-03-04", "{d}");
+        let merged: chrono::NaiveDate = six.get("born").unwrap();
+        assert_eq!(merged.to_string(), "2026-03-04", "{d}: the merge key applied");
         db.execute(Insert::into(parents).set("name", "next")).await.unwrap_or_else(|e| panic!("{d}: {e}"));
         let ids: Vec<i64> = db.raw().fetch_all(Select::from(parents)).await.unwrap().iter().map(|r| r.get("id").unwrap()).collect();
         assert!(ids.contains(&7), "{d}: {ids:?}");

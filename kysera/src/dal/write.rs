@@ -7,8 +7,8 @@ use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
 use crate::model::{FilterOn, Model};
 use crate::query::{
-    CHANGE_AFTER, Delete, Filter, Insert, Query, Returning, Update, Value, col, lower_locked,
-    lower_locked_change,
+    CHANGE_AFTER, CHANGE_CHECKED, Delete, Filter, Insert, Query, Returning, Update, Value, col,
+    lower_locked, lower_locked_change,
 };
 
 pub(super) fn insert_for<M: Model>() -> Insert {
@@ -317,16 +317,27 @@ pub(super) async fn audited<M: Model>(
         let rows = tx
             .fetch_lowered(lower_locked_change(&query, &columns, M::INFO.primary_key)?)
             .await?;
-        let (mut olds, mut news, mut changed) = (Vec::new(), Vec::new(), 0);
+        let (mut olds, mut news, mut changed, mut refused) = (Vec::new(), Vec::new(), 0, 0);
         for r in &rows {
             if !r.get::<bool>(CHANGE_AFTER)? {
                 olds.push(M::from_row(r)?);
             } else {
                 changed += 1;
+                if !r.get::<bool>(CHANGE_CHECKED)? {
+                    refused += 1;
+                }
                 if !deleting {
                     news.push(M::from_row(r)?);
                 }
             }
+        }
+        if refused > 0 {
+            // The atomic section undoes the write.
+            return Err(Error::AccessDenied {
+                table: query.table().to_string(),
+                operation: query.operation(),
+                reason: format!("{refused} row(s) written are not ones the policies allow"),
+            });
         }
         // The lock makes these equal; a difference is a change this one did not account for.
         if changed != olds.len() {
@@ -360,8 +371,8 @@ pub(super) async fn audited<M: Model>(
 
 /// The rows an audited write changes, before and after (none after a DELETE), and how many it
 /// changed, where one statement cannot do it: the rows are read (locked where the database
-/// can), then the write runs in batches limited to their keys (returning the rows where the
-/// database can; read again where it cannot), each batch checked to change every row it names.
+/// can), then the write runs in batches limited to their keys and the rows are read again,
+/// each batch checked to change every row it names.
 async fn batched<M: Model>(
     tx: &Context,
     operation: &str,
@@ -379,30 +390,20 @@ async fn batched<M: Model>(
     )?;
     let mut news = Vec::with_capacity(if deleting { 0 } else { olds.len() });
     let mut total = 0;
-    let returning = !deleting && tx.dialect() == Dialect::Sqlite;
     for batch in olds.chunks(BATCH) {
         let keys = keys_of::<M>(batch);
         let mut part = query.clone();
         part.add_filter(keys.clone())?;
-        let changed = if returning {
-            if let Query::Update(u) = &mut part {
-                u.returning = all_columns::<M>();
-            }
-            let rows = decode_all::<M>(tx.fetch_all_unchecked(part).await?)?;
-            let n = rows.len();
-            news.extend(rows);
-            n
-        } else {
-            let n = tx.execute_unchecked(part).await? as usize;
-            if !deleting {
-                let mut after = M::select().filter(keys);
-                after.table.name = query.table().to_string();
-                news.extend(decode_all::<M>(
-                    tx.fetch_all_unchecked(after.into()).await?,
-                )?);
-            }
-            n
-        };
+        let changed = tx.execute_unchecked(part).await? as usize;
+        if !deleting {
+            // Read again rather than returned: SQLite's RETURNING does not show what AFTER
+            // triggers changed, and MySQL has none for updates.
+            let mut after = M::select().filter(keys);
+            after.table.name = query.table().to_string();
+            news.extend(decode_all::<M>(
+                tx.fetch_all_unchecked(after.into()).await?,
+            )?);
+        }
         if changed != batch.len() {
             return Err(Error::ConcurrentChange {
                 table: M::INFO.table.into(),

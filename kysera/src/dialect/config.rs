@@ -15,8 +15,8 @@ const SQLITE_PATH: &AsciiSet = &CONTROLS.add(b'%').add(b'?').add(b'#');
 /// A connection URL's parts: `postgres://user:password@host:5432/app?sslmode=require`,
 /// `mysql://root@127.0.0.1/app`, `sqlite://data/app.db?mode=rwc` or `sqlite::memory:`.
 ///
-/// `Debug` and `Display` show the URL with the password as `***`; [`to_url`](Self::to_url)
-/// gives the whole URL, to connect with.
+/// `Debug` and `Display` show the URL with the password — and any `password` option — as
+/// `***`; [`to_url`](Self::to_url) gives the whole URL, to connect with.
 ///
 /// ```
 /// use kysera::dialect::ConnectionConfig;
@@ -126,10 +126,9 @@ impl ConnectionConfig {
         };
         let dialect = Dialect::from_url(url)?;
         if dialect == Dialect::Sqlite {
-            let rest = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url);
+            // The scheme in any case, as `Dialect::from_url` takes it.
+            let after_scheme = &url["sqlite:".len()..];
+            let rest = after_scheme.strip_prefix("//").unwrap_or(after_scheme);
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
             let mut c = ConnectionConfig::new(dialect);
             if !path.is_empty() && path != ":memory:" {
@@ -181,7 +180,7 @@ impl ConnectionConfig {
         } else {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in &self.options {
-                q.append_pair(k, v);
+                q.append_pair(k, if redact && secret(k) { "***" } else { v });
             }
             format!("?{}", q.finish())
         };
@@ -213,7 +212,15 @@ impl ConnectionConfig {
         if self.user.is_some() || self.password.is_some() {
             out.push('@');
         }
-        out.push_str(self.host.as_deref().unwrap_or("localhost"));
+        match self.host.as_deref() {
+            // An IPv6 address goes in brackets.
+            Some(h) if h.contains(':') && !h.starts_with('[') => out.push_str(&format!("[{h}]")),
+            Some(h) => out.push_str(h),
+            // No host: the driver's default (PGHOST, a local socket) — which needs no user or
+            // port before it to stay a valid URL.
+            None if self.user.is_none() && self.password.is_none() && self.port.is_none() => {}
+            None => out.push_str("localhost"),
+        }
         if let Some(port) = self.port {
             out.push_str(&format!(":{port}"));
         }
@@ -224,6 +231,11 @@ impl ConnectionConfig {
         out.push_str(&query);
         out
     }
+}
+
+/// An option that holds a secret (`password=…` is accepted in the query by the drivers).
+fn secret(key: &str) -> bool {
+    key.to_ascii_lowercase().contains("password")
 }
 
 /// What a user name or password must escape in a URL.
@@ -279,7 +291,14 @@ impl fmt::Debug for ConnectionConfig {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("options", &self.options)
+            .field(
+                "options",
+                &self
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), if secret(k) { "***" } else { v.as_str() }))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

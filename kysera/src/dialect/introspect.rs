@@ -128,16 +128,25 @@ pub async fn tables(db: &Executor, schema: Option<&str>) -> Result<Vec<Table>> {
         Dialect::MySql => {
             rows(
                 db,
-                "SELECT CAST(table_schema AS CHAR) AS s, CAST(table_name AS CHAR) AS n FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema = COALESCE(?, DATABASE()) ORDER BY table_name",
+                "SELECT CAST(table_schema AS CHAR) AS s, CAST(table_name AS CHAR) AS n FROM information_schema.tables WHERE table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') AND table_schema = COALESCE(?, DATABASE()) ORDER BY table_name",
                 vec![schema],
             )
             .await?
         }
-        _ => {
+        _ if schema.is_null() => {
             rows(
                 db,
                 "SELECT 'main' AS s, name AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
                 vec![],
+            )
+            .await?
+        }
+        // Another attached database (`temp`, or one `ATTACH`ed).
+        _ => {
+            rows(
+                db,
+                "SELECT schema AS s, name AS n FROM pragma_table_list WHERE schema = ? AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                vec![schema],
             )
             .await?
         }
@@ -209,7 +218,7 @@ pub async fn columns(db: &Executor, table: &str) -> Result<Vec<Column>> {
             rows(
                 db,
                 "SELECT CAST(column_name AS CHAR) AS name, CAST(column_type AS CHAR) AS sql_type, CAST(is_nullable = 'YES' AS SIGNED) AS nullable, CAST(column_default AS CHAR) AS dflt, \
-                 CAST(column_key = 'PRI' AS SIGNED) AS pk, CAST(extra LIKE '%auto_increment%' OR extra LIKE '%GENERATED%' OR extra LIKE '%VIRTUAL%' OR extra LIKE '%STORED%' AS SIGNED) AS generated \
+                 CAST(column_key = 'PRI' AS SIGNED) AS pk, CAST(extra LIKE '%auto_increment%' OR extra LIKE '%VIRTUAL GENERATED%' OR extra LIKE '%STORED GENERATED%' OR extra LIKE '%PERSISTENT%' AS SIGNED) AS generated \
                  FROM information_schema.columns WHERE table_name = ? AND table_schema = COALESCE(?, DATABASE()) ORDER BY ordinal_position",
                 vec![n, s],
             )
@@ -425,7 +434,10 @@ pub async fn foreign_keys(db: &Executor, table: &str) -> Result<Vec<ForeignKey>>
                 }
             }
             for fk in &mut out {
-                if fk.references_columns.is_empty() {
+                // (Left empty when that table does not exist: SQLite lets a key name one.)
+                if fk.references_columns.is_empty()
+                    && table_exists(db, &fk.references_table).await?
+                {
                     fk.references_columns = Box::pin(columns(db, &fk.references_table))
                         .await?
                         .into_iter()

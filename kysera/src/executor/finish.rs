@@ -35,6 +35,9 @@ pub(crate) struct Finish<T: Send + 'static> {
     fut: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
     gone: CallerGone,
     abandoned: fn(T),
+    /// The runtime the statement was started on (whose I/O its connection uses): where the
+    /// rest of it runs if the caller drops it, even from outside any runtime.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl<T: Send + 'static> Finish<T> {
@@ -49,6 +52,7 @@ impl<T: Send + 'static> Finish<T> {
             fut: Some(Box::pin(make(gone.clone()))),
             gone,
             abandoned,
+            runtime: tokio::runtime::Handle::try_current().ok(),
         }
     }
 }
@@ -80,10 +84,17 @@ impl<T: Send + 'static> Drop for Finish<T> {
         let Some(fut) = self.fut.take() else { return };
         self.gone.0.store(true, Ordering::Release);
         let abandoned = self.abandoned;
-        // Outside a runtime (its shutdown) the statement is dropped, as sqlx would drop it:
-        // the driver then closes the connection rather than reuse it mid-command.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { abandoned(fut.await) });
+        let rest = async move { abandoned(fut.await) };
+        match self.runtime.take() {
+            // A runtime that has shut down drops the task: its connection is then closed by
+            // the driver as the runtime's I/O goes away.
+            Some(runtime) => {
+                // In its context: what the driver spawns as things drop finds it.
+                let _context = runtime.enter();
+                drop(runtime.spawn(rest));
+            }
+            // Started outside any runtime (sqlx needs one: nothing of it can be in flight).
+            None => drop(rest),
         }
     }
 }

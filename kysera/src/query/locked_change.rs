@@ -22,6 +22,10 @@ pub(crate) fn lower_locked(select: Select, dialect: Dialect) -> Result<Lowered> 
     Ok(l)
 }
 
+/// The name of the column that tells whether a row after an UPDATE meets its rows-written
+/// check (always `TRUE` for the rows before, and without a check).
+pub(crate) const CHECKED: &str = "__kysera_checked";
+
 /// The name of the column that tells a row's state after the write (`true`) from its state
 /// before (`false`).
 pub(crate) const AFTER: &str = "__kysera_after";
@@ -39,11 +43,20 @@ pub(crate) const AFTER: &str = "__kysera_after";
 /// The lock makes the rows read the rows changed: a row a concurrent transaction changes first
 /// is read in its new state (or left out when it no longer matches), and nothing else is
 /// written. For a DELETE the rows after are the rows removed (to count them).
+///
+/// An UPDATE with a rows-written check (a row policy's WITH CHECK) returns every column of
+/// the changed rows, and each row after says in [`CHECKED`] whether it meets the check as
+/// stored (`FALSE` for NULL); the caller undoes the write when one does not. The check may
+/// name the table (the rows after are read under its name) and columns the model lacks.
 pub(crate) fn lower_locked_change(
     write: &Query,
     columns: &[&str],
     key: &[&str],
 ) -> Result<Lowered> {
+    if write.too_deep() {
+        return Err(super::expr::too_deep());
+    }
+    write.null_comparison()?;
     const OLD: &str = "__kysera_old";
     const NEW: &str = "__kysera_new";
     let d = Dialect::Postgres;
@@ -63,12 +76,21 @@ pub(crate) fn lower_locked_change(
         _ => sea_query::Expr::tuple(key.iter().map(qualified)).in_subquery(keys),
     };
     let returning = Sq::returning().columns(columns.iter().map(|c| iden(c)));
+    let check = match write {
+        Query::Update(u) => u.check.clone(),
+        _ => None,
+    };
     let change: sea_query::SubQueryStatement = match write {
         Query::Update(u) => {
             let mut u = u.clone();
             u.returning = Returning::None;
+            u.check = None;
             let mut q = update_statement(&u, d)?;
-            q.and_where(locked).returning(returning);
+            q.and_where(locked);
+            match check {
+                Some(_) => q.returning(Sq::returning().all()),
+                None => q.returning(returning),
+            };
             q.into()
         }
         Query::Delete(del) => {
@@ -90,8 +112,22 @@ pub(crate) fn lower_locked_change(
             sea_query::Expr::cust(if after { "TRUE" } else { "FALSE" }),
             iden(AFTER),
         )
-        .columns(columns.iter().map(|c| iden(c)))
-        .from(iden(from));
+        .columns(columns.iter().map(|c| iden(c)));
+        match (&check, after) {
+            (Some(f), true) => {
+                // Read under the table's name, so a check that names it still resolves.
+                s.expr_as(
+                    sea_query::Expr::case(condition(f, d), sea_query::Expr::cust("TRUE"))
+                        .finally(sea_query::Expr::cust("FALSE")),
+                    iden(CHECKED),
+                )
+                .from_as(iden(from), iden(table));
+            }
+            _ => {
+                s.expr_as(sea_query::Expr::cust("TRUE"), iden(CHECKED))
+                    .from(iden(from));
+            }
+        }
         s
     };
     let mut body = side(OLD, false);

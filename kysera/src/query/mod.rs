@@ -38,7 +38,9 @@ pub use expr::{
     AggFn, CmpOp, ColumnRef, Expr, Filter, MAX_FILTER_DEPTH, TableRef, col, count_all, escape_like,
     val,
 };
-pub(crate) use locked_change::{AFTER as CHANGE_AFTER, lower_locked, lower_locked_change};
+pub(crate) use locked_change::{
+    AFTER as CHANGE_AFTER, CHECKED as CHANGE_CHECKED, lower_locked, lower_locked_change,
+};
 pub(crate) use lower::{Lowered, lower_count, lower_exists, lower_truths, lower_uncached};
 pub use select::{Join, JoinKind, Order, OrderBy, Select, SelectItem};
 pub(crate) use shape::{hits as shape_hits, lower};

@@ -94,7 +94,10 @@ pub async fn seed_json(db: &Executor, json: &str) -> Result<u64> {
 /// (`users: [{id: 1, email: a@x}]`), inserted in the order the file gives them, or a list of
 /// `{table, rows}`. Returns the rows inserted.
 pub async fn seed_yaml(db: &Executor, yaml: &str) -> Result<u64> {
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml)
+    let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml)
+        .map_err(|e| Error::InvalidQuery(format!("fixture YAML: {e}")))?;
+    // `<<: *defaults` merges, as YAML fixtures use them.
+    doc.apply_merge()
         .map_err(|e| Error::InvalidQuery(format!("fixture YAML: {e}")))?;
     let json = |v: serde_yaml_ng::Value| {
         serde_json::to_value(v).map_err(|e| Error::InvalidQuery(format!("fixture YAML: {e}")))
