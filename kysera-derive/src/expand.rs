@@ -218,14 +218,13 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
-    if soft_delete.is_some() || created_at.is_some() || updated_at.is_some() || tenant.is_some() {
-        // Lets the executor enforce the behaviours on every query naming the table.
-        behaviour_impls.extend(quote! {
-            #krate::__private::v0_1::inventory::submit! {
-                #krate::__private::v0_1::ModelRegistration(<#name as #krate::Model>::INFO)
-            }
-        });
-    }
+    // Every model is registered: the executor enforces the behaviours of those that declare
+    // some on every query naming their table, and `dialect::check_all_models` checks them all.
+    behaviour_impls.extend(quote! {
+        #krate::__private::v0_1::inventory::submit! {
+            #krate::__private::v0_1::ModelRegistration(<#name as #krate::Model>::INFO)
+        }
+    });
     let name_str = name.to_string();
     let new_name = format_ident!("New{}", name);
     let patch_name = format_ident!("{}Patch", name);
@@ -357,7 +356,12 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
         let field = field.trim_start_matches("r#");
         let (pk, generated, default, nullable) =
             (f.primary_key, f.generated, f.has_default, f.nullable());
-        quote!(#krate::__private::v0_1::column_info(#col, #field, #pk, #generated, #default, #nullable))
+        let ty = &f.ty;
+        let rust_type = quote!(#ty).to_string().replace(' ', "");
+        // Through `ColumnType`, like every other use of the field's type: one error for a
+        // type that is not a column type.
+        let family = quote_spanned!(ty.span()=> <#ty as #krate::ColumnType>::__FAMILY);
+        quote!(#krate::__private::v0_1::column_info(#col, #field, #pk, #generated, #default, #nullable, #rust_type, #family))
     });
     let n_inserted = fields.iter().filter(|f| f.inserted()).count();
     let n_patched = fields.iter().filter(|f| f.patched()).count();

@@ -82,7 +82,7 @@ pub use pagination::{CursorPage, Page, PageRequest};
 pub use plugin::{Plugin, QueryContext};
 pub use query::Value;
 pub use repository::{Find, Repository};
-pub use row::{Decodable, FromRow, Row, RowIndex};
+pub use row::{Decodable, FromRow, Row, RowIndex, TypeFamily};
 
 /// Runtime helpers for generated code. Not public API: no stability promise.
 #[doc(hidden)]

@@ -142,6 +142,11 @@ impl<M: Model> Repository<M> {
     pub async fn delete_many(&self, filter: impl FilterOn<M>) -> Result<u64> {
         dal::delete_many::<M>(&self.ctx, filter).await
     }
+    /// Compares the model with its live table
+    /// ([`dialect::check_schema`](crate::dialect::check_schema)).
+    pub async fn check_schema(&self) -> Result<crate::dialect::SchemaReport> {
+        crate::dialect::check_schema::<M>(&self.ctx).await
+    }
     /// Counts rows matching `filter` (`None`: every row).
     pub async fn count(&self, filter: impl MaybeFilterOn<M>) -> Result<i64> {
         dal::count::<M>(&self.ctx, filter).await

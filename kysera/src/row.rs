@@ -64,8 +64,46 @@ impl RowIndex for usize {
     note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or sqlx::types::Json<T>, or an Option of one"
 )]
 pub trait Decodable: Sized + sealed::Sealed {
+    /// The kind of SQL value the type reads (the same for `T` and `Option<T>`).
+    const FAMILY: TypeFamily;
     #[doc(hidden)]
     fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error>;
+}
+
+/// The kind of SQL value a [`Decodable`] type reads: what a model's field is compared with when
+/// a live table is checked against the model
+/// ([`check_schema`](crate::dialect::check_schema)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TypeFamily {
+    /// `bool`
+    Bool,
+    /// `i16`
+    I16,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+    /// `String`
+    Text,
+    /// `Vec<u8>`
+    Bytes,
+    /// `chrono::NaiveDate`
+    Date,
+    /// `chrono::NaiveTime`
+    Time,
+    /// `chrono::NaiveDateTime`
+    DateTime,
+    /// `chrono::DateTime<Utc>`
+    DateTimeUtc,
+    /// `uuid::Uuid`
+    Uuid,
+    /// `serde_json::Value`, `sqlx::types::Json<T>`
+    Json,
 }
 
 /// Reads `$t` at `$index` from whichever row `$row` is.
@@ -89,15 +127,17 @@ macro_rules! get_from {
 }
 
 macro_rules! decodable {
-    ($($t:ty),* $(,)?) => {$(
+    ($($t:ty => $family:ident),* $(,)?) => {$(
         impl sealed::Sealed for $t {}
         impl Decodable for $t {
+            const FAMILY: TypeFamily = TypeFamily::$family;
             fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
                 get_from!(row, index, $t)
             }
         }
         impl sealed::Sealed for Option<$t> {}
         impl Decodable for Option<$t> {
+            const FAMILY: TypeFamily = TypeFamily::$family;
             fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
                 get_from!(row, index, Option<$t>)
             }
@@ -105,20 +145,20 @@ macro_rules! decodable {
     )*};
 }
 decodable!(
-    i16,
-    i32,
-    i64,
-    f32,
-    f64,
-    bool,
-    String,
-    Vec<u8>,
-    chrono::NaiveDate,
-    chrono::NaiveTime,
-    chrono::NaiveDateTime,
-    chrono::DateTime<chrono::Utc>,
-    uuid::Uuid,
-    serde_json::Value,
+    i16 => I16,
+    i32 => I32,
+    i64 => I64,
+    f32 => F32,
+    f64 => F64,
+    bool => Bool,
+    String => Text,
+    Vec<u8> => Bytes,
+    chrono::NaiveDate => Date,
+    chrono::NaiveTime => Time,
+    chrono::NaiveDateTime => DateTime,
+    chrono::DateTime<chrono::Utc> => DateTimeUtc,
+    uuid::Uuid => Uuid,
+    serde_json::Value => Json,
 );
 
 impl<T> sealed::Sealed for sqlx::types::Json<T> {}
@@ -126,6 +166,7 @@ impl<T> Decodable for sqlx::types::Json<T>
 where
     T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
+    const FAMILY: TypeFamily = TypeFamily::Json;
     fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
         get_from!(row, index, sqlx::types::Json<T>)
     }
@@ -135,6 +176,7 @@ impl<T> Decodable for Option<sqlx::types::Json<T>>
 where
     T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
+    const FAMILY: TypeFamily = TypeFamily::Json;
     fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
         get_from!(row, index, Option<sqlx::types::Json<T>>)
     }

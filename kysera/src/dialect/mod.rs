@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
 mod config;
 mod introspect;
 mod maintenance;
@@ -25,6 +26,7 @@ mod maintenance;
 pub use crate::core::adapter::Adapter;
 use crate::core::error::Error;
 use crate::core::sql::Dialect;
+pub use check::{Drift, SchemaReport, check_all_models, check_info, check_schema, holds};
 pub use config::ConnectionConfig;
 pub use introspect::{
     Column, ForeignKey, Index, Table, TableSchema, columns, foreign_keys, indexes, table_exists,

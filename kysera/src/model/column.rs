@@ -42,6 +42,9 @@ pub trait ColumnType:
     fn to_value(&self) -> Value;
 
     #[doc(hidden)]
+    const __FAMILY: crate::row::TypeFamily = <Self as Decodable>::FAMILY;
+
+    #[doc(hidden)]
     fn __to_value(&self) -> Value {
         self.to_value()
     }

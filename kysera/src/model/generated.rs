@@ -4,6 +4,7 @@
 //! another module and does not compile against this `kysera`.
 
 use super::{AuditSpec, ColumnInfo, ModelInfo, TimestampColumn, TimestampKind, ValueKind};
+use crate::row::TypeFamily;
 
 /// A model's static description.
 #[allow(clippy::too_many_arguments)]
@@ -29,6 +30,8 @@ pub const fn model_info(
 }
 
 /// One column's description.
+// One argument per field of `ColumnInfo`, in a `const` context (no builder there).
+#[allow(clippy::too_many_arguments)]
 pub const fn column_info(
     name: &'static str,
     field: &'static str,
@@ -36,8 +39,19 @@ pub const fn column_info(
     generated: bool,
     has_default: bool,
     nullable: bool,
+    rust_type: &'static str,
+    family: TypeFamily,
 ) -> ColumnInfo {
-    ColumnInfo::new(name, field, primary_key, generated, has_default, nullable)
+    ColumnInfo::new(
+        name,
+        field,
+        primary_key,
+        generated,
+        has_default,
+        nullable,
+        rust_type,
+        family,
+    )
 }
 
 /// A timestamp column a behaviour sets.

@@ -12,7 +12,7 @@ pub use condition::{FilterOn, MaybeFilterOn, Where};
 use crate::core::error::{Error, Result};
 use crate::core::input::ValidationErrors;
 use crate::query::{ColumnRef, Expr, Filter, Select, Value};
-use crate::row::Row;
+use crate::row::{Row, TypeFamily};
 use std::fmt;
 
 /// One column of a model, as the derive describes it.
@@ -31,10 +31,15 @@ pub struct ColumnInfo {
     pub has_default: bool,
     /// The field is an `Option`.
     pub nullable: bool,
+    /// The field's Rust type, as written.
+    pub rust_type: &'static str,
+    /// The kind of SQL value the field reads.
+    pub family: TypeFamily,
 }
 
 impl ColumnInfo {
     /// A column description (for generated code, through `__private`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) const fn new(
         name: &'static str,
         field: &'static str,
@@ -42,6 +47,8 @@ impl ColumnInfo {
         generated: bool,
         has_default: bool,
         nullable: bool,
+        rust_type: &'static str,
+        family: TypeFamily,
     ) -> Self {
         ColumnInfo {
             name,
@@ -50,6 +57,8 @@ impl ColumnInfo {
             generated,
             has_default,
             nullable,
+            rust_type,
+            family,
         }
     }
 }
