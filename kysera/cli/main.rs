@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         action: Action,
     },
+    /// Writes code from the live schema.
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
     /// Prints the live schema: tables, their columns, indexes and foreign keys.
     Introspect {
         /// The database (postgres://…, mysql://…, sqlite://…).
@@ -42,6 +47,24 @@ enum Command {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Generate {
+    /// `#[derive(Repository)]` structs for tables, behaviours guessed from column names (marked
+    /// `review:`).
+    Models {
+        /// The database (postgres://…, mysql://…, sqlite://…).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// Only these tables (repeatable); every table of the current schema but the
+        /// migration history when none.
+        #[arg(long = "table")]
+        tables: Vec<String>,
+        /// Write to this file instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -173,6 +196,14 @@ async fn run(cli: Cli) -> kysera::Result<()> {
             schema,
             json,
         } => return introspect(&database_url, tables, schema, json).await,
+        Command::Generate {
+            what:
+                Generate::Models {
+                    database_url,
+                    tables,
+                    out,
+                },
+        } => return generate_models(&database_url, tables, out).await,
     };
     match action {
         Action::New {
@@ -267,6 +298,35 @@ async fn run(cli: Cli) -> kysera::Result<()> {
                 report("applied", &m.reset(&db).await?, &paint);
             }
         }
+    }
+    Ok(())
+}
+
+/// `kysera generate models`: model source for tables, printed or written to `out`.
+async fn generate_models(
+    url: &str,
+    mut tables: Vec<String>,
+    out: Option<PathBuf>,
+) -> kysera::Result<()> {
+    let db = kysera::connect(url).await?;
+    if tables.is_empty() {
+        tables = dialect::tables(&db, None)
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|t| t != "kysera_migrations")
+            .collect();
+    }
+    let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let source = dialect::generate_models(&db, &names).await?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, source).map_err(|e| {
+                kysera::Error::InvalidQuery(format!("writing `{}`: {e}", path.display()))
+            })?;
+            println!("wrote {} model(s) to {}", names.len(), path.display());
+        }
+        None => print!("{source}"),
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Repositories: a model's data access functions bound to a context.
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 
 use crate::behaviour::audit::{self, AuditFilter, AuditRecord};
 use crate::behaviour::registry;
@@ -92,20 +94,20 @@ impl<M: Model> Repository<M> {
     }
     /// Validates and inserts one row.
     pub async fn create(&self, new: M::New) -> Result<M> {
-        dal::create(&self.ctx, new).await
+        boxed(dal::create(&self.ctx, new)).await
     }
     /// Validates and inserts many rows.
     pub async fn create_many(&self, news: Vec<M::New>) -> Result<Vec<M>> {
-        dal::create_many(&self.ctx, news).await
+        boxed(dal::create_many(&self.ctx, news)).await
     }
     /// Inserts the row, or updates the row with its primary key (reviving a soft-deleted one);
     /// see [`dal::upsert`].
     pub async fn upsert(&self, new: M::New) -> Result<M> {
-        dal::upsert(&self.ctx, new).await
+        boxed(dal::upsert(&self.ctx, new)).await
     }
     /// [`upsert`](Self::upsert) for many rows, all or nothing, in input order.
     pub async fn upsert_many(&self, news: Vec<M::New>) -> Result<Vec<M>> {
-        dal::upsert_many(&self.ctx, news).await
+        boxed(dal::upsert_many(&self.ctx, news)).await
     }
     /// Inserts the row, or resolves a taken key as `how` says (another unique key, the columns
     /// to update, or nothing); see [`dal::upsert_with`].
@@ -114,7 +116,7 @@ impl<M: Model> Repository<M> {
         how: &Upsert<M, A>,
         new: M::New,
     ) -> Result<A::One<M>> {
-        dal::upsert_with(&self.ctx, how, new).await
+        boxed(dal::upsert_with(&self.ctx, how, new)).await
     }
     /// [`upsert_with`](Self::upsert_with) for many rows, all or nothing; see
     /// [`dal::upsert_many_with`].
@@ -123,11 +125,11 @@ impl<M: Model> Repository<M> {
         how: &Upsert<M, A>,
         news: Vec<M::New>,
     ) -> Result<Vec<M>> {
-        dal::upsert_many_with(&self.ctx, how, news).await
+        boxed(dal::upsert_many_with(&self.ctx, how, news)).await
     }
     /// Validates the patch and updates one row; a missing row is `NotFound`.
     pub async fn update(&self, id: M::Id, patch: M::Patch) -> Result<M> {
-        dal::update(&self.ctx, &id, patch).await
+        boxed(dal::update(&self.ctx, &id, patch)).await
     }
     /// Validates the patch and applies it to every row matching `filter`.
     pub async fn update_many(&self, filter: impl FilterOn<M>, patch: M::Patch) -> Result<u64> {
@@ -136,7 +138,7 @@ impl<M: Model> Repository<M> {
     /// Deletes one row; a missing row is `NotFound`. On a `#[soft_delete]` model this is a
     /// hard delete, as [`hard_delete`](Self::hard_delete).
     pub async fn delete(&self, id: M::Id) -> Result<()> {
-        dal::delete::<M>(&self.ctx, &id).await
+        boxed(dal::delete::<M>(&self.ctx, &id)).await
     }
     /// Deletes every row matching `filter`.
     pub async fn delete_many(&self, filter: impl FilterOn<M>) -> Result<u64> {
@@ -165,7 +167,7 @@ impl<M: Model> Repository<M> {
     where
         M: SoftDeleteModel,
     {
-        dal::soft_delete(&self.ctx, &id).await
+        boxed(dal::soft_delete(&self.ctx, &id)).await
     }
     /// Marks every matching row deleted; returns how many.
     pub async fn soft_delete_many(&self, filter: impl FilterOn<M>) -> Result<u64>
@@ -179,7 +181,7 @@ impl<M: Model> Repository<M> {
     where
         M: SoftDeleteModel,
     {
-        dal::restore(&self.ctx, &id).await
+        boxed(dal::restore(&self.ctx, &id)).await
     }
     /// Brings back the soft-deleted rows among `ids` and returns them; ids that are missing
     /// or not deleted are left alone.
@@ -187,14 +189,14 @@ impl<M: Model> Repository<M> {
     where
         M: SoftDeleteModel,
     {
-        dal::restore_many(&self.ctx, ids).await
+        boxed(dal::restore_many(&self.ctx, ids)).await
     }
     /// Removes a row for good, deleted or not; missing is `NotFound`.
     pub async fn hard_delete(&self, id: M::Id) -> Result<()>
     where
         M: SoftDeleteModel,
     {
-        dal::delete::<M>(&self.ctx, &id).await
+        boxed(dal::delete::<M>(&self.ctx, &id)).await
     }
     /// The row with this key, even if soft-deleted.
     pub async fn find_by_id_with_deleted(&self, id: M::Id) -> Result<Option<M>>
@@ -248,7 +250,7 @@ impl<M: Model> Repository<M> {
     where
         M: AuditedModel,
     {
-        dal::restore_from_audit(&self.ctx, entry_id).await
+        boxed(dal::restore_from_audit(&self.ctx, entry_id)).await
     }
     /// [`restore_from_audit`](Self::restore_from_audit) with values of its own, written over
     /// the entry's: how a re-created row gets the columns its audit excludes.
@@ -256,7 +258,7 @@ impl<M: Model> Repository<M> {
     where
         M: AuditedModel,
     {
-        dal::restore_from_audit_with(&self.ctx, entry_id, fill).await
+        boxed(dal::restore_from_audit_with(&self.ctx, entry_id, fill)).await
     }
 }
 
@@ -286,7 +288,7 @@ impl<M: Model> Repository<M> {
     where
         M: HasUpdatedAt,
     {
-        dal::touch(&self.ctx, &id).await
+        boxed(dal::touch(&self.ctx, &id)).await
     }
     /// Rows updated after `t`, oldest first.
     pub async fn find_updated_after(&self, t: chrono::DateTime<chrono::Utc>) -> Result<Vec<M>>
@@ -430,4 +432,14 @@ macro_rules! repositories {
             }
         }
     };
+}
+
+/// A write's future behind a pointer. A write nests transactions, savepoints and statements,
+/// and an application that awaits several inside nested `async` blocks (a request handler in
+/// `rls::within`, a test) could pass the compiler's limit on how deep a future's layout may be
+/// ("queries overflow the depth limit"); one allocation per write keeps them shallow.
+fn boxed<'a, T>(
+    f: impl Future<Output = Result<T>> + Send + 'a,
+) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>> {
+    Box::pin(f)
 }

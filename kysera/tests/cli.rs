@@ -132,6 +132,15 @@ fn walk(url: &str, dir: &Path) {
             .any(|t| t["table"]["name"] == table.as_str() && t["columns"][0]["name"] == "id"),
         "{parsed}"
     );
+    let models = kysera(url, &["generate", "models", "--table", &table]);
+    assert!(
+        models.status.success()
+            && text(&models).contains("#[derive(Debug, Clone, PartialEq, kysera::Repository)]")
+            && text(&models).contains("#[kysera(primary_key)]")
+            && text(&models).contains("pub id: i64,"),
+        "{}",
+        text(&models)
+    );
     let missing = kysera(url, &["introspect", "--table", "no_such_table_here"]);
     assert!(
         !missing.status.success() && text(&missing).contains("no_such_table_here"),

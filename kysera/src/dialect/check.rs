@@ -94,7 +94,7 @@ impl fmt::Display for Drift {
             Drift::MissingTable => write!(f, "the table does not exist (help: run the migrations)"),
             Drift::MissingColumn { column } => write!(
                 f,
-                "column `{column}` does not exist (help: add it, or name the field's column with #[kysera(column = \"…\")])"
+                "column `{column}` does not exist (help: add it, or name the field's column with #[kysera(rename = \"…\")])"
             ),
             Drift::NullableColumn { column } => write!(
                 f,

@@ -20,6 +20,7 @@
 
 mod check;
 mod config;
+mod generate;
 mod introspect;
 mod maintenance;
 
@@ -28,6 +29,7 @@ use crate::core::error::Error;
 use crate::core::sql::Dialect;
 pub use check::{Drift, SchemaReport, check_all_models, check_info, check_schema, holds};
 pub use config::ConnectionConfig;
+pub use generate::{generate_models, rust_type_for};
 pub use introspect::{
     Column, ForeignKey, Index, Table, TableSchema, columns, foreign_keys, indexes, table_exists,
     table_schema, tables,
