@@ -393,3 +393,47 @@ fn connection_urls_round_trip_and_hide_the_password() {
     assert!(ConnectionConfig::parse("oracle://x").is_err());
     assert!(ConnectionConfig::parse("postgres://[bad").is_err());
 }
+
+/// The adapter's facts hold on the live database: DDL in a rolled-back transaction is undone
+/// exactly where it says DDL is transactional, `RETURNING` works where it says so, and the
+/// bind limit is the lowering's.
+#[kysera::test(databases = "all")]
+async fn the_adapters_facts_hold(db: Executor) {
+    let d = db.dialect();
+    let a = d.adapter();
+    let undone = db
+        .transaction(async |tx| {
+            tx.raw()
+                .execute_sql("CREATE TABLE k_ddl_probe (x BIGINT)", vec![])
+                .await?;
+            Err::<(), _>(kysera::Error::InvalidQuery("undo".into()))
+        })
+        .await;
+    assert!(undone.is_err(), "{d}");
+    assert_eq!(
+        dialect::table_exists(&db, "k_ddl_probe").await.unwrap(),
+        !a.transactional_ddl(),
+        "{d}: transactional DDL is {}",
+        a.transactional_ddl()
+    );
+    if a.supports_returning() {
+        ddl(&db, "CREATE TABLE k_ret_probe (x BIGINT NOT NULL)".into()).await;
+        let rows = db
+            .raw()
+            .fetch_all_sql("INSERT INTO k_ret_probe (x) VALUES (5) RETURNING x", vec![])
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<i64>("x").unwrap(), 5, "{d}");
+    }
+    let limit = a.max_bind_parameters();
+    let mut fits = Insert::into("k_ret_probe").columns(["x"]);
+    for v in 0..limit as i64 {
+        fits = fits.values([kysera::Value::from(v)]);
+    }
+    assert!(db.to_sql(fits.clone()).is_ok(), "{d}");
+    let over = db
+        .to_sql(fits.values([kysera::Value::from(-1i64)]))
+        .unwrap_err()
+        .to_string();
+    assert!(over.contains(&limit.to_string()), "{d}: {over}");
+}

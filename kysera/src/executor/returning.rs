@@ -133,24 +133,18 @@ pub(super) fn append_mariadb_returning(l: &mut crate::query::Lowered, query: &Qu
     if !mariadb_returns(query) {
         return Ok(());
     }
-    let quoted = |c: &str| format!("`{}`", c.replace('`', "``"));
     let list = match query.returning() {
         Returning::None => return Ok(()),
         Returning::All => "*".to_string(),
         Returning::Columns(cols) if cols.is_empty() => {
             return Err(Error::InvalidQuery("RETURNING names no column".into()));
         }
-        Returning::Columns(cols) => {
-            if cols.iter().any(|c| c.contains('\0')) {
-                return Err(Error::InvalidQuery(
-                    "a RETURNING column name contains a NUL character".into(),
-                ));
-            }
-            cols.iter()
-                .map(|c| quoted(c))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+        // Escaped as the lowering escapes names (a NUL or an empty name is refused).
+        Returning::Columns(cols) => cols
+            .iter()
+            .map(|c| Dialect::MySql.adapter().escape_identifier(c))
+            .collect::<Result<Vec<_>>>()?
+            .join(", "),
     };
     l.sql.push_str(" RETURNING ");
     l.sql.push_str(&list);

@@ -22,11 +22,6 @@ pub(super) struct Applied {
     pub duration_ms: i64,
 }
 
-fn quoted(dialect: Dialect, name: &str) -> String {
-    let q = if dialect == Dialect::MySql { '`' } else { '"' };
-    format!("{q}{}{q}", name.replace(q, &format!("{q}{q}")))
-}
-
 /// Creates the history table if it does not exist.
 pub(super) async fn ensure_table(db: &Executor, table: &str) -> Result<()> {
     let d = db.dialect();
@@ -38,7 +33,7 @@ pub(super) async fn ensure_table(db: &Executor, table: &str) -> Result<()> {
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {} (version BIGINT PRIMARY KEY, name {text} NOT NULL, \
          checksum {text} NOT NULL, applied_at {ts} NOT NULL, duration_ms BIGINT NOT NULL)",
-        quoted(d, table)
+        d.adapter().escape_identifier(table)?
     );
     match db
         .raw()

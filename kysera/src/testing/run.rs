@@ -65,11 +65,11 @@ async fn fresh(dialect: Dialect) -> Result<Option<(Executor, Option<(Executor, S
     };
     let admin = crate::executor::connect(&url).await?;
     let name = format!("kysera_test_{}", uuid::Uuid::new_v4().simple());
-    let q = if dialect == Dialect::MySql { '`' } else { '"' };
+    let quoted = dialect.adapter().escape_identifier(&name)?;
     admin
         .raw()
         .execute_sql(
-            sqlx::AssertSqlSafe(format!("CREATE DATABASE {q}{name}{q}")),
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")),
             vec![],
         )
         .await?;

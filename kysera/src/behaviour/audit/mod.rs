@@ -133,16 +133,12 @@ impl Audit {
 
     /// The `CREATE TABLE IF NOT EXISTS` statement for the audit table on `dialect`.
     pub fn create_table_sql(&self, dialect: Dialect) -> String {
-        let (id, json, ts, q) = match dialect {
-            Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "JSONB", "TIMESTAMPTZ", '"'),
-            Dialect::MySql => (
-                "BIGINT AUTO_INCREMENT PRIMARY KEY",
-                "JSON",
-                "DATETIME(6)",
-                '`',
-            ),
-            _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "TEXT", '"'),
+        let (id, json, ts) = match dialect {
+            Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "JSONB", "TIMESTAMPTZ"),
+            Dialect::MySql => ("BIGINT AUTO_INCREMENT PRIMARY KEY", "JSON", "DATETIME(6)"),
+            _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "TEXT"),
         };
+        let q = dialect.adapter().identifier_quote();
         let t = format!("{q}{}{q}", self.table.replace(q, &format!("{q}{q}")));
         format!(
             "CREATE TABLE IF NOT EXISTS {t} (id {id}, table_name VARCHAR(128) NOT NULL, \
@@ -157,15 +153,15 @@ impl Audit {
         db.raw()
             .execute_sql(AssertSqlSafe(self.create_table_sql(db.dialect())), vec![])
             .await?;
-        let (q, exists) = match db.dialect() {
-            Dialect::MySql => ('`', ""),
-            _ => ('"', "IF NOT EXISTS "),
+        let exists = match db.dialect() {
+            Dialect::MySql => "",
+            _ => "IF NOT EXISTS ",
         };
-        let quote = |name: &str| format!("{q}{}{q}", name.replace(q, &format!("{q}{q}")));
+        let a = db.dialect().adapter();
         let sql = format!(
             "CREATE INDEX {exists}{} ON {} (table_name, entity_id)",
-            quote(&format!("{}_entity", self.table)),
-            quote(&self.table)
+            a.escape_identifier(&format!("{}_entity", self.table))?,
+            a.escape_identifier(&self.table)?
         );
         match db.raw().execute_sql(AssertSqlSafe(sql), vec![]).await {
             // MySQL has no CREATE INDEX IF NOT EXISTS: error 1061 is "duplicate key name".
