@@ -183,6 +183,17 @@ pub enum Error {
         /// The excluded, required columns.
         columns: Vec<String>,
     },
+    /// A model does not match its live table
+    /// ([`SchemaReport::into_result`](crate::dialect::SchemaReport::into_result)).
+    #[error("{model} does not match table `{table}`: {}", differences.join("; "))]
+    SchemaDrift {
+        /// The model.
+        model: String,
+        /// Its table.
+        table: String,
+        /// Each difference that breaks reads or writes.
+        differences: Vec<String>,
+    },
     /// Rows changed between the moment a write read them and the moment it changed them (another
     /// session got there first), so the write could not record exactly what it changed. Nothing
     /// was written; retry the write.

@@ -63,6 +63,12 @@ pub enum Drift {
         /// The column.
         column: String,
     },
+    /// The database computes the column (a generated column) but the field is not
+    /// `#[kysera(generated)]`: the model's inserts and updates write it, which fails.
+    ComputedColumn {
+        /// The column.
+        column: String,
+    },
     /// A column of the table the model does not have, `NOT NULL` without a default: the
     /// model's inserts cannot fill it.
     UnmappedRequiredColumn {
@@ -126,6 +132,10 @@ impl fmt::Display for Drift {
                 f,
                 "column `{column}` is #[kysera(default)] but has no default and is NOT NULL (help: give the column a default)"
             ),
+            Drift::ComputedColumn { column } => write!(
+                f,
+                "column `{column}` is computed by the database but the field is not #[kysera(generated)] (help: mark it generated)"
+            ),
             Drift::UnmappedRequiredColumn { column } => write!(
                 f,
                 "column `{column}` is NOT NULL without a default and the model has no field for it: its inserts fail (help: add a field, or a default)"
@@ -161,10 +171,18 @@ impl SchemaReport {
     /// checks (`check_schema::<User>(&db).await?.into_result()?`).
     pub fn into_result(self) -> Result<SchemaReport> {
         if self.is_ok() {
-            Ok(self)
-        } else {
-            Err(crate::core::error::Error::InvalidQuery(self.to_string()))
+            return Ok(self);
         }
+        Err(crate::core::error::Error::SchemaDrift {
+            model: self.model.into(),
+            table: self.table.into(),
+            differences: self
+                .drifts
+                .iter()
+                .filter(|d| d.is_error())
+                .map(ToString::to_string)
+                .collect(),
+        })
     }
 }
 
@@ -294,6 +312,9 @@ fn compare_column(
             sql_type: col.sql_type.clone(),
         });
     }
+    if !field.generated && col.generated && !col.primary_key && col.default.is_none() {
+        drifts.push(Drift::ComputedColumn { column: column() });
+    }
     if field.generated && !col.generated && col.default.is_none() {
         drifts.push(Drift::NotFilledByTheDatabase { column: column() });
     }
@@ -304,6 +325,7 @@ fn compare_column(
         && !field.generated
         && !filled_by_rls
         && col.default.is_none()
+        && !col.generated
         && !col.nullable
     {
         drifts.push(Drift::NoDefault { column: column() });
@@ -353,6 +375,10 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
     match d {
         Dialect::Postgres => {
             // PostgreSQL's driver reads each Rust type from its own SQL types only.
+            // No column type is an array.
+            if t.ends_with("[]") {
+                return false;
+            }
             let base = t.split('(').next().unwrap_or(t).trim();
             match family {
                 F::Bool => base == "boolean",
@@ -381,24 +407,20 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
         Dialect::MySql => {
             let base = t.split(['(', ' ']).next().unwrap_or(t);
             let unsigned = t.contains("unsigned");
-            let int = |widest: &[&str]| widest.contains(&base);
+            // The driver reads signed integers only from signed columns, whatever the width.
+            let int = |widest: &[&str]| widest.contains(&base) && !unsigned;
             match family {
                 F::Bool => matches!(base, "tinyint" | "bool" | "boolean" | "bit"),
-                F::I16 => int(&["tinyint", "smallint"]) && !(base == "smallint" && unsigned),
-                F::I32 => {
-                    int(&["tinyint", "smallint", "mediumint", "int", "integer"])
-                        && !(matches!(base, "int" | "integer") && unsigned)
-                }
-                F::I64 => {
-                    int(&[
-                        "tinyint",
-                        "smallint",
-                        "mediumint",
-                        "int",
-                        "integer",
-                        "bigint",
-                    ]) && !(base == "bigint" && unsigned)
-                }
+                F::I16 => int(&["tinyint", "smallint"]),
+                F::I32 => int(&["tinyint", "smallint", "mediumint", "int", "integer"]),
+                F::I64 => int(&[
+                    "tinyint",
+                    "smallint",
+                    "mediumint",
+                    "int",
+                    "integer",
+                    "bigint",
+                ]),
                 F::F32 => matches!(base, "float"),
                 F::F64 => matches!(base, "double" | "float" | "real"),
                 F::Text => matches!(
@@ -416,7 +438,8 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
                     base,
                     "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
                 ),
-                F::Uuid => matches!(base, "char" | "varchar" | "binary" | "uuid"),
+                // Read as its 16 bytes.
+                F::Uuid => matches!(base, "binary" | "varbinary") && t.contains("(16)"),
                 F::Date => base == "date",
                 F::Time => base == "time",
                 F::DateTime | F::DateTimeUtc => matches!(base, "datetime" | "timestamp"),
@@ -438,15 +461,20 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
             } else {
                 "numeric"
             };
+            // A column without a declared type keeps each value as it is written.
+            if u.is_empty() {
+                return true;
+            }
             match family {
                 F::Bool | F::I16 | F::I32 | F::I64 => matches!(affinity, "integer" | "numeric"),
-                F::F32 | F::F64 => matches!(affinity, "real" | "numeric" | "integer"),
-                F::Text | F::Json => matches!(affinity, "text" | "blob"),
+                // A whole number written to an INTEGER or NUMERIC column is stored as an
+                // integer, which the driver will not read as a float.
+                F::F32 | F::F64 => affinity == "real",
+                F::Text => matches!(affinity, "text" | "blob"),
+                F::Json => matches!(affinity, "text" | "blob") || u.starts_with("JSON"),
                 F::Bytes => affinity == "blob",
-                F::Uuid => matches!(affinity, "text" | "blob"),
-                F::Date | F::Time | F::DateTime | F::DateTimeUtc => {
-                    affinity != "blob" || u.is_empty()
-                }
+                F::Uuid => matches!(affinity, "text" | "blob") || u == "UUID",
+                F::Date | F::Time | F::DateTime | F::DateTimeUtc => affinity != "blob",
             }
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::introspect::{Column, columns};
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::sql::Dialect;
 use crate::executor::Executor;
 
@@ -15,6 +15,9 @@ use crate::executor::Executor;
 /// `None` when Kysera has no column type for it yet (`numeric`, arrays, …).
 pub fn rust_type_for(d: Dialect, sql_type: &str) -> Option<&'static str> {
     let t = sql_type.trim().to_ascii_lowercase();
+    if t.ends_with("[]") {
+        return None; // arrays: no column type reads them yet
+    }
     let base = t.split(['(', ' ']).next().unwrap_or(&t).to_string();
     Some(match d {
         Dialect::Postgres => match t.as_str() {
@@ -24,7 +27,7 @@ pub fn rust_type_for(d: Dialect, sql_type: &str) -> Option<&'static str> {
             "bigint" => "i64",
             "real" => "f32",
             "double precision" => "f64",
-            "text" | "name" | "citext" => "String",
+            "text" | "name" | "citext" | "bpchar" => "String",
             "bytea" => "Vec<u8>",
             "uuid" => "Uuid",
             "date" => "NaiveDate",
@@ -36,16 +39,16 @@ pub fn rust_type_for(d: Dialect, sql_type: &str) -> Option<&'static str> {
             _ => return None,
         },
         Dialect::MySql => {
-            let unsigned = t.contains("unsigned");
+            // The driver reads signed integers only from signed columns.
+            if t.contains("unsigned") {
+                return None;
+            }
             match base.as_str() {
                 "tinyint" if t.starts_with("tinyint(1)") => "bool",
                 "bool" | "boolean" => "bool",
-                "tinyint" => "i16",
-                "smallint" if !unsigned => "i16",
-                "smallint" | "mediumint" => "i32",
-                "int" | "integer" if !unsigned => "i32",
-                "int" | "integer" => "i64",
-                "bigint" if !unsigned => "i64",
+                "tinyint" | "smallint" => "i16",
+                "mediumint" | "int" | "integer" => "i32",
+                "bigint" => "i64",
                 "float" => "f32",
                 "double" | "real" => "f64",
                 "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum"
@@ -53,7 +56,6 @@ pub fn rust_type_for(d: Dialect, sql_type: &str) -> Option<&'static str> {
                 "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
                     "Vec<u8>"
                 }
-                "uuid" => "Uuid",
                 "date" => "NaiveDate",
                 "time" => "NaiveTime",
                 // Kysera stores a UTC instant in a DATETIME as its UTC wall time.
@@ -104,6 +106,28 @@ fn struct_name(table: &str) -> String {
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert_str(0, "Table");
     }
+    // Names the derive makes for other models (`NewX`, `XPatch`), and the types the fields
+    // use, get a suffix.
+    const TAKEN: &[&str] = &[
+        "Option",
+        "String",
+        "Result",
+        "Vec",
+        "Box",
+        "Uuid",
+        "Utc",
+        "DateTime",
+        "NaiveDate",
+        "NaiveDateTime",
+        "NaiveTime",
+        "Some",
+        "None",
+        "Ok",
+        "Err",
+    ];
+    if TAKEN.contains(&name.as_str()) || name.starts_with("New") || name.ends_with("Patch") {
+        name.push_str("Row");
+    }
     name
 }
 
@@ -135,8 +159,9 @@ const KEYWORDS: &[&str] = &[
     "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
-/// A field name for a column, and whether it needs `rename` (not a plain snake-case name).
-fn field_name(column: &str) -> (String, bool) {
+/// A field name for column number `i`, and whether it needs `rename` (not a plain snake-case
+/// name, or one the derive keeps for itself).
+fn field_name(column: &str, i: usize) -> (String, bool) {
     let mut name: String = column
         .chars()
         .map(|c| {
@@ -147,14 +172,17 @@ fn field_name(column: &str) -> (String, bool) {
             }
         })
         .collect();
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+    if name.chars().all(|c| c == '_') {
+        name = format!("column_{}", i + 1);
+    } else if name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert(0, '_');
     }
     let renamed = name != column;
+    // `INFO` is the model's description, and these cannot be raw identifiers.
+    if matches!(name.as_str(), "info" | "self" | "super" | "crate" | "_") {
+        return (format!("{name}_"), true);
+    }
     if KEYWORDS.contains(&name.as_str()) {
-        if matches!(name.as_str(), "self" | "Self" | "super" | "crate") {
-            return (format!("{name}_"), true);
-        }
         return (format!("r#{name}"), renamed);
     }
     (name, renamed)
@@ -166,8 +194,9 @@ fn is_time(t: &str) -> bool {
 
 /// Writes one `#[derive(Repository)]` struct per table of `tables` (each read from the live
 /// database), for review: behaviours guessed from column names carry a `review:` comment, and a
-/// column without a Rust type yet is left out with a comment saying why. A table without a
-/// primary key is skipped with a comment (a repository needs one).
+/// nullable or defaulted column without a Rust type yet is left out with a comment saying why.
+/// A table that cannot have a working model (no primary key; a key column, or a `NOT NULL`
+/// column without a default, of a type Kysera cannot read yet) is skipped with a comment.
 ///
 /// ```no_run
 /// # async fn f(db: kysera::Executor) -> Result<(), Box<dyn std::error::Error>> {
@@ -186,7 +215,7 @@ pub async fn generate_models(db: &Executor, tables: &[&str]) -> Result<String> {
         while !names.insert(name.clone()) {
             name.push('_');
         }
-        write_model(d, table, &name, &cols, &mut uses, &mut body)?;
+        write_model(d, table, &name, &cols, &mut uses, &mut body);
     }
     let mut out = String::from(
         "// Generated by `kysera generate models` from the live schema. Review before use:\n\
@@ -220,37 +249,55 @@ fn write_model(
     cols: &[Column],
     uses: &mut BTreeSet<&'static str>,
     out: &mut String,
-) -> Result<()> {
+) {
     let w = |out: &mut String, line: String| {
         out.push_str(&line);
         out.push('\n');
     };
-    if !cols.iter().any(|c| c.primary_key) {
-        w(
-            out,
-            format!(
-                "// `{table}` has no primary key: a repository needs one, so no model was written.\n"
-            ),
-        );
-        return Ok(());
-    }
     let typed: Vec<(&Column, Option<&'static str>)> = cols
         .iter()
         .map(|c| (c, rust_type_for(d, &c.sql_type)))
         .collect();
-    let find = |n: &str| typed.iter().find(|(c, _)| c.name == n);
-    let deleted = find("deleted_at")
-        .filter(|(c, t)| c.nullable && t.is_some_and(is_time))
-        .is_some();
-    let stamp = |n: &str| {
-        find(n)
-            .filter(|(c, t)| !c.primary_key && t.is_some_and(is_time))
-            .is_some()
+    // What would not compile, or not insert: the table is skipped with the reason.
+    let skip = if !cols.iter().any(|c| c.primary_key) {
+        Some("it has no primary key, which a repository needs".to_string())
+    } else if let Some((c, _)) = typed.iter().find(|(c, t)| t.is_none() && c.primary_key) {
+        Some(format!(
+            "its key column `{}` is {}, which no Rust column type reads yet",
+            c.name, c.sql_type
+        ))
+    } else {
+        typed
+            .iter()
+            .find(|(c, t)| t.is_none() && !c.nullable && c.default.is_none() && !c.generated)
+            .map(|(c, _)| {
+                format!(
+                    "its NOT NULL column `{}` is {}, which no Rust column type reads yet",
+                    c.name, c.sql_type
+                )
+            })
     };
-    let (created, updated) = (stamp("created_at"), stamp("updated_at"));
+    if let Some(why) = skip {
+        w(out, format!("// No model for `{table}`: {why}.\n"));
+        return;
+    }
+    let find = |n: &str| typed.iter().find(|(c, _)| c.name == n);
+    // A behaviour column the derive accepts: a time, set by Kysera (not generated, not a key).
+    let time_column =
+        |n: &str| find(n).filter(|(c, t)| !c.primary_key && !c.generated && t.is_some_and(is_time));
+    let deleted = time_column("deleted_at").is_some_and(|(c, _)| c.nullable);
+    // Each of the two that exists must be a time for `#[timestamps]` to apply.
+    let stamps_ok = ["created_at", "updated_at"]
+        .iter()
+        .all(|n| find(n).is_none() || time_column(n).is_some());
+    let created = stamps_ok && time_column("created_at").is_some();
+    let updated = stamps_ok && time_column("updated_at").is_some();
     let tenant = find("tenant_id")
         .filter(|(c, t)| {
-            !c.nullable && matches!(t, Some("String" | "i16" | "i32" | "i64" | "Uuid"))
+            !c.nullable
+                && !c.primary_key
+                && !c.generated
+                && matches!(t, Some("String" | "i16" | "i32" | "i64" | "Uuid"))
         })
         .is_some();
     let managed = |n: &str| {
@@ -293,7 +340,8 @@ fn write_model(
         );
     }
     w(out, format!("pub struct {name} {{"));
-    for (c, ty) in &typed {
+    let mut fields: BTreeSet<String> = BTreeSet::new();
+    for (i, (c, ty)) in typed.iter().enumerate() {
         let Some(ty) = ty else {
             w(
                 out,
@@ -302,15 +350,6 @@ fn write_model(
                     c.name, c.sql_type
                 ),
             );
-            if !c.nullable && c.default.is_none() && !c.generated {
-                return Err(Error::Unsupported {
-                    dialect: d,
-                    what: format!(
-                        "generating a model of `{table}`: its NOT NULL column `{}` is {}, which no Rust column type reads yet",
-                        c.name, c.sql_type
-                    ),
-                });
-            }
             continue;
         };
         for part in [
@@ -328,7 +367,16 @@ fn write_model(
         if ty.starts_with("serde_json") {
             uses.insert("serde_json");
         }
-        let (field, renamed) = field_name(&c.name);
+        let (mut field, mut renamed) = field_name(&c.name, i);
+        // Two columns that spell the same field name (`user-id`, `user_id`): the later one
+        // gets a number.
+        let stem = field.clone();
+        let mut n = 2;
+        while !fields.insert(field.trim_start_matches("r#").to_string()) {
+            field = format!("{}_{n}", stem.trim_start_matches("r#"));
+            renamed = true;
+            n += 1;
+        }
         let mut attrs = Vec::new();
         if c.primary_key {
             attrs.push("primary_key".to_string());
@@ -352,7 +400,6 @@ fn write_model(
         w(out, format!("    pub {field}: {ty},"));
     }
     w(out, "}\n".into());
-    Ok(())
 }
 
 #[cfg(test)]
@@ -367,9 +414,16 @@ mod tests {
         assert_eq!(struct_name("status"), "Status");
         assert_eq!(struct_name("Order Items"), "OrderItem");
         assert_eq!(struct_name("2fa"), "Table2fa");
-        assert_eq!(field_name("type"), ("r#type".into(), false));
-        assert_eq!(field_name("self"), ("self_".into(), true));
-        assert_eq!(field_name("Email Address"), ("email_address".into(), true));
-        assert_eq!(field_name("9lives"), ("_9lives".into(), true));
+        assert_eq!(field_name("type", 0), ("r#type".into(), false));
+        assert_eq!(field_name("self", 0), ("self_".into(), true));
+        assert_eq!(field_name("info", 0), ("info_".into(), true));
+        assert_eq!(
+            field_name("Email Address", 0),
+            ("email_address".into(), true)
+        );
+        assert_eq!(field_name("9lives", 0), ("_9lives".into(), true));
+        assert_eq!(field_name("ä", 3), ("column_4".into(), true));
+        assert_eq!(struct_name("new_posts"), "NewPostRow");
+        assert_eq!(struct_name("options"), "OptionRow");
     }
 }
