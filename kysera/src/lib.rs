@@ -53,6 +53,7 @@ mod core;
 pub mod dal;
 pub mod dialect;
 mod executor;
+pub mod infra;
 pub mod migrate;
 mod model;
 pub mod pagination;

@@ -1,0 +1,185 @@
+//! Running work again when the database gave up on it for a concurrent transaction
+//! (`withRetry`): exponential backoff with jitter, bounded by attempts and total time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::core::error::{Error, Result};
+use crate::executor::Executor;
+
+/// How [`retry`] waits and when it gives up.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (5).
+    pub max_attempts: u32,
+    /// The wait before the second attempt (20 ms); each later wait doubles, up to `max_delay`.
+    pub initial_delay: Duration,
+    /// The longest wait (1 s).
+    pub max_delay: Duration,
+    /// No attempt starts after this much time since the first (10 s).
+    pub max_elapsed: Duration,
+    /// Each wait is a random share (50–100 %) of its nominal length, so that transactions
+    /// that collided do not retry in step (on).
+    pub jitter: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(1),
+            max_elapsed: Duration::from_secs(10),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Sets the number of attempts (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+    /// Sets the first wait.
+    pub fn initial_delay(mut self, d: Duration) -> Self {
+        self.initial_delay = d;
+        self
+    }
+    /// Sets the longest wait.
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+    /// Sets the time after which no attempt starts.
+    pub fn max_elapsed(mut self, d: Duration) -> Self {
+        self.max_elapsed = d;
+        self
+    }
+    /// Turns the jitter on or off.
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// The wait after failed attempt number `attempt` (1-based).
+    fn delay(&self, attempt: u32) -> Duration {
+        let doubled = self.initial_delay.saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
+        let nominal = doubled.min(self.max_delay);
+        if !self.jitter {
+            return nominal;
+        }
+        // 50–100 % of it, from the randomness the crate already has.
+        let r = (uuid::Uuid::new_v4().as_u128() % 1_000) as f64 / 1_000.0;
+        nominal.mul_f64(0.5 + r / 2.0)
+    }
+}
+
+/// Whether [`retry`] runs work again after `err`: a serialization failure or deadlock (the
+/// database undid the transaction; PostgreSQL `40001` / `40P01`, MySQL's deadlock (`40001`),
+/// SQLite busy or locked — [`Error::is_retryable`]), or a connection the pool could not give
+/// within its timeout (nothing was sent). Never a constraint violation, a refused query or a
+/// lost connection mid-statement (which may have run).
+pub fn is_retryable(err: &Error) -> bool {
+    err.is_retryable() || matches!(err, Error::Database(sqlx::Error::PoolTimedOut))
+}
+
+/// Runs `work` until it succeeds, fails with an error that is not [retryable](is_retryable),
+/// or the policy's attempts or time run out (then the last error). Waiting uses tokio's clock,
+/// so a test with a paused clock does not wait.
+///
+/// ```no_run
+/// use kysera::infra::{retry, RetryPolicy};
+/// # async fn f(db: kysera::Executor) -> kysera::Result<()> {
+/// let n = retry(&RetryPolicy::default(), || async {
+///     db.raw().execute_sql("UPDATE counters SET n = n + 1", vec![]).await
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn retry<T, F, Fut>(policy: &RetryPolicy, mut work: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        match work().await {
+            Ok(v) => return Ok(v),
+            Err(e) if is_retryable(&e) && attempt < policy.max_attempts.max(1) => {
+                let wait = policy.delay(attempt);
+                if started.elapsed() + wait > policy.max_elapsed {
+                    return Err(e);
+                }
+                tracing::debug!(target: "kysera::infra", attempt, ?wait, error = %e, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`Executor::transaction`] run again, whole, when the database undoes it for a concurrent
+/// one ([`retry`] with `policy`). The closure runs once per attempt, each time in a fresh
+/// transaction (write it `|tx| async move { … }`: the future it returns owns what it uses, so
+/// the whole call can run in a spawned task); inside a transaction already (where the outer
+/// one is what was undone) it runs once, as a nested transaction.
+pub async fn transaction_with_retry<T, F, Fut>(
+    db: &Executor,
+    policy: &RetryPolicy,
+    mut work: F,
+) -> Result<T>
+where
+    F: FnMut(Executor) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    if db.in_transaction() {
+        return db.transaction(work).await;
+    }
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        match db.transaction(&mut work).await {
+            Ok(v) => return Ok(v),
+            Err(e) if is_retryable(&e) && attempt < policy.max_attempts.max(1) => {
+                let wait = policy.delay(attempt);
+                if started.elapsed() + wait > policy.max_elapsed {
+                    return Err(e);
+                }
+                tracing::debug!(target: "kysera::infra", attempt, ?wait, error = %e, "retrying the transaction");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_limit() {
+        let p = RetryPolicy::default()
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_millis(50))
+            .jitter(false);
+        let waits: Vec<u128> = (1..=5).map(|a| p.delay(a).as_millis()).collect();
+        assert_eq!(waits, [10, 20, 40, 50, 50]);
+        let j = RetryPolicy::default().initial_delay(Duration::from_millis(100));
+        for _ in 0..50 {
+            let d = j.delay(1).as_millis();
+            assert!((50..=100).contains(&d), "{d}");
+        }
+        assert_eq!(p.delay(200), Duration::from_millis(50));
+    }
+}
