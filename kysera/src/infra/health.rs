@@ -151,30 +151,50 @@ type Callback = Arc<dyn Fn(&HealthReport) + Send + Sync>;
 
 /// Checks the database at an interval in a task of its own. The latest report is
 /// [`latest`](Self::latest); [`subscribe`](Self::subscribe) gives a `watch` receiver that sees
-/// each new one; the callback of [`on_change`](Self::on_change) runs when the status changes.
-/// The task stops when the monitor is [`stop`](Self::stop)ped or dropped.
+/// each new one; [`start_with`](Self::start_with) also runs a callback when the status changes
+/// (the first report included). The task stops when the monitor is [`stop`](Self::stop)ped or
+/// dropped.
 ///
 /// ```no_run
 /// # async fn f(db: kysera::Executor) {
 /// use std::time::Duration;
 /// use kysera::infra::{HealthMonitor, HealthOptions};
-/// let monitor = HealthMonitor::start(db, Duration::from_secs(10), HealthOptions::default())
-///     .on_change(|r| tracing::warn!(status = ?r.status, "database health changed"));
+/// let monitor = HealthMonitor::start_with(db, Duration::from_secs(10), HealthOptions::default(), |r| {
+///     tracing::warn!(status = ?r.status, "database health changed")
+/// });
 /// let now = monitor.latest();
 /// # }
 /// ```
 pub struct HealthMonitor {
     latest: watch::Receiver<Option<HealthReport>>,
-    callback: Arc<std::sync::Mutex<Option<Callback>>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl HealthMonitor {
-    /// Starts checking `db` every `interval` (the first check at once).
+    /// Starts checking `db` every `interval` (at least a millisecond; the first check at once).
     pub fn start(db: Executor, interval: Duration, options: HealthOptions) -> Self {
+        Self::spawn(db, interval, options, None)
+    }
+
+    /// [`start`](Self::start), running `on_change` with each report whose status differs from
+    /// the one before (and with the first). A callback that panics is logged and kept.
+    pub fn start_with(
+        db: Executor,
+        interval: Duration,
+        options: HealthOptions,
+        on_change: impl Fn(&HealthReport) + Send + Sync + 'static,
+    ) -> Self {
+        Self::spawn(db, interval, options, Some(Arc::new(on_change)))
+    }
+
+    fn spawn(
+        db: Executor,
+        interval: Duration,
+        options: HealthOptions,
+        callback: Option<Callback>,
+    ) -> Self {
         let (tx, rx) = watch::channel(None::<HealthReport>);
-        let callback: Arc<std::sync::Mutex<Option<Callback>>> = Arc::default();
-        let cb = callback.clone();
+        let interval = interval.max(Duration::from_millis(1));
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -186,11 +206,13 @@ impl HealthMonitor {
                     .as_ref()
                     .is_none_or(|before| before.status != report.status);
                 if changed {
-                    let f = cb.lock().ok().and_then(|g| g.clone());
-                    if let Some(f) = f {
-                        f(&report);
-                    }
                     tracing::info!(target: "kysera::infra", status = ?report.status, error = ?report.error, "database health");
+                    if let Some(f) = &callback {
+                        let call = std::panic::AssertUnwindSafe(|| f(&report));
+                        if std::panic::catch_unwind(call).is_err() {
+                            tracing::error!(target: "kysera::infra", "the health callback panicked");
+                        }
+                    }
                 }
                 if tx.send(Some(report)).is_err() {
                     return;
@@ -199,17 +221,8 @@ impl HealthMonitor {
         });
         HealthMonitor {
             latest: rx,
-            callback,
             task: Some(task),
         }
-    }
-
-    /// Runs `f` with each report whose status differs from the one before (and the first).
-    pub fn on_change(self, f: impl Fn(&HealthReport) + Send + Sync + 'static) -> Self {
-        if let Ok(mut g) = self.callback.lock() {
-            *g = Some(Arc::new(f));
-        }
-        self
     }
 
     /// The latest report (`None` before the first check ends).

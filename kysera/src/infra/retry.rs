@@ -83,16 +83,20 @@ impl RetryPolicy {
 
 /// Whether [`retry`] runs work again after `err`: a serialization failure or deadlock (the
 /// database undid the transaction; PostgreSQL `40001` / `40P01`, MySQL's deadlock (`40001`),
-/// SQLite busy or locked — [`Error::is_retryable`]), or a connection the pool could not give
-/// within its timeout (nothing was sent). Never a constraint violation, a refused query or a
-/// lost connection mid-statement (which may have run).
+/// SQLite busy or locked — [`Error::is_retryable`]). Never a constraint violation, a refused
+/// query or a lost connection (the statement may have run).
 pub fn is_retryable(err: &Error) -> bool {
-    err.is_retryable() || matches!(err, Error::Database(sqlx::Error::PoolTimedOut))
+    err.is_retryable()
 }
 
 /// Runs `work` until it succeeds, fails with an error that is not [retryable](is_retryable),
 /// or the policy's attempts or time run out (then the last error). Waiting uses tokio's clock,
 /// so a test with a paused clock does not wait.
+///
+/// For work on an executor outside a transaction (each statement its own transaction). Inside
+/// a transaction, a deadlock or serialization failure undoes the whole transaction, not the
+/// one statement, so retrying the statement there is wrong: use [`transaction_with_retry`],
+/// which runs the whole transaction again.
 ///
 /// ```no_run
 /// use kysera::infra::{retry, RetryPolicy};
@@ -115,7 +119,7 @@ where
             Ok(v) => return Ok(v),
             Err(e) if is_retryable(&e) && attempt < policy.max_attempts.max(1) => {
                 let wait = policy.delay(attempt);
-                if started.elapsed() + wait > policy.max_elapsed {
+                if started.elapsed().saturating_add(wait) > policy.max_elapsed {
                     return Err(e);
                 }
                 tracing::debug!(target: "kysera::infra", attempt, ?wait, error = %e, "retrying");
@@ -151,7 +155,7 @@ where
             Ok(v) => return Ok(v),
             Err(e) if is_retryable(&e) && attempt < policy.max_attempts.max(1) => {
                 let wait = policy.delay(attempt);
-                if started.elapsed() + wait > policy.max_elapsed {
+                if started.elapsed().saturating_add(wait) > policy.max_elapsed {
                     return Err(e);
                 }
                 tracing::debug!(target: "kysera::infra", attempt, ?wait, error = %e, "retrying the transaction");
