@@ -231,3 +231,76 @@ async fn a_real_deadlock_is_retried_to_success(db: Executor) {
     let ns: Vec<i64> = rows.iter().map(|r| r.get("n").unwrap()).collect();
     assert_eq!(ns, [2, 2], "{d}: each transaction's two updates, once");
 }
+
+/// A transaction that goes on after the database picked it as the deadlock victim (the error
+/// swallowed) must not commit: on PostgreSQL its work is gone, and on MySQL its later
+/// statements would run outside any transaction. Its commit is `TransactionPoisoned`, its
+/// marker row never appears; the other transaction commits normally.
+#[kysera::test(databases = "all")]
+async fn a_swallowed_deadlock_does_not_commit(db: Executor) {
+    let d = db.dialect();
+    if d == Dialect::Sqlite {
+        return;
+    }
+    for sql in [
+        "CREATE TABLE k_dl2 (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)",
+        "CREATE TABLE k_dl2_done (who BIGINT NOT NULL)",
+        "INSERT INTO k_dl2 (id, n) VALUES (1, 0), (2, 0)",
+    ] {
+        db.raw().execute_sql(sql, vec![]).await.unwrap();
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let run = |first: i64, second: i64| {
+        let (db, barrier) = (db.clone(), barrier.clone());
+        tokio::spawn(async move {
+            db.transaction(|tx| async move {
+                let (bump, done) = if tx.dialect() == Dialect::Postgres {
+                    (
+                        "UPDATE k_dl2 SET n = n + 1 WHERE id = $1",
+                        "INSERT INTO k_dl2_done (who) VALUES ($1)",
+                    )
+                } else {
+                    (
+                        "UPDATE k_dl2 SET n = n + 1 WHERE id = ?",
+                        "INSERT INTO k_dl2_done (who) VALUES (?)",
+                    )
+                };
+                tx.raw().execute_sql(bump, vec![first.into()]).await?;
+                barrier.wait().await;
+                // The victim's error is ignored, and it goes on.
+                let _ = tx.raw().execute_sql(bump, vec![second.into()]).await;
+                let _ = tx.raw().execute_sql(done, vec![first.into()]).await;
+                Ok(())
+            })
+            .await
+        })
+    };
+    let (a, b) = (run(1, 2), run(2, 1));
+    let (a, b) = tokio::time::timeout(Duration::from_secs(60), async { (a.await, b.await) })
+        .await
+        .expect("no hang");
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let poisoned = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::TransactionPoisoned)))
+        .count();
+    let committed = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!((poisoned, committed), (1, 1), "{d}: {outcomes:?}");
+    let markers = db
+        .raw()
+        .fetch_all_sql("SELECT who FROM k_dl2_done", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        markers.len(),
+        1,
+        "{d}: only the committed transaction's marker"
+    );
+    let rows = db
+        .raw()
+        .fetch_all_sql("SELECT n FROM k_dl2 ORDER BY id", vec![])
+        .await
+        .unwrap();
+    let ns: Vec<i64> = rows.iter().map(|r| r.get("n").unwrap()).collect();
+    assert_eq!(ns, [1, 1], "{d}: only the winner's two updates");
+}

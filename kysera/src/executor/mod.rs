@@ -403,6 +403,9 @@ impl Executor {
                 if !h.open.load(Ordering::Acquire) {
                     return Err(Error::TransactionClosed);
                 }
+                if h.shared.poisoned.load(Ordering::Acquire) {
+                    return Err(Error::TransactionPoisoned);
+                }
                 Ok(Target::Tx(h.shared.lock_for(self.scope.as_deref()).await?))
             }
         }
@@ -542,6 +545,9 @@ impl Executor {
     /// A failed statement's error, explained where the database says too little: a MySQL
     /// unique violation gets the columns (and table) of the key it names.
     async fn explained<T>(&self, table: Option<&str>, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            self.poison_if_undone(e);
+        }
         match (result, &self.pool) {
             #[cfg(feature = "mysql")]
             (Err(e @ Error::UniqueViolation(_)), Pool::MySql(pool)) => {

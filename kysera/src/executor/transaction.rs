@@ -25,6 +25,7 @@ pub(super) use super::shared::{
 pub(super) use super::tx_conn::OwnedTx;
 pub(super) use super::tx_conn::{TxConn, detached, roll_back_soon};
 use crate::core::error::{Error, Result, commit_failed};
+use crate::core::sql::Dialect;
 
 /// One level of a (possibly nested) transaction.
 pub(super) struct TxHandle {
@@ -92,6 +93,21 @@ impl Drop for LevelGuard {
 }
 
 impl Executor {
+    /// After a statement of this transaction failed with `e`: a deadlock or serialization
+    /// failure undoes the whole transaction on the server (MySQL then runs later statements
+    /// outside any transaction), so no later statement runs in it and it does not commit
+    /// (`Error::TransactionPoisoned`), even if the caller goes on after the error. SQLite's busy
+    /// undoes only the statement.
+    pub(super) fn poison_if_undone(&self, e: &Error) {
+        if let Some(h) = &self.tx
+            && e.is_retryable()
+            && self.dialect() != Dialect::Sqlite
+        {
+            h.shared.poisoned.store(true, Ordering::Release);
+            tracing::warn!(target: "kysera::transaction", error = %e, "the database undid the transaction; it will not commit");
+        }
+    }
+
     /// Runs `f` atomically: in a transaction, or inside one in a savepoint of its own. Unlike
     /// a nested [`transaction`](Self::transaction) it does not wait for the level's nesting
     /// lock (it runs only the library's own statements), so it can be used from any level.
