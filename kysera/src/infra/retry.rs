@@ -112,20 +112,11 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let started = Instant::now();
-    let mut attempt = 1;
+    let mut backoff = Backoff::new(policy);
     loop {
         match work().await {
             Ok(v) => return Ok(v),
-            Err(e) if is_retryable(&e) && attempt < policy.max_attempts.max(1) => {
-                let wait = policy.delay(attempt);
-                if started.elapsed().saturating_add(wait) > policy.max_elapsed {
-                    return Err(e);
-                }
-                tracing::debug!(target: "kysera::infra", attempt, ?wait, error = %e, "retrying");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
+            Err(e) if backoff.again(&e).await => {}
             Err(e) => return Err(e),
         }
     }
@@ -148,22 +139,46 @@ where
     if db.in_transaction() {
         return db.transaction(work).await;
     }
-    let started = Instant::now();
-    let mut attempt = 1;
+    let mut backoff = Backoff::new(policy);
     loop {
         match db.transaction(&mut work).await {
             Ok(v) => return Ok(v),
-            Err(e) if is_retryable(&e) && attempt < policy.max_attempts.max(1) => {
-                let wait = policy.delay(attempt);
-                if started.elapsed().saturating_add(wait) > policy.max_elapsed {
-                    return Err(e);
-                }
-                tracing::debug!(target: "kysera::infra", attempt, ?wait, error = %e, "retrying the transaction");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
+            Err(e) if backoff.again(&e).await => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The retry loop's state: which attempt failed, and since when it has been trying.
+struct Backoff<'a> {
+    policy: &'a RetryPolicy,
+    started: Instant,
+    attempt: u32,
+}
+
+impl<'a> Backoff<'a> {
+    fn new(policy: &'a RetryPolicy) -> Self {
+        Backoff {
+            policy,
+            started: Instant::now(),
+            attempt: 1,
+        }
+    }
+
+    /// After attempt failed with `e`: waits and says `true` when another attempt is due;
+    /// `false` (at once) when `e` is not retryable or the attempts or time are spent.
+    async fn again(&mut self, e: &Error) -> bool {
+        if !is_retryable(e) || self.attempt >= self.policy.max_attempts.max(1) {
+            return false;
+        }
+        let wait = self.policy.delay(self.attempt);
+        if self.started.elapsed().saturating_add(wait) > self.policy.max_elapsed {
+            return false;
+        }
+        tracing::debug!(target: "kysera::infra", attempt = self.attempt, ?wait, error = %e, "retrying");
+        tokio::time::sleep(wait).await;
+        self.attempt += 1;
+        true
     }
 }
 

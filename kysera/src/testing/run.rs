@@ -102,19 +102,18 @@ async fn fresh(dialect: Dialect) -> Result<Option<(Executor, Option<(Executor, S
 }
 
 async fn drop_database(dialect: Dialect, admin: &Executor, name: &str) -> Result<()> {
+    let quoted = dialect.adapter().escape_identifier(name)?;
+    let drop_it = format!("DROP DATABASE IF EXISTS {quoted}");
     let sql = match dialect {
         // FORCE (PostgreSQL 13+) ends sessions a test left open; without it on older servers.
-        Dialect::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        _ => format!("DROP DATABASE IF EXISTS `{name}`"),
+        Dialect::Postgres => format!("{drop_it} WITH (FORCE)"),
+        _ => drop_it.clone(),
     };
     let raw = admin.raw();
     match raw.execute_sql(sqlx::AssertSqlSafe(sql), vec![]).await {
         Ok(_) => Ok(()),
         Err(_) if dialect == Dialect::Postgres => raw
-            .execute_sql(
-                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\"")),
-                vec![],
-            )
+            .execute_sql(sqlx::AssertSqlSafe(drop_it), vec![])
             .await
             .map(drop),
         Err(e) => Err(e),
