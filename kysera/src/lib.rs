@@ -70,7 +70,7 @@ pub use self::core::error::{ConstraintViolation, Error, Result};
 pub use self::core::sql::Dialect;
 pub use behaviour::{audit, register, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use executor::{Executor, Pool, Raw, connect};
+pub use executor::{Executor, IsolationLevel, Pool, Raw, connect};
 #[cfg(feature = "testing")]
 pub use kysera_derive::test;
 pub use kysera_derive::{FromRow, Repository, migrations};

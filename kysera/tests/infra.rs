@@ -43,8 +43,9 @@ impl kysera::sqlx::error::DatabaseError for SerializationFailure {
     }
 }
 
+/// Classified as the executor classifies the driver's errors.
 fn serialization_failure() -> Error {
-    Error::Database(kysera::sqlx::Error::Database(Box::new(
+    Error::from(kysera::sqlx::Error::Database(Box::new(
         SerializationFailure,
     )))
 }
@@ -132,10 +133,18 @@ async fn retries_are_bounded_and_only_for_retryable_errors() {
         1,
         "a constraint violation is not retried"
     );
-    // Nor a pool that gave no connection in time, nor a lost connection.
-    assert!(!infra::is_retryable(&Error::Database(
-        kysera::sqlx::Error::PoolTimedOut
-    )));
+    assert!(matches!(
+        serialization_failure(),
+        Error::SerializationFailure(_)
+    ));
+    // Nor a lost connection (the statement may have run); but a pool that gave no connection
+    // in time sent nothing.
+    let lost = Error::from(kysera::sqlx::Error::Io(
+        std::io::ErrorKind::ConnectionReset.into(),
+    ));
+    assert!(matches!(lost, Error::ConnectionLost(_)) && !infra::is_retryable(&lost));
+    let none = Error::from(kysera::sqlx::Error::PoolTimedOut);
+    assert!(matches!(none, Error::Unavailable(_)) && infra::is_retryable(&none));
 
     let calls = AtomicU32::new(0);
     let started = tokio::time::Instant::now();

@@ -1,7 +1,8 @@
 //! One error type for everything Kysera does, with database errors classified.
 //!
-//! Constraint violations are recognised on all three databases (the code tables are in
-//! [`classify`]) and carry the constraint, table and columns wherever the database reports them.
+//! Constraint violations, deadlocks, lock timeouts and lost connections are recognised on all
+//! three databases (`core::classify`, through `From<sqlx::Error>`); constraint violations carry the
+//! constraint, table and columns wherever the database reports them.
 
 use std::fmt;
 
@@ -61,6 +62,53 @@ pub enum Error {
     /// [`source`](std::error::Error::source)).
     #[error("the database or its driver reported an error")]
     Database(#[source] sqlx::Error),
+    /// The database broke a deadlock by undoing this statement's transaction (PostgreSQL
+    /// `40P01`; MySQL/MariaDB error 1213, SQLSTATE `40001`). Nothing of the transaction stays:
+    /// running the whole transaction again can succeed ([`is_retryable`](Error::is_retryable)).
+    #[error("deadlock: the database undid the transaction to break it; run the transaction again")]
+    Deadlock(#[source] sqlx::Error),
+    /// The transaction conflicted with a concurrent one under its isolation level and was undone
+    /// (PostgreSQL `40001`, as `REPEATABLE READ` and `SERIALIZABLE` report it). Running the whole
+    /// transaction again can succeed.
+    #[error(
+        "serialization failure: the transaction conflicted with a concurrent one and was undone; run the transaction again"
+    )]
+    SerializationFailure(#[source] sqlx::Error),
+    /// A lock could not be had in time, so the statement was refused: MySQL/MariaDB error 1205
+    /// (lock wait timeout: only the statement is undone, the transaction stays open),
+    /// PostgreSQL `55P03` (`lock_timeout`, `NOWAIT`), SQLite busy or locked once its busy
+    /// timeout has passed. Running it again can succeed.
+    #[error("a lock could not be had in time; the statement was refused")]
+    LockTimeout(#[source] sqlx::Error),
+    /// No connection could be had (the pool timed out waiting for one, or opening one failed):
+    /// nothing was sent, so running the work again is safe.
+    #[error("no connection to the database could be had; nothing was sent")]
+    Unavailable(#[source] sqlx::Error),
+    /// The connection failed while the statement ran (killed by an administrator, the server
+    /// shut down, the network cut): the statement may or may not have taken effect, so it is
+    /// not retried blindly. Inside a transaction, the database undoes the whole transaction.
+    #[error("the connection was lost while the statement ran; it may or may not have taken effect")]
+    ConnectionLost(#[source] sqlx::Error),
+    /// A [circuit breaker](crate::infra::CircuitBreaker) is open after repeated failures: the
+    /// call was refused without reaching the database.
+    #[error(
+        "circuit breaker `{name}` is open after repeated failures; calls are refused for {retry_after:?}"
+    )]
+    CircuitOpen {
+        /// The breaker's name.
+        name: String,
+        /// How long until the breaker lets a trial call through.
+        retry_after: std::time::Duration,
+    },
+    /// The process's termination signals (SIGINT, SIGTERM) could not be listened for (see
+    /// [`infra::shutdown_on_signal`](crate::infra::shutdown_on_signal)): the tokio runtime has
+    /// no I/O driver, or the operating system refused.
+    #[error("could not listen for termination signals")]
+    Signal(#[source] std::io::Error),
+    /// The executor's pool was closed (see [`infra::shutdown`](crate::infra::shutdown)): it
+    /// takes no new work.
+    #[error("the connection pool is closed (shutting down); no new work is accepted")]
+    PoolClosed,
     /// A value read from a row could not be decoded into the requested Rust type: the column,
     /// its SQL type and the Rust type asked for (when known), with the driver's error as the
     /// source.
@@ -261,18 +309,47 @@ impl Error {
         }
     }
 
-    /// Whether the database gave up on the statement's transaction for a concurrent one, so
-    /// that running it again can succeed: a serialization failure or a deadlock (SQLSTATE
-    /// `40001`, which MySQL also reports for its deadlocks, and PostgreSQL's `40P01`), or
-    /// SQLite's busy and locked results once its busy timeout has passed.
+    /// Whether running the work again can succeed and is safe: a [deadlock](Error::Deadlock),
+    /// a [serialization failure](Error::SerializationFailure), a [lock
+    /// timeout](Error::LockTimeout), or [no connection](Error::Unavailable) (nothing was sent).
+    /// Never a constraint violation, nor a [lost connection](Error::ConnectionLost) (the
+    /// statement may have run), nor an open circuit breaker (waiting is its point).
     pub fn is_retryable(&self) -> bool {
-        let Error::Database(sqlx::Error::Database(db)) = self else {
-            return false;
-        };
         matches!(
-            db.code().as_deref(),
-            Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517" | "773")
+            self,
+            Error::Deadlock(_)
+                | Error::SerializationFailure(_)
+                | Error::LockTimeout(_)
+                | Error::Unavailable(_)
         )
+    }
+
+    /// Whether the database undid the whole transaction the failed statement ran in (a
+    /// deadlock or a serialization failure), as opposed to refusing only the statement.
+    pub fn undid_transaction(&self) -> bool {
+        matches!(self, Error::Deadlock(_) | Error::SerializationFailure(_))
+    }
+
+    /// Whether the error says the database could not be reached or the connection failed
+    /// (what a [circuit breaker](crate::infra::CircuitBreaker) counts as a failure): no
+    /// connection, a lost connection, a commit with an unknown outcome, a failed connect.
+    /// Not an error the database answered with (a constraint, a deadlock, bad SQL).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unavailable(_)
+            | Error::ConnectionLost(_)
+            | Error::CommitOutcomeUnknown { .. }
+            | Error::Connection { .. } => true,
+            Error::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::PoolTimedOut
+            ),
+            _ => false,
+        }
     }
 
     /// A plugin's refusal, for use inside [`Plugin::intercept`](crate::Plugin::intercept).
@@ -316,210 +393,6 @@ fn list(columns: &[String]) -> String {
         Some((only, [])) => format!("{only} is"),
         Some((last, rest)) => format!("{} and {last} are", rest.join(", ")),
     }
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(err: sqlx::Error) -> Self {
-        classify(err)
-    }
-}
-
-/// Text between the first pair of `open`/`close` after `after` in `s`.
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-fn between<'a>(s: &'a str, after: &str, open: char, close: char) -> Option<&'a str> {
-    let rest = &s[s.find(after)? + after.len()..];
-    let start = rest.find(open)? + open.len_utf8();
-    let end = rest[start..].find(close)? + start;
-    Some(&rest[start..end])
-}
-
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-fn split_columns(list: &str, quote: char) -> Vec<String> {
-    list.split(',')
-        .map(|c| c.trim().trim_matches(quote).to_string())
-        .filter(|c| !c.is_empty())
-        .collect()
-}
-
-/// Turns a driver error into a Kysera error, classifying constraint violations.
-///
-/// The kind of violation is sqlx's own [`kind()`](sqlx::error::DatabaseError::kind) (so MariaDB's
-/// error 4025 is a check violation only with SQLSTATE 23000, as sqlx decides); Kysera adds the
-/// constraint, table and column names. PostgreSQL: from the error fields and the unique
-/// columns from its `Key (a, b)=(…)` detail. MySQL/MariaDB: from the message. SQLite: from the
-/// `table.column` list in the message.
-pub fn classify(err: sqlx::Error) -> Error {
-    let sqlx::Error::Database(db) = &err else {
-        return match err {
-            sqlx::Error::RowNotFound => Error::NotFound(None),
-            sqlx::Error::ColumnDecode { index, source } => Error::Decode {
-                // sqlx formats a named index with `{:?}`: show the name as written.
-                column: index.trim_matches('"').to_string(),
-                sql_type: None,
-                rust_type: None,
-                source: sqlx::Error::ColumnDecode { index, source },
-            },
-            other => Error::Database(other),
-        };
-    };
-    let message = db.message().to_string();
-    let mut v = ConstraintViolation {
-        message: message.clone(),
-        ..Default::default()
-    };
-    let kind = match db.kind() {
-        sqlx::error::ErrorKind::UniqueViolation => Some(Kind::Unique),
-        sqlx::error::ErrorKind::ForeignKeyViolation => Some(Kind::ForeignKey),
-        sqlx::error::ErrorKind::NotNullViolation => Some(Kind::NotNull),
-        sqlx::error::ErrorKind::CheckViolation => Some(Kind::Check),
-        _ => None,
-    };
-    // Each compiled-in backend names the parts in its own way.
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        v.constraint = pg.constraint().map(str::to_string);
-        v.table = pg.table().map(str::to_string);
-        if let Some(col) = pg.column() {
-            v.columns.push(col.to_string());
-        } else if let Some(detail) = pg.detail() {
-            // "Key (email)=(a@b.c) already exists." / "Key (user_id)=(9) is not present in table …"
-            if let Some(list) = between(detail, "Key", '(', ')') {
-                v.columns = split_columns(list, '"');
-            }
-        }
-    }
-    #[cfg(feature = "mysql")]
-    if db
-        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .is_some()
-    {
-        match kind {
-            Some(Kind::Unique) => {
-                // "Duplicate entry 'x' for key 'users.email'" (MySQL 8) or "… for key 'email'"
-                if let Some(key) = message
-                    .rsplit("for key '")
-                    .next()
-                    .filter(|_| message.contains("for key '"))
-                {
-                    let key = key.trim_end_matches('\'');
-                    match key.rsplit_once('.') {
-                        Some((table, key)) => {
-                            v.table = Some(table.to_string());
-                            v.constraint = Some(key.to_string());
-                        }
-                        None => v.constraint = Some(key.to_string()),
-                    }
-                }
-            }
-            Some(Kind::ForeignKey) => {
-                // "… (`db`.`child`, CONSTRAINT `fk` FOREIGN KEY (`parent_id`) REFERENCES …)"
-                if let Some(c) = between(&message, "CONSTRAINT", '`', '`') {
-                    v.constraint = Some(c.to_string());
-                }
-                if let Some(cols) = between(&message, "FOREIGN KEY", '(', ')') {
-                    v.columns = split_columns(cols, '`');
-                }
-                // the child table is the second name of "(`db`.`child`, …"
-                if let Some(start) = message.find("`.`").map(|p| p + 3)
-                    && let Some(end) = message[start..].find('`')
-                {
-                    v.table = Some(message[start..start + end].to_string());
-                }
-            }
-            Some(Kind::NotNull) => {
-                // "Column 'name' cannot be null" / "Field 'name' doesn't have a default value"
-                if let Some(c) = between(&message, "", '\'', '\'') {
-                    v.columns.push(c.to_string());
-                }
-            }
-            Some(Kind::Check) => {
-                // MySQL: "Check constraint 'c' is violated." MariaDB: "CONSTRAINT `c` failed for `db`.`t`"
-                if let Some(c) = between(&message, "onstraint", '\'', '\'')
-                    .or_else(|| between(&message, "CONSTRAINT", '`', '`'))
-                {
-                    v.constraint = Some(c.to_string());
-                }
-                if let Some(pos) = message.find("failed for ") {
-                    let rest = &message[pos..];
-                    if let Some(t) = rest.rsplit('.').next() {
-                        v.table = Some(t.trim_matches('`').to_string());
-                    }
-                }
-            }
-            None => {}
-        }
-    }
-    #[cfg(feature = "sqlite")]
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // "UNIQUE constraint failed: users.email, users.org" / "NOT NULL constraint failed: t.c"
-        // "CHECK constraint failed: name_len"
-        if let Some(list) = message.split("constraint failed: ").nth(1) {
-            if kind == Some(Kind::Check) {
-                v.constraint = Some(list.trim().to_string());
-            } else {
-                for item in list.split(',') {
-                    let item = item.trim();
-                    match item.split_once('.') {
-                        Some((t, c)) => {
-                            v.table.get_or_insert_with(|| t.to_string());
-                            v.columns.push(c.to_string());
-                        }
-                        None if !item.is_empty() => v.columns.push(item.to_string()),
-                        None => {}
-                    }
-                }
-            }
-        }
-    }
-    match kind {
-        Some(Kind::Unique) => Error::UniqueViolation(v),
-        Some(Kind::ForeignKey) => Error::ForeignKeyViolation(v),
-        Some(Kind::NotNull) => Error::NotNullViolation(v),
-        Some(Kind::Check) => Error::CheckViolation(v),
-        None => Error::Database(err),
-    }
-}
-
-/// Which kind of constraint a violation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Unique,
-    ForeignKey,
-    NotNull,
-    Check,
-}
-
-/// The error of a failed COMMIT: the database's own refusal (the transaction was rolled back)
-/// is classified as usual; anything else — the connection failed — leaves the outcome unknown.
-pub(crate) fn commit_failed(e: sqlx::Error) -> Error {
-    match e {
-        sqlx::Error::Database(ref db) if !connection_lost(db.as_ref()) => classify(e),
-        source => Error::CommitOutcomeUnknown { source },
-    }
-}
-
-/// Whether a database error ends the session rather than refusing the statement: SQLSTATE class
-/// 08 (connection exception) and 57P (operator intervention: shutdown, terminated backend), a
-/// PostgreSQL FATAL or PANIC, MySQL's killed connection or server shutdown.
-fn connection_lost(db: &dyn sqlx::error::DatabaseError) -> bool {
-    let code = db.code();
-    if code
-        .as_deref()
-        .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
-    {
-        return true;
-    }
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        use sqlx::postgres::PgSeverity;
-        return matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic);
-    }
-    #[cfg(feature = "mysql")]
-    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
-        return matches!(my.number(), 1053 | 1927 | 2006 | 2013);
-    }
-    false
 }
 
 /// Replaces the password of a URL with `***` so it can be shown in errors and logs.
@@ -568,16 +441,6 @@ mod tests {
             assert!(!e.to_string().contains(&cause_text), "{e}");
             assert_eq!(e.source().map(|s| s.to_string()), Some(cause_text.clone()));
         }
-    }
-
-    #[test]
-    fn message_helpers() {
-        assert_eq!(
-            between("Key (a, b)=(1, 2) already exists.", "Key", '(', ')'),
-            Some("a, b")
-        );
-        assert_eq!(split_columns("`a`, `b`", '`'), vec!["a", "b"]);
-        assert_eq!(between("no key here", "Key", '(', ')'), None);
     }
 
     #[test]

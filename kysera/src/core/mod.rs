@@ -5,6 +5,7 @@
 //! [`error`](crate::error).
 
 pub mod adapter;
+pub(crate) mod classify;
 pub mod error;
 pub mod input;
 pub mod sql;

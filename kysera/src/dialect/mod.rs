@@ -74,8 +74,9 @@ pub fn is_constraint_violation(err: &Error) -> bool {
     err.constraint_violation().is_some()
 }
 
-/// Whether `err` says the transaction lost a race and may succeed if run again
-/// ([`Error::is_retryable`]: a serialization failure or deadlock, SQLite busy).
+/// Whether `err` says the work may succeed if run again, and running it again is safe
+/// ([`Error::is_retryable`]: a deadlock, a serialization failure, a lock timeout, no
+/// connection).
 pub fn is_retryable(err: &Error) -> bool {
     err.is_retryable()
 }

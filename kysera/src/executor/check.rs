@@ -12,7 +12,7 @@
 
 use sqlx::Row as _;
 
-use super::{Executor, Target, sqlx_query};
+use super::{Executor, sqlx_query};
 use crate::core::error::{Error, Result};
 use crate::query::{Expr, Filter, Query, Returning, Select, Value, col, lower_truths};
 use crate::row::Row;

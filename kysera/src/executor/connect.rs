@@ -70,6 +70,19 @@ impl Pool {
         }
     }
 
+    /// Whether the pool was closed ([`close`](Self::close) or
+    /// [`infra::shutdown`](crate::infra::shutdown)): it lends no more connections.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => p.is_closed(),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.is_closed(),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.is_closed(),
+        }
+    }
+
     /// Closes every connection (waiting for those in use to be returned).
     pub async fn close(&self) {
         match self {

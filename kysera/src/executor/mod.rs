@@ -28,97 +28,6 @@ use crate::row::Row;
 /// A statement's future behind a pointer (see `fetch_all_unchecked`).
 type Erased<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
-/// Where a query goes: the pool, or the connection of a transaction (locked for the query).
-/// Owned, so the statement can run in a task of its own.
-enum Target {
-    Pool(Pool),
-    Tx(transaction::ConnGuard),
-    /// PostgreSQL native RLS outside a transaction: a transaction of the one statement, begun
-    /// with the auth context's settings and committed after it.
-    #[cfg(feature = "postgres")]
-    PgLocal(transaction::OwnedTx),
-}
-
-/// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
-/// matching [`Row`] constructor — as a [`finish::Finish`] that owns the connection (or the
-/// transaction's lock), so a caller dropped at any await point never leaves a command
-/// half-done on a connection: the statement finishes in a task of its own, then the
-/// connection goes back to the pool (or the transaction's lock is released), and a
-/// one-statement transaction whose caller is gone is rolled back instead of committed.
-macro_rules! on_target {
-    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
-        let target = $target;
-        let run = |gone: $crate::executor::finish::CallerGone| async move {
-            // Read by the one-statement transactions of PostgreSQL's native RLS.
-            let _ = &gone;
-            match target {
-                #[cfg(feature = "sqlite")]
-                Target::Pool($crate::executor::Pool::Sqlite(pool)) => {
-                    let $c = &pool;
-                    let $wrap = Row::Sqlite;
-                    $body
-                }
-                #[cfg(feature = "postgres")]
-                Target::Pool($crate::executor::Pool::Postgres(pool)) => {
-                    let $c = &pool;
-                    let $wrap = Row::Postgres;
-                    $body
-                }
-                #[cfg(feature = "mysql")]
-                Target::Pool($crate::executor::Pool::MySql(pool)) => {
-                    let $c = &pool;
-                    let $wrap = Row::MySql;
-                    $body
-                }
-                #[cfg(feature = "postgres")]
-                Target::PgLocal(mut owned) => {
-                    let result = match owned.conn() {
-                        Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
-                            let $c = &mut **tx;
-                            let $wrap = Row::Postgres;
-                            $body
-                        }
-                        #[allow(unreachable_patterns)]
-                        _ => Err(Error::TransactionClosed),
-                    };
-                    match result {
-                        // The caller is gone: its statement is undone with the transaction.
-                        Ok(_) if gone.is_gone() => Err(Error::TransactionClosed),
-                        Ok(v) => owned.commit().await.map(|()| v),
-                        Err(e) => Err(e),
-                    }
-                }
-                Target::Tx(mut guard) => match guard.as_mut() {
-                    #[cfg(feature = "sqlite")]
-                    Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::Sqlite;
-                        $body
-                    }
-                    #[cfg(feature = "postgres")]
-                    Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::Postgres;
-                        $body
-                    }
-                    #[cfg(feature = "mysql")]
-                    Some($crate::executor::transaction::TxConn::MySql(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::MySql;
-                        $body
-                    }
-                    None => Err(Error::TransactionClosed),
-                },
-            }
-        };
-        // The statement's result when its caller is gone: dropped (a one-statement
-        // transaction rolls back as it drops).
-        $crate::executor::finish::Finish::new(run, drop)
-            .await
-            .and_then(|result| result)
-    }};
-}
-
 fn sqlx_query<DB: sqlx::Database>(l: Lowered) -> sqlx::query::Query<'static, DB, SqlxValues>
 where
     SqlxValues: sqlx::IntoArguments<DB>,
@@ -127,11 +36,15 @@ where
     sqlx::query_with(AssertSqlSafe(l.sql), SqlxValues(l.values))
 }
 
+#[macro_use]
+mod target;
+mod breaker;
 mod check;
 mod connect;
 mod decode;
 pub(crate) mod finish;
 pub(crate) mod hook;
+mod isolation;
 mod raw;
 #[cfg(feature = "mysql")]
 mod returning;
@@ -143,9 +56,12 @@ mod tx_conn;
 #[cfg(feature = "mysql")]
 mod unique_keys;
 
+pub use breaker::{BreakerOptions, BreakerState, CircuitBreaker};
 pub use connect::{Pool, connect};
 use hook::{Behaviours, Enforce};
+pub use isolation::IsolationLevel;
 pub use raw::Raw;
+use target::{Target, To};
 #[cfg(feature = "postgres")]
 use transaction::TxConn;
 use transaction::TxHandle;
@@ -191,6 +107,10 @@ pub struct Executor {
     /// [`connect`]; an executor made from a pool of one's own emulates it, as on MySQL).
     #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     mariadb_returning: bool,
+    /// The circuit breaker every statement goes through, if any.
+    breaker: Option<CircuitBreaker>,
+    /// The level this executor's transactions begin at (`None`: the database's default).
+    isolation: Option<IsolationLevel>,
 }
 
 impl fmt::Debug for Executor {
@@ -222,6 +142,8 @@ impl Executor {
             tx: None,
             cursor_key: None,
             mariadb_returning: false,
+            breaker: None,
+            isolation: None,
         }
     }
 
@@ -358,6 +280,19 @@ impl Executor {
     }
 
     async fn target(&self) -> Result<Target> {
+        let permit = self.admit()?;
+        match self.target_to().await {
+            Ok(to) => Ok(Target { to, permit }),
+            Err(e) => {
+                if let Some(p) = permit {
+                    p.record_error(&e);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn target_to(&self) -> Result<To> {
         match &self.tx {
             #[cfg(feature = "postgres")]
             None if self.postgres_rls && matches!(self.pool, Pool::Postgres(_)) => {
@@ -370,7 +305,10 @@ impl Executor {
                         let pool = p.clone();
                         let conn = transaction::detached(
                             async move {
-                                let mut tx = pool.begin().await?;
+                                let mut tx = pool
+                                    .begin()
+                                    .await
+                                    .map_err(crate::core::classify::not_sent)?;
                                 transaction::set_settings(&mut tx, settings).await?;
                                 Ok::<_, Error>(TxConn::Postgres(tx))
                             },
@@ -381,9 +319,9 @@ impl Executor {
                             },
                         )
                         .await??;
-                        Ok(Target::PgLocal(transaction::OwnedTx::new(conn)))
+                        Ok(To::PgLocal(transaction::OwnedTx::new(conn)))
                     }
-                    _ => Ok(Target::Pool(self.pool.clone())),
+                    _ => Ok(To::Pool(self.pool.clone())),
                 }
             }
             None => {
@@ -397,7 +335,7 @@ impl Executor {
                 {
                     return Err(Error::ConnectionHeldByTransaction);
                 }
-                Ok(Target::Pool(self.pool.clone()))
+                Ok(To::Pool(self.pool.clone()))
             }
             Some(h) => {
                 if !h.open.load(Ordering::Acquire) {
@@ -406,7 +344,7 @@ impl Executor {
                 if h.shared.poisoned.load(Ordering::Acquire) {
                     return Err(Error::TransactionPoisoned);
                 }
-                Ok(Target::Tx(h.shared.lock_for(self.scope.as_deref()).await?))
+                Ok(To::Tx(h.shared.lock_for(self.scope.as_deref()).await?))
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use sqlx::SqlSafeStr;
 
-use super::{Executor, Target, sqlx_query};
+use super::{Executor, sqlx_query};
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
 use crate::query::{Lowered, Query, Value, bind_value};

@@ -9,7 +9,8 @@ use sqlx::{Column, Row as _, TypeInfo};
 use super::connect::Pool;
 use super::hook::{Behaviours, Enforce};
 use super::transaction::{OwnedTx, PendingSavepoint, TxConn, detached};
-use super::{Executor, Target, sqlx_query};
+use super::{Executor, Target, To, sqlx_query};
+use crate::core::classify::not_sent;
 use crate::core::error::{Error, Result};
 use crate::core::sql::Dialect;
 use crate::query::{
@@ -44,16 +45,21 @@ impl Executor {
         if matches!(query, Query::Select(_)) {
             return Ok(None);
         }
-        let target = self.target().await?;
+        let Target { to, permit } = self.target().await?;
         // The statements run in a task of their own (with the caller's auth context, for the
         // read-backs' policies), to completion even if this future is dropped: no command is
         // left half-done on the connection.
         let (exec, query) = (self.clone(), query.clone());
-        detached(
-            Behaviours::carry(async move { exec.mysql_emulated_on(target, &query).await }),
+        let result = detached(
+            Behaviours::carry(async move { exec.mysql_emulated_on(to, &query).await }),
             drop,
         )
-        .await?
+        .await
+        .and_then(|r| r);
+        if let Some(p) = permit {
+            p.record(&result);
+        }
+        result
     }
 
     #[cfg(feature = "mysql")]
@@ -61,11 +67,11 @@ impl Executor {
     #[allow(irrefutable_let_patterns, unreachable_patterns)]
     async fn mysql_emulated_on(
         &self,
-        target: Target,
+        target: To,
         query: &Query,
     ) -> Result<Option<(Vec<Row>, u64)>> {
         let rows = match target {
-            Target::Tx(mut guard) => {
+            To::Tx(mut guard) => {
                 let read = |s: Select| self.read_back(s);
                 let Some(conn) = guard.as_mut().filter(|c| matches!(c, TxConn::MySql(_))) else {
                     return Err(Error::TransactionClosed);
@@ -99,9 +105,9 @@ impl Executor {
                 rows
             }
             #[cfg(feature = "mysql")]
-            Target::Pool(Pool::MySql(pool)) => {
+            To::Pool(Pool::MySql(pool)) => {
                 // The statements must see one consistent state: run them in a transaction.
-                let mut owned = OwnedTx::new(TxConn::MySql(pool.begin().await?));
+                let mut owned = OwnedTx::new(TxConn::MySql(pool.begin().await.map_err(not_sent)?));
                 let TxConn::MySql(tx) = owned.conn()? else {
                     return Err(Error::TransactionClosed);
                 };

@@ -28,6 +28,8 @@ pub(super) struct TxShared {
     pub(super) poisoned: AtomicBool,
     /// Woken whenever a savepoint closes, for statements waiting for their scope.
     pub(super) scope_closed: tokio::sync::Notify,
+    /// The level the transaction began at (`None`: the database's default).
+    pub(super) isolation: Option<super::IsolationLevel>,
 }
 
 tokio::task_local! {

@@ -24,8 +24,8 @@ pub(super) use super::shared::{
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(super) use super::tx_conn::OwnedTx;
 pub(super) use super::tx_conn::{TxConn, detached, roll_back_soon};
-use crate::core::error::{Error, Result, commit_failed};
-use crate::core::sql::Dialect;
+use crate::core::classify::{commit_failed, not_sent};
+use crate::core::error::{Error, Result};
 
 /// One level of a (possibly nested) transaction.
 pub(super) struct TxHandle {
@@ -100,8 +100,7 @@ impl Executor {
     /// undoes only the statement.
     pub(super) fn poison_if_undone(&self, e: &Error) {
         if let Some(h) = &self.tx
-            && e.is_retryable()
-            && self.dialect() != Dialect::Sqlite
+            && e.undid_transaction()
         {
             h.shared.poisoned.store(true, Ordering::Release);
             tracing::warn!(target: "kysera::transaction", error = %e, "the database undid the transaction; it will not commit");
@@ -281,7 +280,9 @@ impl Executor {
                 true => Behaviours::transaction_settings(),
                 false => Vec::new(),
             };
+            let permit = self.admit()?;
             let pool = self.pool.clone();
+            let isolation = self.isolation;
             // BEGIN runs to completion even if this future is dropped (a transaction begun for
             // nobody is rolled back at once).
             let begun = detached(
@@ -289,18 +290,28 @@ impl Executor {
                     Ok::<_, Error>(match pool {
                         #[cfg(feature = "sqlite")]
                         Pool::Sqlite(p) if writes => {
-                            TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)
+                            TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(not_sent)?)
                         }
                         #[cfg(feature = "sqlite")]
-                        Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
+                        Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await.map_err(not_sent)?),
                         #[cfg(feature = "postgres")]
                         Pool::Postgres(p) => {
-                            let mut tx = p.begin().await?;
+                            let mut tx = match isolation {
+                                Some(level) => p.begin_with(level.postgres_begin()).await,
+                                None => p.begin().await,
+                            }
+                            .map_err(not_sent)?;
                             set_settings(&mut tx, settings).await?;
                             TxConn::Postgres(tx)
                         }
                         #[cfg(feature = "mysql")]
-                        Pool::MySql(p) => TxConn::MySql(p.begin().await?),
+                        Pool::MySql(p) => TxConn::MySql(
+                            match isolation {
+                                Some(level) => p.begin_with(level.mysql_begin()).await,
+                                None => p.begin().await,
+                            }
+                            .map_err(not_sent)?,
+                        ),
                     })
                 },
                 |begun| {
@@ -309,7 +320,11 @@ impl Executor {
                     }
                 },
             );
-            let conn = begun.await??;
+            let begun = begun.await.and_then(|b| b);
+            if let Some(p) = permit {
+                p.record(&begun);
+            }
+            let conn = begun?;
             return Ok(TxHandle {
                 shared: Arc::new(TxShared {
                     conn: Arc::new(Mutex::new(ConnSlot(Some(conn)))),
@@ -318,6 +333,7 @@ impl Executor {
                     live: std::sync::Mutex::new(Vec::new()),
                     poisoned: AtomicBool::new(false),
                     scope_closed: tokio::sync::Notify::new(),
+                    isolation,
                 }),
                 savepoint: None,
                 open: AtomicBool::new(true),
@@ -328,6 +344,13 @@ impl Executor {
         };
         if !parent.open.load(Ordering::Acquire) {
             return Err(Error::TransactionClosed);
+        }
+        if let Some(level) = self.isolation
+            && parent.shared.isolation != Some(level)
+        {
+            return Err(Error::InvalidQuery(format!(
+                "a nested transaction cannot begin at {level}: it is a savepoint of its outer transaction and has that one's level; set the level on the outermost transaction"
+            )));
         }
         // Opening one on this level from inside a deeper scope of this transaction would wait
         // for that scope, which waits for this: refused instead of hanging.

@@ -4,7 +4,7 @@
 use sqlx::AssertSqlSafe;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use crate::core::error::commit_failed;
+use crate::core::classify::commit_failed;
 use crate::core::error::{Error, Result};
 
 /// The connection a transaction holds.

@@ -1,6 +1,7 @@
 //! Running against a real database in production (`@kysera/infra` in the TypeScript Kysera):
-//! health checks and a monitor that keeps checking, and retries of work the database gave up
-//! on for a concurrent transaction (deadlocks, serialization failures).
+//! health checks and a monitor that keeps checking, retries of work the database gave up on
+//! for a concurrent transaction (deadlocks, serialization failures), a circuit breaker that
+//! fails fast while the database is unreachable, and graceful shutdown.
 //!
 //! ```no_run
 //! use kysera::infra::{self, HealthOptions, RetryPolicy};
@@ -21,8 +22,12 @@
 
 mod health;
 mod retry;
+mod shutdown;
+
+pub use crate::executor::{BreakerOptions, BreakerState, CircuitBreaker};
 
 pub use health::{
     HealthMonitor, HealthOptions, HealthReport, HealthStatus, PoolStats, check_health,
 };
 pub use retry::{RetryPolicy, is_retryable, retry, transaction_with_retry};
+pub use shutdown::{ShutdownReport, shutdown, shutdown_on_signal, shutdown_signal};

@@ -81,10 +81,13 @@ impl RetryPolicy {
     }
 }
 
-/// Whether [`retry`] runs work again after `err`: a serialization failure or deadlock (the
-/// database undid the transaction; PostgreSQL `40001` / `40P01`, MySQL's deadlock (`40001`),
-/// SQLite busy or locked — [`Error::is_retryable`]). Never a constraint violation, a refused
-/// query or a lost connection (the statement may have run).
+/// Whether [`retry`] runs work again after `err` ([`Error::is_retryable`]): a
+/// [deadlock](Error::Deadlock) or [serialization failure](Error::SerializationFailure) (the
+/// database undid the transaction: PostgreSQL `40P01` / `40001`, MySQL 1213), a [lock
+/// timeout](Error::LockTimeout) (MySQL 1205, PostgreSQL `55P03`, SQLite busy or locked), or
+/// [no connection](Error::Unavailable) (nothing was sent). Never a constraint violation, a
+/// refused query, an open circuit breaker, or a [lost connection](Error::ConnectionLost): the
+/// statement may have run.
 pub fn is_retryable(err: &Error) -> bool {
     err.is_retryable()
 }
@@ -123,7 +126,12 @@ where
 }
 
 /// [`Executor::transaction`] run again, whole, when the database undoes it for a concurrent
-/// one ([`retry`] with `policy`). The closure runs once per attempt, each time in a fresh
+/// one or it could not run ([`retry`] with `policy`), and also when its connection was lost
+/// before it committed ([`Error::ConnectionLost`] from a statement of the closure's
+/// executor): the database then undid the whole transaction, so nothing of it stays. A
+/// connection lost while it commits is [`Error::CommitOutcomeUnknown`] and is never retried.
+/// Statements the closure runs on another executor, outside the transaction, are not covered
+/// by that reasoning: keep them out of the closure. The closure runs once per attempt, each time in a fresh
 /// transaction (write it `|tx| async move { … }`: the future it returns owns what it uses, so
 /// the whole call can run in a spawned task); inside a transaction already (where the outer
 /// one is what was undone) it runs once, as a nested transaction.
@@ -139,7 +147,7 @@ where
     if db.in_transaction() {
         return db.transaction(work).await;
     }
-    let mut backoff = Backoff::new(policy);
+    let mut backoff = Backoff::new(policy).also_lost_connections();
     loop {
         match db.transaction(&mut work).await {
             Ok(v) => return Ok(v),
@@ -154,6 +162,8 @@ struct Backoff<'a> {
     policy: &'a RetryPolicy,
     started: Instant,
     attempt: u32,
+    /// Also retry a lost connection (the transaction it ran in was undone with it).
+    lost_connections: bool,
 }
 
 impl<'a> Backoff<'a> {
@@ -162,13 +172,22 @@ impl<'a> Backoff<'a> {
             policy,
             started: Instant::now(),
             attempt: 1,
+            lost_connections: false,
+        }
+    }
+
+    fn also_lost_connections(self) -> Self {
+        Backoff {
+            lost_connections: true,
+            ..self
         }
     }
 
     /// After attempt failed with `e`: waits and says `true` when another attempt is due;
     /// `false` (at once) when `e` is not retryable or the attempts or time are spent.
     async fn again(&mut self, e: &Error) -> bool {
-        if !is_retryable(e) || self.attempt >= self.policy.max_attempts.max(1) {
+        let lost = self.lost_connections && matches!(e, Error::ConnectionLost(_));
+        if !(is_retryable(e) || lost) || self.attempt >= self.policy.max_attempts.max(1) {
             return false;
         }
         let wait = self.policy.delay(self.attempt);

@@ -255,7 +255,7 @@ async fn run<M: Model, A: UpsertAction>(
     loop {
         let result = erased(apply(ctx, &plan, &rows, &keys, audits)).await;
         match result {
-            Err(e) if tries < 3 && !ctx.in_transaction() && e.is_retryable() => tries += 1,
+            Err(e) if tries < 3 && !ctx.in_transaction() && e.undid_transaction() => tries += 1,
             other => return other,
         }
     }

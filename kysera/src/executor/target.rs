@@ -1,0 +1,125 @@
+//! Where a statement goes (the pool, a transaction's connection, a one-statement transaction
+//! of PostgreSQL's native RLS) and `on_target!`, the one place every statement is run from.
+
+use super::Pool;
+use super::breaker::Permit;
+use super::transaction;
+
+/// Where a query goes, and the circuit breaker's permit for it (counted when it ends).
+pub(super) struct Target {
+    pub(super) to: To,
+    pub(super) permit: Option<Permit>,
+}
+
+/// Where a query goes: the pool, or the connection of a transaction (locked for the query).
+/// Owned, so the statement can run in a task of its own.
+pub(super) enum To {
+    Pool(Pool),
+    Tx(transaction::ConnGuard),
+    /// PostgreSQL native RLS outside a transaction: a transaction of the one statement, begun
+    /// with the auth context's settings and committed after it.
+    #[cfg(feature = "postgres")]
+    PgLocal(transaction::OwnedTx),
+}
+
+/// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
+/// matching [`Row`] constructor — as a [`finish::Finish`] that owns the connection (or the
+/// transaction's lock), so a caller dropped at any await point never leaves a command
+/// half-done on a connection: the statement finishes in a task of its own, then the
+/// connection goes back to the pool (or the transaction's lock is released), and a
+/// one-statement transaction whose caller is gone is rolled back instead of committed.
+macro_rules! on_target {
+    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
+        let $crate::executor::Target { to: target, permit } = $target;
+        let run = |gone: $crate::executor::finish::CallerGone| async move {
+            // Read by the one-statement transactions of PostgreSQL's native RLS.
+            let _ = &gone;
+            match target {
+                #[cfg(feature = "sqlite")]
+                $crate::executor::To::Pool($crate::executor::Pool::Sqlite(pool)) => {
+                    // Acquired here, so that failing to get a connection (nothing sent) is
+                    // told apart from losing one while the statement runs.
+                    let mut conn = match pool.acquire().await {
+                        Ok(conn) => conn,
+                        Err(e) => return Err($crate::core::classify::not_sent(e)),
+                    };
+                    let $c = &mut *conn;
+                    let $wrap = Row::Sqlite;
+                    $body
+                }
+                #[cfg(feature = "postgres")]
+                $crate::executor::To::Pool($crate::executor::Pool::Postgres(pool)) => {
+                    // Acquired here, so that failing to get a connection (nothing sent) is
+                    // told apart from losing one while the statement runs.
+                    let mut conn = match pool.acquire().await {
+                        Ok(conn) => conn,
+                        Err(e) => return Err($crate::core::classify::not_sent(e)),
+                    };
+                    let $c = &mut *conn;
+                    let $wrap = Row::Postgres;
+                    $body
+                }
+                #[cfg(feature = "mysql")]
+                $crate::executor::To::Pool($crate::executor::Pool::MySql(pool)) => {
+                    // Acquired here, so that failing to get a connection (nothing sent) is
+                    // told apart from losing one while the statement runs.
+                    let mut conn = match pool.acquire().await {
+                        Ok(conn) => conn,
+                        Err(e) => return Err($crate::core::classify::not_sent(e)),
+                    };
+                    let $c = &mut *conn;
+                    let $wrap = Row::MySql;
+                    $body
+                }
+                #[cfg(feature = "postgres")]
+                $crate::executor::To::PgLocal(mut owned) => {
+                    let result = match owned.conn() {
+                        Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                            let $c = &mut **tx;
+                            let $wrap = Row::Postgres;
+                            $body
+                        }
+                        #[allow(unreachable_patterns)]
+                        _ => Err(Error::TransactionClosed),
+                    };
+                    match result {
+                        // The caller is gone: its statement is undone with the transaction.
+                        Ok(_) if gone.is_gone() => Err(Error::TransactionClosed),
+                        Ok(v) => owned.commit().await.map(|()| v),
+                        Err(e) => Err(e),
+                    }
+                }
+                $crate::executor::To::Tx(mut guard) => match guard.as_mut() {
+                    #[cfg(feature = "sqlite")]
+                    Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::Sqlite;
+                        $body
+                    }
+                    #[cfg(feature = "postgres")]
+                    Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::Postgres;
+                        $body
+                    }
+                    #[cfg(feature = "mysql")]
+                    Some($crate::executor::transaction::TxConn::MySql(tx)) => {
+                        let $c = &mut **tx;
+                        let $wrap = Row::MySql;
+                        $body
+                    }
+                    None => Err(Error::TransactionClosed),
+                },
+            }
+        };
+        // The statement's result when its caller is gone: dropped (a one-statement
+        // transaction rolls back as it drops).
+        let result = $crate::executor::finish::Finish::new(run, drop)
+            .await
+            .and_then(|result| result);
+        if let Some(permit) = permit {
+            permit.record(&result);
+        }
+        result
+    }};
+}
