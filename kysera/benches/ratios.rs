@@ -248,7 +248,11 @@ fn doc_id(i: i64) -> i64 {
     2 * k + 1
 }
 
-fn workloads<'a>(db: &'a Executor, audited: &'a Executor) -> Vec<Workload<'a>> {
+fn workloads<'a>(
+    db: &'a Executor,
+    audited: &'a Executor,
+    observed: &'a Executor,
+) -> Vec<Workload<'a>> {
     let d = db.dialect();
     let my = d == Dialect::MySql;
     let cols = "id, email, name, active";
@@ -304,6 +308,8 @@ fn workloads<'a>(db: &'a Executor, audited: &'a Executor) -> Vec<Workload<'a>> {
 
     // Leaked, like the statements: the closures borrow it for the whole run.
     let users: &'a kysera::Repository<Member> = Box::leak(Box::new(Member::repo(db)));
+    let observed_users: &'a kysera::Repository<Member> =
+        Box::leak(Box::new(Member::repo(observed)));
     let op = |f: Op<'a>| f;
     vec![
         Workload {
@@ -331,8 +337,21 @@ fn workloads<'a>(db: &'a Executor, audited: &'a Executor) -> Vec<Workload<'a>> {
                         })
                     })),
                 ),
+                (
+                    "kysera, profiler attached and off",
+                    op(Box::new(move |i| {
+                        Box::pin(async move {
+                            observed_users
+                                .find_by_id(i % USERS + 1)
+                                .await
+                                .unwrap()
+                                .unwrap();
+                        })
+                    })),
+                ),
             ],
-            compare: vec![(1, 0, 1.05)],
+            // The debug layer off (spans with no subscriber, a disabled profiler) against none.
+            compare: vec![(1, 0, 1.05), (2, 1, 1.02)],
         },
         Workload {
             name: "select 100 rows, filter + order",
@@ -702,7 +721,10 @@ async fn run(db: Executor, rounds: usize) -> Vec<String> {
     let acme = AuthContext::user("bench").with_tenant("acme");
     let d = db.dialect();
     rls::with_context(acme, async {
-        let list = workloads(&db, &audited);
+        let profiler = kysera::debug::QueryProfiler::new();
+        profiler.set_enabled(false);
+        let observed = profiler.attach(&db);
+        let list = workloads(&db, &audited, &observed);
         let mut samples: Vec<Vec<Vec<Duration>>> = list
             .iter()
             .map(|w| vec![Vec::with_capacity(rounds); w.variants.len()])

@@ -35,8 +35,10 @@
 //!   sea-query for the connected database, with values always bound and identifiers quoted.
 //! - [`rls`] and [`audit`]: row-level security (tenant isolation, policies) and the audit log;
 //!   soft delete and timestamps are declared on the model and enforced on every query.
-//! - [`Error`]: one error type; unique, foreign-key, not-null and check violations are
-//!   classified on all three databases.
+//! - [`Error`]: one error type; constraint violations, deadlocks, serialization failures, lock
+//!   timeouts and lost connections are classified on all three databases.
+//! - [`infra`]: health checks, retries, a circuit breaker, graceful shutdown; [`debug`]: the
+//!   span every statement runs in, a query log, a profiler with N+1 detection, `EXPLAIN`.
 //!
 //! Cargo features `sqlite`, `postgres` and `mysql` (all on by default) choose the database
 //! drivers compiled in. The repository's `ARCHITECTURE.md` maps the modules and their layers.
@@ -51,6 +53,7 @@ pub mod behaviour;
 pub mod clock;
 mod core;
 pub mod dal;
+pub mod debug;
 pub mod dialect;
 mod executor;
 pub mod infra;
@@ -70,7 +73,7 @@ pub use self::core::error::{ConstraintViolation, Error, Result};
 pub use self::core::sql::Dialect;
 pub use behaviour::{audit, register, rls};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use executor::{Executor, IsolationLevel, Pool, Raw, connect};
+pub use executor::{Executor, IsolationLevel, Pool, QueryObserver, Raw, StatementEvent, connect};
 #[cfg(feature = "testing")]
 pub use kysera_derive::test;
 pub use kysera_derive::{FromRow, Repository, migrations};

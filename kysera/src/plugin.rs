@@ -176,6 +176,20 @@ impl PluginChain {
         }
         Ok(())
     }
+
+    /// [`intercept`](Self::intercept), also saying which plugins changed the query (compared
+    /// before and after each: for when statements are being watched).
+    pub fn intercept_noted(&self, query: &mut Query, cx: &QueryContext) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for p in &self.interceptors {
+            let before = query.clone();
+            p.intercept(query, cx)?;
+            if *query != before {
+                changed.push(p.name().to_string());
+            }
+        }
+        Ok(changed)
+    }
 }
 
 #[cfg(test)]

@@ -466,7 +466,9 @@ async fn a_breaker_opens_half_opens_and_closes_against_a_failing_network(db: Exe
     .parse()
     .unwrap();
     let proxy = Proxy::start(upstream).await;
-    let cool_down = Duration::from_millis(800);
+    // Long enough that a loaded machine does not pass it between two steps that must fall
+    // inside it.
+    let cool_down = Duration::from_secs(2);
     let breaker = CircuitBreaker::new(
         "through-proxy",
         BreakerOptions::default()
@@ -612,7 +614,7 @@ async fn shutdown_gives_up_waiting_after_its_timeout(db: Executor) {
     began.await.unwrap();
     let report = infra::shutdown(&db, Duration::from_millis(200)).await;
     assert!(!report.drained, "{d}: {report:?}");
-    assert_eq!(report.in_use_at_start, 1, "{d}: {report:?}");
+    assert!(report.in_use_at_start >= 1, "{d}: {report:?}");
     // The transaction was not cut off: it finishes, and its connection then closes.
     go_on_tx.send(()).unwrap();
     let rows = running

@@ -49,9 +49,8 @@ pub(crate) fn classify(err: sqlx::Error) -> Error {
             },
             sqlx::Error::PoolTimedOut => Error::Unavailable(err),
             sqlx::Error::PoolClosed => Error::PoolClosed,
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
-                Error::ConnectionLost(err)
-            }
+            // A TLS failure is most often the configuration (a certificate): not transient.
+            sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => Error::ConnectionLost(err),
             other => Error::Database(other),
         };
     };
@@ -200,15 +199,20 @@ enum Concurrency {
 }
 
 /// Deadlocks, serialization failures and lock timeouts, by SQLSTATE or the driver's number:
-/// PostgreSQL `40P01`, `40001`, `55P03`; MySQL/MariaDB 1213 (SQLSTATE `40001`, a deadlock
-/// there) and 1205; SQLite busy and locked (5, 6 and their extended codes).
+/// PostgreSQL `40P01`, `40001`, `55P03`; MySQL/MariaDB 1213 (a deadlock, SQLSTATE `40001`),
+/// 1205 and 3572 (lock wait, NOWAIT), 1020 and other class-40 rollbacks; SQLite busy and
+/// locked (5, 6 and their extended codes).
 fn concurrency(db: &dyn sqlx::error::DatabaseError) -> Option<Concurrency> {
     #[cfg(feature = "mysql")]
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return match my.number() {
             1213 => Some(Concurrency::Deadlock),
-            1205 => Some(Concurrency::Lock),
-            _ if my.code() == Some("40001") => Some(Concurrency::Deadlock),
+            // Lock wait timeout; NOWAIT / SKIP LOCKED refusal.
+            1205 | 3572 => Some(Concurrency::Lock),
+            // MariaDB's snapshot isolation (ER_CHECKREAD): the transaction was rolled back.
+            1020 => Some(Concurrency::Serialization),
+            // Any other transaction rollback (class 40), e.g. a group-replication conflict.
+            _ if my.code().is_some_and(|c| c.starts_with("40")) => Some(Concurrency::Serialization),
             _ => None,
         };
     }
@@ -251,24 +255,24 @@ pub(crate) fn commit_failed(e: sqlx::Error) -> Error {
 /// 08 (connection exception) and 57P (operator intervention: shutdown, terminated backend), a
 /// PostgreSQL FATAL or PANIC, MySQL's killed connection or server shutdown.
 fn connection_lost(db: &dyn sqlx::error::DatabaseError) -> bool {
-    let code = db.code();
-    if code
-        .as_deref()
-        .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
-    {
-        return true;
-    }
+    // PostgreSQL says it by severity: FATAL and PANIC end the session (an ERROR of class 08
+    // leaves it open). Not a session refused at its start for good — a wrong password
+    // (class 28) or no such database (3D): those are not transient.
     #[cfg(feature = "postgres")]
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         use sqlx::postgres::PgSeverity;
-        return matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic);
+        let permanent = pg.code().starts_with("28") || pg.code().starts_with("3D");
+        return matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic) && !permanent;
     }
     #[cfg(feature = "mysql")]
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
-        return matches!(my.number(), 1053 | 1927 | 2006 | 2013);
+        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
+        // ER_CLIENT_INTERACTION_TIMEOUT
+        return matches!(my.number(), 1053 | 1927 | 2006 | 2013 | 4031);
     }
-    false
+    db.code()
+        .as_deref()
+        .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
 }
 
 #[cfg(test)]

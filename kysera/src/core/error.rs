@@ -298,6 +298,49 @@ pub enum Error {
 }
 
 impl Error {
+    /// The variant's name (`"UniqueViolation"`, `"Deadlock"`, …): a stable, low-cardinality
+    /// label for logs and metrics (the `error.kind` of a statement's span).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "InvalidUrl",
+            Error::Connection { .. } => "Connection",
+            Error::UniqueViolation(_) => "UniqueViolation",
+            Error::ForeignKeyViolation(_) => "ForeignKeyViolation",
+            Error::NotNullViolation(_) => "NotNullViolation",
+            Error::CheckViolation(_) => "CheckViolation",
+            Error::Deadlock(_) => "Deadlock",
+            Error::SerializationFailure(_) => "SerializationFailure",
+            Error::LockTimeout(_) => "LockTimeout",
+            Error::Unavailable(_) => "Unavailable",
+            Error::ConnectionLost(_) => "ConnectionLost",
+            Error::CircuitOpen { .. } => "CircuitOpen",
+            Error::Signal(_) => "Signal",
+            Error::PoolClosed => "PoolClosed",
+            Error::Database(_) => "Database",
+            Error::Decode { .. } => "Decode",
+            Error::NotFound(_) => "NotFound",
+            Error::PluginConfig(_) => "PluginConfig",
+            Error::Rejected { .. } => "Rejected",
+            Error::InvalidQuery(_) => "InvalidQuery",
+            Error::Unsupported { .. } => "Unsupported",
+            Error::Validation(_) => "Validation",
+            Error::InvalidCursor(_) => "InvalidCursor",
+            Error::NoAuthContext { .. } => "NoAuthContext",
+            Error::AccessDenied { .. } => "AccessDenied",
+            Error::TransactionClosed => "TransactionClosed",
+            Error::CommitOutcomeUnknown { .. } => "CommitOutcomeUnknown",
+            Error::TransactionInUse => "TransactionInUse",
+            Error::ConnectionHeldByTransaction => "ConnectionHeldByTransaction",
+            Error::TransactionPoisoned => "TransactionPoisoned",
+            Error::RestoreIncomplete { .. } => "RestoreIncomplete",
+            Error::SchemaDrift { .. } => "SchemaDrift",
+            Error::ConcurrentChange { .. } => "ConcurrentChange",
+            Error::MissingPlugin { .. } => "MissingPlugin",
+            Error::Migration { .. } => "Migration",
+            Error::ConflictingModels { .. } => "ConflictingModels",
+        }
+    }
+
     /// The constraint details, if this is one of the four constraint-violation variants.
     pub fn constraint_violation(&self) -> Option<&ConstraintViolation> {
         match self {

@@ -131,9 +131,17 @@ struct State {
 }
 
 enum Phase {
-    Closed { failures: VecDeque<Instant> },
-    Open { until: Instant },
-    HalfOpen { running: u32, succeeded: u32 },
+    Closed {
+        failures: VecDeque<Instant>,
+    },
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        since: Instant,
+        running: u32,
+        succeeded: u32,
+    },
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -196,12 +204,11 @@ impl CircuitBreaker {
     /// Closes the circuit and forgets the failures counted.
     pub fn reset(&self) {
         let mut s = self.lock();
-        self.enter(
-            &mut s,
-            Phase::Closed {
-                failures: VecDeque::new(),
-            },
-        );
+        let moved = s.enter(Phase::Closed {
+            failures: VecDeque::new(),
+        });
+        drop(s);
+        self.log(moved);
     }
 
     /// Runs `work` if the circuit lets it through, and counts its outcome; refused at once with
@@ -219,28 +226,42 @@ impl CircuitBreaker {
         let mut s = self.lock();
         let now = Instant::now();
         let o = &self.inner.options;
+        let mut moved = None;
         match &mut s.phase {
             Phase::Closed { .. } => {}
             Phase::Open { until } if now < *until => {
-                return Err(self.refused(*until - now));
+                let wait = *until - now;
+                drop(s);
+                return Err(self.refused(wait));
             }
             Phase::Open { .. } => {
-                self.enter(
-                    &mut s,
-                    Phase::HalfOpen {
-                        running: 1,
-                        succeeded: 0,
-                    },
-                );
+                moved = s.enter(Phase::HalfOpen {
+                    since: now,
+                    running: 1,
+                    succeeded: 0,
+                });
             }
             Phase::HalfOpen { running, .. } if *running < o.trial_calls => *running += 1,
-            Phase::HalfOpen { .. } => return Err(self.refused(Duration::ZERO)),
+            // Trials that have run for a whole cool-down without an answer (a hung
+            // connection) no longer hold the circuit: new trials go.
+            Phase::HalfOpen { since, running, .. } if now.duration_since(*since) >= o.cool_down => {
+                *since = now;
+                *running = 1;
+            }
+            Phase::HalfOpen { since, .. } => {
+                let wait = o.cool_down.saturating_sub(now.duration_since(*since));
+                drop(s);
+                return Err(self.refused(wait));
+            }
         }
-        Ok(Permit {
+        let permit = Permit {
             breaker: self.clone(),
             generation: s.generation,
             done: false,
-        })
+        };
+        drop(s);
+        self.log(moved);
+        Ok(permit)
     }
 
     fn refused(&self, retry_after: Duration) -> Error {
@@ -256,22 +277,25 @@ impl CircuitBreaker {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn enter(&self, s: &mut State, phase: Phase) {
+    /// Logs a transition (after the lock is released: a slow subscriber must not hold calls).
+    fn log(&self, moved: Option<BreakerState>) {
         let name = &self.inner.name;
-        match &phase {
-            Phase::Open { .. } => tracing::warn!(target: "kysera::infra", breaker = %name,
+        match moved {
+            Some(BreakerState::Open) => tracing::warn!(target: "kysera::infra", breaker = %name,
                 cool_down = ?self.inner.options.cool_down, "circuit breaker opened"),
-            Phase::HalfOpen { .. } => tracing::info!(target: "kysera::infra", breaker = %name,
-                "circuit breaker half-open: letting trial calls through"),
-            Phase::Closed { .. } => {
+            Some(BreakerState::HalfOpen) => {
+                tracing::info!(target: "kysera::infra", breaker = %name,
+                "circuit breaker half-open: letting trial calls through")
+            }
+            Some(BreakerState::Closed) => {
                 tracing::info!(target: "kysera::infra", breaker = %name, "circuit breaker closed")
             }
+            None => {}
         }
-        s.generation += 1;
-        s.phase = phase;
     }
 
-    /// Counts the outcome of a call let through in `generation`.
+    /// Counts the outcome of a call let through in `generation`: `Some(true)` a failure,
+    /// `Some(false)` a success, `None` neither (dropped, or refused before the database).
     fn outcome(&self, generation: u64, failed: Option<bool>) {
         let mut s = self.lock();
         if s.generation != generation {
@@ -279,6 +303,7 @@ impl CircuitBreaker {
         }
         let o = &self.inner.options;
         let now = Instant::now();
+        let mut moved = None;
         match (&mut s.phase, failed) {
             (Phase::Closed { failures }, Some(true)) => {
                 failures.push_back(now);
@@ -289,30 +314,50 @@ impl CircuitBreaker {
                     failures.pop_front();
                 }
                 if failures.len() >= o.failure_threshold as usize {
-                    let until = now + o.cool_down;
-                    self.enter(&mut s, Phase::Open { until });
+                    moved = s.enter(Phase::Open {
+                        until: now + o.cool_down,
+                    });
                 }
             }
             (Phase::HalfOpen { .. }, Some(true)) => {
-                let until = now + o.cool_down;
-                self.enter(&mut s, Phase::Open { until });
+                moved = s.enter(Phase::Open {
+                    until: now + o.cool_down,
+                });
             }
-            (Phase::HalfOpen { running, succeeded }, Some(false)) => {
+            (
+                Phase::HalfOpen {
+                    running, succeeded, ..
+                },
+                Some(false),
+            ) => {
                 *running = running.saturating_sub(1);
                 *succeeded += 1;
                 if *succeeded >= o.trial_calls {
-                    self.enter(
-                        &mut s,
-                        Phase::Closed {
-                            failures: VecDeque::new(),
-                        },
-                    );
+                    moved = s.enter(Phase::Closed {
+                        failures: VecDeque::new(),
+                    });
                 }
             }
             // Dropped: its trial slot is free for another call.
             (Phase::HalfOpen { running, .. }, None) => *running = running.saturating_sub(1),
             _ => {}
         }
+        drop(s);
+        self.log(moved);
+    }
+}
+
+impl State {
+    /// Moves to `phase`; says where to, for the log.
+    fn enter(&mut self, phase: Phase) -> Option<BreakerState> {
+        let to = match &phase {
+            Phase::Closed { .. } => BreakerState::Closed,
+            Phase::Open { .. } => BreakerState::Open,
+            Phase::HalfOpen { .. } => BreakerState::HalfOpen,
+        };
+        self.generation += 1;
+        self.phase = phase;
+        Some(to)
     }
 }
 
@@ -337,9 +382,36 @@ impl Permit {
 
     fn counted(mut self, error: Option<&Error>) {
         self.done = true;
-        let failed = error.is_some_and(|e| (self.breaker.inner.counts)(e));
-        self.breaker.outcome(self.generation, Some(failed));
+        let outcome = match error {
+            // Refused before the database was asked: says nothing of the database.
+            Some(e) if refused_here(e) => None,
+            Some(e) => Some((self.breaker.inner.counts)(e)),
+            None => Some(false),
+        };
+        self.breaker.outcome(self.generation, outcome);
     }
+}
+
+/// Errors of calls this process refused before asking the database (a closed pool or
+/// transaction, a plugin's or policy's refusal, bad input): neither success nor failure.
+fn refused_here(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::PoolClosed
+            | Error::TransactionClosed
+            | Error::TransactionPoisoned
+            | Error::TransactionInUse
+            | Error::ConnectionHeldByTransaction
+            | Error::CircuitOpen { .. }
+            | Error::InvalidQuery(_)
+            | Error::Unsupported { .. }
+            | Error::Rejected { .. }
+            | Error::NoAuthContext { .. }
+            | Error::AccessDenied { .. }
+            | Error::Validation(_)
+            | Error::MissingPlugin { .. }
+            | Error::ConflictingModels { .. }
+    )
 }
 
 impl Drop for Permit {
@@ -420,6 +492,35 @@ mod tests {
         p1.record(&Ok(()));
         assert_eq!(b.state(), BreakerState::HalfOpen);
         p3.record(&Ok(()));
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_trial_frees_its_slot_after_a_cool_down_and_local_refusals_do_not_count() {
+        let b = CircuitBreaker::new(
+            "t",
+            BreakerOptions::default()
+                .failure_threshold(1)
+                .cool_down(Duration::from_secs(2)),
+        );
+        let _ = b.call(async { Err::<(), _>(lost()) }).await;
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let hung = b.admit().unwrap();
+        let Err(refused) = b.admit() else {
+            panic!("a second trial while one runs")
+        };
+        assert!(
+            matches!(&refused, Error::CircuitOpen { retry_after, .. } if *retry_after == Duration::from_secs(2)),
+            "{refused:?}"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let trial = b.admit().expect("a new trial after a cool-down of silence");
+        // Refused before the database was asked: neither closes nor opens it.
+        trial.record(&Err::<(), _>(Error::PoolClosed));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        b.admit().unwrap().record(&Ok(()));
+        assert_eq!(b.state(), BreakerState::Closed);
+        drop(hung);
         assert_eq!(b.state(), BreakerState::Closed);
     }
 

@@ -227,11 +227,15 @@ impl Executor {
                 const GROUP: usize = 400;
                 for (g, group) in conds.chunks(GROUP).enumerate() {
                     let l = lower_truths(group, self.dialect())?;
-                    let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-                        .fetch_one(c)
-                        .await
-                        .map(wrap)
-                        .map_err(Error::from))?;
+                    let row = on_target!(
+                        self.probe_lowered(&l, Some(query.table())),
+                        self.target().await,
+                        |c, wrap| sqlx_query(l)
+                            .fetch_one(c)
+                            .await
+                            .map(wrap)
+                            .map_err(Error::from)
+                    )?;
                     for n in 0..group.len() {
                         if truth(&row, n)? != 1 {
                             return Err(refused(

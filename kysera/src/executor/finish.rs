@@ -23,7 +23,6 @@ pub(crate) struct CallerGone(Arc<AtomicBool>);
 
 impl CallerGone {
     /// True once the caller has dropped the statement's future.
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn is_gone(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }

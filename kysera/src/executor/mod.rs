@@ -32,7 +32,6 @@ fn sqlx_query<DB: sqlx::Database>(l: Lowered) -> sqlx::query::Query<'static, DB,
 where
     SqlxValues: sqlx::IntoArguments<DB>,
 {
-    tracing::debug!(target: "kysera::query", sql = %l.sql, params = l.values.0.len(), "query");
     sqlx::query_with(AssertSqlSafe(l.sql), SqlxValues(l.values))
 }
 
@@ -45,6 +44,7 @@ mod decode;
 pub(crate) mod finish;
 pub(crate) mod hook;
 mod isolation;
+mod observe;
 mod raw;
 #[cfg(feature = "mysql")]
 mod returning;
@@ -60,6 +60,7 @@ pub use breaker::{BreakerOptions, BreakerState, CircuitBreaker};
 pub use connect::{Pool, connect};
 use hook::{Behaviours, Enforce};
 pub use isolation::IsolationLevel;
+pub use observe::{QueryObserver, StatementEvent};
 pub use raw::Raw;
 use target::{Target, To};
 #[cfg(feature = "postgres")]
@@ -111,6 +112,8 @@ pub struct Executor {
     breaker: Option<CircuitBreaker>,
     /// The level this executor's transactions begin at (`None`: the database's default).
     isolation: Option<IsolationLevel>,
+    /// Who hears about each statement, and when one is slow.
+    observers: observe::Observers,
 }
 
 impl fmt::Debug for Executor {
@@ -144,6 +147,7 @@ impl Executor {
             mariadb_returning: false,
             breaker: None,
             isolation: None,
+            observers: observe::Observers::default(),
         }
     }
 
@@ -271,7 +275,17 @@ impl Executor {
         // Before anything walks its conditions: flattened, and refused when too deep.
         query.normalize_filters()?;
         if !self.chain.interceptors.is_empty() {
-            self.chain.intercept(&mut query, &self.context())?;
+            if observe::noting(self) {
+                let started = std::time::Instant::now();
+                let rewritten_by = self.chain.intercept_noted(&mut query, &self.context())?;
+                observe::Notes {
+                    plugin_time: started.elapsed(),
+                    rewritten_by,
+                }
+                .leave();
+            } else {
+                self.chain.intercept(&mut query, &self.context())?;
+            }
         }
         // The behaviours models declare come last, so no plugin can undo them (a plugin that
         // adds a join or renames the table is checked like any query).
@@ -282,7 +296,11 @@ impl Executor {
     async fn target(&self) -> Result<Target> {
         let permit = self.admit()?;
         match self.target_to().await {
-            Ok(to) => Ok(Target { to, permit }),
+            Ok(to) => Ok(Target {
+                to,
+                permit,
+                tx: self.tx.as_ref().map(|h| h.shared.clone()),
+            }),
             Err(e) => {
                 if let Some(p) = permit {
                     p.record_error(&e);
@@ -349,6 +367,11 @@ impl Executor {
         }
     }
 
+    /// Starts watching a lowered statement (see `observe`).
+    fn probe_lowered(&self, l: &Lowered, table: Option<&str>) -> observe::Probe {
+        self.probe(&l.sql, l.values.0.len(), Some(l), table)
+    }
+
     /// The SQL and parameters `query` becomes on this database, after the plugins have run.
     ///
     /// On MySQL, RETURNING is not part of the SQL (it is emulated with extra statements).
@@ -404,21 +427,29 @@ impl Executor {
     /// The rows of a statement already lowered (no plugins: the library's own statements, such
     /// as [`lower_locked`](crate::query::lower_locked)'s reads).
     pub(crate) async fn fetch_lowered(&self, l: Lowered) -> Result<Vec<Row>> {
-        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-            .fetch_all(c)
-            .await
-            .map(|rows| rows.into_iter().map(wrap).collect())
-            .map_err(Error::from))
+        on_target!(
+            self.probe_lowered(&l, None),
+            self.target().await,
+            |c, wrap| sqlx_query(l)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(wrap).collect())
+                .map_err(Error::from)
+        )
     }
 
     /// [`count`](Self::count) without plugins (for the library's own tables).
     pub(crate) async fn count_unchecked(&self, select: Select) -> Result<i64> {
         let l = lower_count(&select, self.dialect())?;
-        let row = on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-            .fetch_one(c)
-            .await
-            .map(wrap)
-            .map_err(Error::from))?;
+        let row = on_target!(
+            self.probe_lowered(&l, Some(&select.table.name)),
+            self.target().await,
+            |c, wrap| sqlx_query(l)
+                .fetch_one(c)
+                .await
+                .map(wrap)
+                .map_err(Error::from)
+        )?;
         row.get::<i64>(0)
     }
 
@@ -428,11 +459,15 @@ impl Executor {
         let Some(l) = lower_exists(&select, self.dialect())? else {
             return Ok(false);
         };
-        on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
-            .fetch_optional(c)
-            .await
-            .map(|r| r.is_some())
-            .map_err(Error::from))
+        on_target!(
+            self.probe_lowered(&l, Some(&select.table.name)),
+            self.target().await,
+            |c, _wrap| sqlx_query(l)
+                .fetch_optional(c)
+                .await
+                .map(|r| r.is_some())
+                .map_err(Error::from)
+        )
     }
 
     pub(crate) async fn fetch_all_unchecked(&self, query: Query) -> Result<Vec<Row>> {
@@ -461,11 +496,15 @@ impl Executor {
         if self.dialect() == Dialect::MySql && self.mariadb_returning {
             returning::append_mariadb_returning(&mut l, query)?;
         }
-        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-            .fetch_all(c)
-            .await
-            .map(|rows| rows.into_iter().map(wrap).collect())
-            .map_err(Error::from))
+        on_target!(
+            self.probe_lowered(&l, Some(query.table())),
+            self.target().await,
+            |c, wrap| sqlx_query(l)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(wrap).collect())
+                .map_err(Error::from)
+        )
     }
 
     async fn fetch_optional_unchecked(&self, query: Query) -> Result<Option<Row>> {
@@ -473,11 +512,15 @@ impl Executor {
             return Ok(self.fetch_all_unchecked(query).await?.into_iter().next());
         }
         let l = lower(&query, self.dialect())?;
-        on_target!(self.target().await?, |c, wrap| sqlx_query(l)
-            .fetch_optional(c)
-            .await
-            .map(|r| r.map(wrap))
-            .map_err(Error::from))
+        on_target!(
+            self.probe_lowered(&l, Some(query.table())),
+            self.target().await,
+            |c, wrap| sqlx_query(l)
+                .fetch_optional(c)
+                .await
+                .map(|r| r.map(wrap))
+                .map_err(Error::from)
+        )
     }
 
     /// A failed statement's error, explained where the database says too little: a MySQL
@@ -523,16 +566,24 @@ impl Executor {
         }
         let l = lower(query, self.dialect())?;
         if let Query::Select(_) = query {
-            return on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
-                .fetch_all(c)
-                .await
-                .map(|r| r.len() as u64)
-                .map_err(Error::from));
+            return on_target!(
+                self.probe_lowered(&l, Some(query.table())),
+                self.target().await,
+                |c, _wrap| sqlx_query(l)
+                    .fetch_all(c)
+                    .await
+                    .map(|r| r.len() as u64)
+                    .map_err(Error::from)
+            );
         }
-        on_target!(self.target().await?, |c, _wrap| sqlx_query(l)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::from))
+        on_target!(
+            self.probe_lowered(&l, Some(query.table())),
+            self.target().await,
+            |c, _wrap| sqlx_query(l)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(Error::from)
+        )
     }
 }

@@ -57,8 +57,9 @@ impl Raw<'_> {
         refuse_nul(sql.as_str())?;
         self.check_placeholders(sql.as_str(), values.len())?;
         let result = if values.is_empty() {
+            let probe = self.exec.probe(sql.as_str(), 0, None, None);
             let q = sqlx::raw_sql(sql);
-            on_target!(self.exec.target().await?, |c, _wrap| q
+            on_target!(probe, self.exec.target().await, |c, _wrap| q
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected())
@@ -68,11 +69,15 @@ impl Raw<'_> {
                 sql: sql.as_str().to_string(),
                 values: self.bind(values)?,
             };
-            on_target!(self.exec.target().await?, |c, _wrap| sqlx_query(l)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(Error::from))
+            on_target!(
+                self.exec.probe_lowered(&l, None),
+                self.exec.target().await,
+                |c, _wrap| sqlx_query(l)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(Error::from)
+            )
         };
         self.exec.explained(None, result).await
     }
@@ -91,11 +96,15 @@ impl Raw<'_> {
             sql: sql.as_str().to_string(),
             values: self.bind(values)?,
         };
-        let result = on_target!(self.exec.target().await?, |c, wrap| sqlx_query(l)
-            .fetch_all(c)
-            .await
-            .map(|rows| rows.into_iter().map(wrap).collect())
-            .map_err(Error::from));
+        let result = on_target!(
+            self.exec.probe_lowered(&l, None),
+            self.exec.target().await,
+            |c, wrap| sqlx_query(l)
+                .fetch_all(c)
+                .await
+                .map(|rows| rows.into_iter().map(wrap).collect())
+                .map_err(Error::from)
+        );
         self.exec.explained(None, result).await
     }
 }

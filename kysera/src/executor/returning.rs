@@ -45,7 +45,7 @@ impl Executor {
         if matches!(query, Query::Select(_)) {
             return Ok(None);
         }
-        let Target { to, permit } = self.target().await?;
+        let Target { to, permit, .. } = self.target().await?;
         // The statements run in a task of their own (with the caller's auth context, for the
         // read-backs' policies), to completion even if this future is dropped: no command is
         // left half-done on the connection.

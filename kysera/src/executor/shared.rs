@@ -32,6 +32,17 @@ pub(super) struct TxShared {
     pub(super) isolation: Option<super::IsolationLevel>,
 }
 
+impl TxShared {
+    /// After a statement of the transaction failed with `e`: a deadlock or serialization
+    /// failure undid the whole transaction on the server, so it must not commit (see
+    /// `Executor::poison_if_undone`).
+    pub(super) fn poison_if_undone(&self, e: &Error) {
+        if e.undid_transaction() && !self.poisoned.swap(true, Ordering::AcqRel) {
+            tracing::warn!(target: "kysera::transaction", error = %e, "the database undid the transaction; it will not commit");
+        }
+    }
+}
+
 tokio::task_local! {
     /// The savepoint scopes whose closure the current code runs inside, per transaction (by the
     /// address of its shared state): work issued there belongs to that scope, whichever

@@ -1,14 +1,19 @@
 //! Where a statement goes (the pool, a transaction's connection, a one-statement transaction
 //! of PostgreSQL's native RLS) and `on_target!`, the one place every statement is run from.
 
+use std::sync::Arc;
+
 use super::Pool;
 use super::breaker::Permit;
+use super::shared::TxShared;
 use super::transaction;
 
 /// Where a query goes, and the circuit breaker's permit for it (counted when it ends).
 pub(super) struct Target {
     pub(super) to: To,
     pub(super) permit: Option<Permit>,
+    /// The transaction the statement runs in: poisoned if the database undoes it.
+    pub(super) tx: Option<Arc<TxShared>>,
 }
 
 /// Where a query goes: the pool, or the connection of a transaction (locked for the query).
@@ -22,16 +27,20 @@ pub(super) enum To {
     PgLocal(transaction::OwnedTx),
 }
 
-/// Runs `$body` with `$c` bound to a sqlx executor for the target and `$wrap` to the
+/// Runs `$body` inside the statement's span (`$probe`, see `observe`), with `$c` bound to a
+/// sqlx executor for the target (`$target`, a `Result<Target>`) and `$wrap` to the
 /// matching [`Row`] constructor — as a [`finish::Finish`] that owns the connection (or the
 /// transaction's lock), so a caller dropped at any await point never leaves a command
 /// half-done on a connection: the statement finishes in a task of its own, then the
 /// connection goes back to the pool (or the transaction's lock is released), and a
 /// one-statement transaction whose caller is gone is rolled back instead of committed.
 macro_rules! on_target {
-    ($target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
-        let $crate::executor::Target { to: target, permit } = $target;
-        let run = |gone: $crate::executor::finish::CallerGone| async move {
+    ($probe:expr, $target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
+        let probe: $crate::executor::observe::Probe = $probe;
+        let result = match $target {
+            Ok($crate::executor::Target { to: target, permit, tx }) => {
+        let span = probe.span();
+        let run = |gone: $crate::executor::finish::CallerGone| tracing::Instrument::instrument(async move {
             // Read by the one-statement transactions of PostgreSQL's native RLS.
             let _ = &gone;
             match target {
@@ -43,6 +52,11 @@ macro_rules! on_target {
                         Ok(conn) => conn,
                         Err(e) => return Err($crate::core::classify::not_sent(e)),
                     };
+                    // The caller gave up while it waited for the connection: nobody wants
+                    // the statement any more, so it is not sent.
+                    if gone.is_gone() {
+                        return Err(Error::TransactionClosed);
+                    }
                     let $c = &mut *conn;
                     let $wrap = Row::Sqlite;
                     $body
@@ -55,6 +69,11 @@ macro_rules! on_target {
                         Ok(conn) => conn,
                         Err(e) => return Err($crate::core::classify::not_sent(e)),
                     };
+                    // The caller gave up while it waited for the connection: nobody wants
+                    // the statement any more, so it is not sent.
+                    if gone.is_gone() {
+                        return Err(Error::TransactionClosed);
+                    }
                     let $c = &mut *conn;
                     let $wrap = Row::Postgres;
                     $body
@@ -67,6 +86,11 @@ macro_rules! on_target {
                         Ok(conn) => conn,
                         Err(e) => return Err($crate::core::classify::not_sent(e)),
                     };
+                    // The caller gave up while it waited for the connection: nobody wants
+                    // the statement any more, so it is not sent.
+                    if gone.is_gone() {
+                        return Err(Error::TransactionClosed);
+                    }
                     let $c = &mut *conn;
                     let $wrap = Row::MySql;
                     $body
@@ -111,7 +135,7 @@ macro_rules! on_target {
                     None => Err(Error::TransactionClosed),
                 },
             }
-        };
+        }, span);
         // The statement's result when its caller is gone: dropped (a one-statement
         // transaction rolls back as it drops).
         let result = $crate::executor::finish::Finish::new(run, drop)
@@ -120,6 +144,14 @@ macro_rules! on_target {
         if let Some(permit) = permit {
             permit.record(&result);
         }
+        if let (Some(tx), Err(e)) = (&tx, &result) {
+            tx.poison_if_undone(e);
+        }
+        result
+            }
+            Err(e) => Err(e),
+        };
+        probe.finish(&result);
         result
     }};
 }

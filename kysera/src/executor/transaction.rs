@@ -99,11 +99,8 @@ impl Executor {
     /// (`Error::TransactionPoisoned`), even if the caller goes on after the error. SQLite's busy
     /// undoes only the statement.
     pub(super) fn poison_if_undone(&self, e: &Error) {
-        if let Some(h) = &self.tx
-            && e.undid_transaction()
-        {
-            h.shared.poisoned.store(true, Ordering::Release);
-            tracing::warn!(target: "kysera::transaction", error = %e, "the database undid the transaction; it will not commit");
+        if let Some(h) = &self.tx {
+            h.shared.poison_if_undone(e);
         }
     }
 

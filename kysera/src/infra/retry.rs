@@ -131,7 +131,9 @@ where
 /// executor): the database then undid the whole transaction, so nothing of it stays. A
 /// connection lost while it commits is [`Error::CommitOutcomeUnknown`] and is never retried.
 /// Statements the closure runs on another executor, outside the transaction, are not covered
-/// by that reasoning: keep them out of the closure. The closure runs once per attempt, each time in a fresh
+/// by that reasoning: keep them out of the closure. Nor is what MySQL commits on its own
+/// inside a transaction (DDL and `LOCK TABLES` commit implicitly; writes to non-transactional
+/// tables, such as MyISAM, stay): a closure doing those is run again on top of them. The closure runs once per attempt, each time in a fresh
 /// transaction (write it `|tx| async move { … }`: the future it returns owns what it uses, so
 /// the whole call can run in a spawned task); inside a transaction already (where the outer
 /// one is what was undone) it runs once, as a nested transaction.

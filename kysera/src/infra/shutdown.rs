@@ -16,9 +16,10 @@ use crate::executor::Executor;
 pub struct ShutdownReport {
     /// Connections lent out (statements or transactions running) when it began.
     pub in_use_at_start: u32,
-    /// Whether all of them came back within the timeout, so the pool is closed. If not, the
-    /// work still running was left to finish (it is not cut off), and each of its connections
-    /// closes as it comes back.
+    /// Whether all of them came back within the timeout, so every connection is closed. If
+    /// not, the work still running was left to finish (it is not cut off); its connections
+    /// close as they come back, and the idle ones when the pool is dropped (sqlx closes idle
+    /// connections only once it has every connection back).
     pub drained: bool,
     /// How long it waited.
     pub waited: Duration,
@@ -27,7 +28,8 @@ pub struct ShutdownReport {
 /// Shuts the executor's pool down gracefully: from now on it lends no connection, so a new
 /// statement or transaction on it (or on any executor sharing the pool) fails with
 /// [`Error::PoolClosed`]; statements running and transactions open go on with the connection
-/// they hold, and are waited for up to `timeout`; then every connection is closed.
+/// they hold, and are waited for up to `timeout`; then every connection is closed (see
+/// [`ShutdownReport::drained`] for when the timeout passes first).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -61,12 +63,19 @@ pub async fn shutdown(db: &Executor, timeout: Duration) -> ShutdownReport {
 }
 
 /// A future that completes when the process receives SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-/// The signals are listened for from this call on, not from the first poll, so a signal that
-/// arrives before the future is awaited is not missed (nor does it kill the process). Must be
-/// called inside a tokio runtime with its I/O driver (`enable_all`); otherwise
-/// [`Error::Signal`]. Use it where a server wants the signal itself (for example axum's
-/// `with_graceful_shutdown`), then call [`shutdown`].
+/// On Unix the signals are listened for from this call on, not from the first poll, so a
+/// signal that arrives before the future is awaited is not missed (nor does it kill the
+/// process); elsewhere, from the first poll. Once listened for, those signals no longer end
+/// the process for its whole life (tokio's rule): a second Ctrl-C does nothing, so give the
+/// shutdown a timeout. Must be called inside a tokio runtime with its I/O driver
+/// (`enable_all`); otherwise [`Error::Signal`]. Use it where a server wants the signal itself
+/// (for example axum's `with_graceful_shutdown`), then call [`shutdown`].
 pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::Signal(std::io::Error::other(
+            "not inside a tokio runtime",
+        )));
+    }
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -62,6 +62,56 @@ pub enum Value {
     Uuid(Option<uuid::Uuid>),
 }
 
+impl std::fmt::Display for Value {
+    /// The value as a SQL literal would show it, for logs: `NULL`, `42`, `'it''s'`,
+    /// `x'00ff'` (bytes, the first 64), `'2026-01-02T03:04:05Z'`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn quoted(f: &mut std::fmt::Formatter<'_>, s: &str) -> std::fmt::Result {
+            write!(f, "'{}'", s.replace('\'', "''"))
+        }
+        fn or_null<T>(
+            f: &mut std::fmt::Formatter<'_>,
+            v: &Option<T>,
+            show: impl FnOnce(&mut std::fmt::Formatter<'_>, &T) -> std::fmt::Result,
+        ) -> std::fmt::Result {
+            match v {
+                None => f.write_str("NULL"),
+                Some(v) => show(f, v),
+            }
+        }
+        match self {
+            Value::Bool(v) => or_null(f, v, |f, v| {
+                write!(f, "{}", if *v { "TRUE" } else { "FALSE" })
+            }),
+            Value::TinyInt(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::SmallInt(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::Int(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::BigInt(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::TinyUnsigned(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::SmallUnsigned(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::Unsigned(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::BigUnsigned(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::Float(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::Double(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            Value::String(v) => or_null(f, v, |f, v| quoted(f, v)),
+            Value::Char(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            Value::Bytes(v) => or_null(f, v, |f, v| {
+                f.write_str("x'")?;
+                for b in v.iter().take(64) {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str(if v.len() > 64 { "…'" } else { "'" })
+            }),
+            Value::Json(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            Value::ChronoDate(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            Value::ChronoTime(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            Value::ChronoDateTime(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            Value::ChronoDateTimeUtc(v) => or_null(f, v, |f, v| quoted(f, &v.to_rfc3339())),
+            Value::Uuid(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+        }
+    }
+}
+
 impl Value {
     /// Whether this is a NULL (of any type).
     pub fn is_null(&self) -> bool {
