@@ -13,7 +13,6 @@ use kysera::query::{Insert, Query, Select, col};
 use kysera::sqlx::AssertSqlSafe;
 use kysera::{Dialect, Error, Executor, Plugin, QueryContext};
 use tracing::field::{Field, Visit};
-use tracing::instrument::WithSubscriber;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -110,17 +109,31 @@ async fn table(db: &Executor, name: &str) {
         .unwrap();
 }
 
-#[kysera::test(databases = "all")]
-async fn every_statement_has_a_span_with_its_fields(db: Executor) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::registry().with(Capture(captured.clone()));
-    // The subscriber is the default whenever the test's future is polled, on whichever
-    // worker thread.
-    spans_of(db, captured).with_subscriber(subscriber).await;
+/// One subscriber for the whole test binary, installed once: a scoped subscriber per test
+/// races with the callsite registrations of tests running at the same time (tracing caches
+/// each call site's interest), and can miss spans. Tests pick their own spans out by
+/// database and table.
+fn captured() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(Capture(captured.clone())),
+        )
+        .expect("no other global subscriber in this test binary");
+        captured
+    })
 }
 
-async fn spans_of(db: Executor, captured: Captured) {
+#[kysera::test(databases = "all")]
+async fn every_statement_has_a_span_with_its_fields(db: Executor) {
+    let captured = captured();
     let d = db.dialect();
+    let system = match d {
+        Dialect::Postgres => "postgresql",
+        Dialect::MySql => "mysql",
+        _ => "sqlite",
+    };
     table(&db, "k_span").await;
     let db = db
         .with_plugins(vec![
@@ -138,7 +151,6 @@ async fn spans_of(db: Executor, captured: Captured) {
         .await
         .unwrap();
     }
-    captured.spans.lock().unwrap().clear();
     let rows = db
         .fetch_all(Select::from("k_span").filter(col("id").lt(10i64)))
         .await
@@ -154,10 +166,25 @@ async fn spans_of(db: Executor, captured: Captured) {
         .await;
     assert!(matches!(dup, Err(Error::UniqueViolation(_))), "{dup:?}");
 
-    let spans = captured.spans.lock().unwrap().clone();
-    let queries: Vec<&Fields> = spans.iter().filter(|s| s["name"] == "db.query").collect();
-    assert_eq!(queries.len(), 2, "{d}: {spans:#?}");
-    let read = queries[0];
+    // This database's statements on this test's table.
+    let spans: Vec<Fields> = captured
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["name"] == "db.query"
+                && s.get("db.system").is_some_and(|v| v == system)
+                && s.get("db.sql.table").is_some_and(|t| t == "k_span")
+        })
+        .cloned()
+        .collect();
+    let reads: Vec<&Fields> = spans
+        .iter()
+        .filter(|s| s["db.operation"] == "SELECT")
+        .collect();
+    assert_eq!(reads.len(), 1, "{d}: {spans:#?}");
+    let read = reads[0];
     let system = match d {
         Dialect::Postgres => "postgresql",
         Dialect::MySql => "mysql",
@@ -176,7 +203,10 @@ async fn spans_of(db: Executor, captured: Captured) {
     );
     assert_eq!(read["otel.kind"], "client", "{d}");
     assert!(!read.contains_key("error.kind"), "{d}");
-    let failed = queries[1];
+    let failed = spans
+        .iter()
+        .find(|s| s.contains_key("error.kind"))
+        .unwrap_or_else(|| panic!("{d}: the failed insert's span: {spans:#?}"));
     assert_eq!(failed["db.operation"], "INSERT", "{d}");
     assert_eq!(failed["error.kind"], "UniqueViolation", "{d}");
     assert_eq!(failed["otel.status_code"], "ERROR", "{d}");
@@ -185,8 +215,9 @@ async fn spans_of(db: Executor, captured: Captured) {
         "{d}: no plugin changed it"
     );
     // No value reaches a span or an event.
+    let all_spans = captured.spans.lock().unwrap().clone();
     let events = captured.events.lock().unwrap().clone();
-    for f in spans.iter().chain(events.iter()) {
+    for f in all_spans.iter().chain(events.iter()) {
         assert!(
             f.values().all(|v| !v.contains("secret-value-42")),
             "{d}: a value was logged: {f:?}"
@@ -252,6 +283,43 @@ async fn the_debug_log_shows_statements_and_values_when_asked(db: Executor) {
     assert_eq!(
         select.values.as_deref(),
         Some(&["5".to_string()][..]),
+        "{d}"
+    );
+
+    // A write whose rows come back (on MySQL through the emulation's read-back) is logged
+    // too, as one statement.
+    let before = log.entries().len();
+    let changed = logged
+        .fetch_all(
+            kysera::query::Update::table("k_dbg")
+                .set("n", 6i64)
+                .filter(col("id").eq(1i64))
+                .returning(kysera::query::Returning::All)
+                .primary_key(["id"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 1, "{d}");
+    let entries = log.entries();
+    assert_eq!(entries.len(), before + 1, "{d}: {entries:#?}");
+    let update = entries.last().unwrap();
+    assert!(update.sql.starts_with("UPDATE"), "{d}: {update:?}");
+    assert_eq!(update.rows, Some(1), "{d}");
+    // A failure's message can quote values: only its kind unless values are asked for.
+    let quiet = QueryLog::new();
+    let _ = db
+        .with_debug(DebugOptions::default().log_to(&quiet))
+        .execute(
+            Insert::into("k_dbg")
+                .set("id", 1i64)
+                .set("n", 1i64)
+                .set("secret", "hidden@example.com"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        quiet.entries()[0].error.as_deref(),
+        Some("UniqueViolation"),
         "{d}"
     );
 

@@ -268,7 +268,9 @@ fn connection_lost(db: &dyn sqlx::error::DatabaseError) -> bool {
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
         // ER_CLIENT_INTERACTION_TIMEOUT
-        return matches!(my.number(), 1053 | 1927 | 2006 | 2013 | 4031);
+        // … and SQLSTATE class 08 (too many connections, bad handshake, …).
+        return matches!(my.number(), 1053 | 1927 | 2006 | 2013 | 4031)
+            || my.code().is_some_and(|c| c.starts_with("08"));
     }
     db.code()
         .as_deref()

@@ -15,7 +15,8 @@ use crate::row::Row;
 pub struct ExplainOptions {
     /// PostgreSQL only: run the statement (`EXPLAIN ANALYZE`) for real row counts and times.
     /// The statement runs in a transaction that is then rolled back, so a write explained this
-    /// way changes nothing. Elsewhere: [`Error::Unsupported`].
+    /// way leaves no row changed (sequences it advanced stay advanced, as sequences do).
+    /// Elsewhere: [`Error::Unsupported`].
     pub analyze: bool,
 }
 
@@ -42,8 +43,10 @@ impl From<Error> for Ended {
 
 impl Executor {
     /// The database's plan for `query` as this executor would run it, after its plugins (the
-    /// soft-delete filter, the tenant condition, …): `EXPLAIN` on PostgreSQL and MySQL,
-    /// `EXPLAIN QUERY PLAN` on SQLite (drawn as a tree). Nothing is run.
+    /// soft-delete filter, the tenant condition, …): the statement [`to_sql`](Self::to_sql)
+    /// gives, explained by `EXPLAIN` on PostgreSQL and MySQL and `EXPLAIN QUERY PLAN` on
+    /// SQLite (drawn as a tree). Nothing is run. The extra statements some writes take (the
+    /// read-back of MySQL's emulated RETURNING, a policy's check) are not in the plan.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

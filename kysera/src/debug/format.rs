@@ -221,6 +221,10 @@ fn tokens(sql: &str) -> Vec<(Token, &str)> {
                 i += 1;
             }
             Token::Number
+        } else if let Some(end) = dollar_quoted(sql, i) {
+            // PostgreSQL's `$tag$…$tag$` string (how long IN lists are inlined).
+            i = end;
+            Token::String
         } else if c == b'?' || (c == b'$' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             i += 1;
             while i < b.len() && b[i].is_ascii_digit() {
@@ -246,6 +250,23 @@ fn tokens(sql: &str) -> Vec<(Token, &str)> {
         out.push((kind, &sql[start..i]));
     }
     out
+}
+
+/// The end of a dollar-quoted string starting at `i` (`$$…$$`, `$tag$…$tag$`), if one does.
+fn dollar_quoted(sql: &str, i: usize) -> Option<usize> {
+    let rest = sql.get(i..)?;
+    let rest = rest.strip_prefix('$')?;
+    let tag_len = rest.find('$')?;
+    let tag = &rest[..tag_len];
+    if tag.starts_with(|c: char| c.is_ascii_digit())
+        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return None;
+    }
+    let delimiter = &sql[i..i + tag_len + 2];
+    let body = i + delimiter.len();
+    let close = sql[body..].find(delimiter)?;
+    Some(body + close + delimiter.len())
 }
 
 /// The words highlighted and upper-cased as keywords.
@@ -363,6 +384,12 @@ mod tests {
             normalize_sql("SELECT \"a b\" FROM t -- c"),
             "SELECT \"a b\" FROM t"
         );
+        // PostgreSQL's inlined lists of one length group with other lengths.
+        assert_eq!(
+            normalize_sql("SELECT a FROM t WHERE id IN ($k0$x$k0$, $k0$y$k0$)"),
+            normalize_sql("SELECT a FROM t WHERE id IN ($k1$only$k1$)")
+        );
+        assert_eq!(normalize_sql("SELECT $1, $$a$$"), "SELECT ?…");
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub struct LoggedQuery {
     pub duration: Duration,
     /// Rows returned or changed.
     pub rows: Option<u64>,
-    /// The error, when it failed.
+    /// The error, when it failed: its kind (`UniqueViolation`, …), or its whole message when
+    /// values are logged (a database's message can quote the values).
     pub error: Option<String>,
 }
 
@@ -103,7 +104,15 @@ impl QueryObserver for Logger {
                 .map(|vs| vs.iter().map(|v| v.to_string()).collect()),
             duration: e.plugin_time + e.database_time,
             rows: e.rows,
-            error: e.error.map(|err| err.to_string()),
+            // A database's message can quote a value ("Duplicate entry 'a@b.c'"): the error's
+            // kind only, unless values were asked for.
+            error: e.error.map(|err| {
+                if self.0.values {
+                    err.to_string()
+                } else {
+                    err.kind_name().to_string()
+                }
+            }),
         };
         match &self.0.log {
             Some(log) => log

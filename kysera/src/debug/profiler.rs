@@ -20,7 +20,8 @@ const EXAMPLES: usize = 3;
 /// Records the statements of the executors it is [attached](Self::attach) to and reports them
 /// per normalised statement ([`normalize_sql`]): count, total, mean, p50, p95, max, rows,
 /// plugin time against database time, and the slowest examples. Resettable, can be turned off
-/// (an attached, disabled profiler costs one atomic load per statement), printable as a table.
+/// (an attached, disabled profiler costs a flag check per statement: its executor then
+/// prepares no event), printable as a table.
 ///
 /// Within a [`scope`](Self::scope) (a request, a task) it also flags N+1 patterns: the same
 /// statement run more than [`n_plus_one_threshold`](Self::n_plus_one_threshold) times, with
@@ -47,7 +48,7 @@ struct Inner {
 }
 
 /// What one statement has added up to.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acc {
     count: u64,
     errors: u64,
@@ -134,7 +135,9 @@ pub struct NPlusOne {
     pub statement: String,
     /// How many times it ran in the scope.
     pub count: u64,
-    /// Where it was first run from (`function at file:line`), when a backtrace can say.
+    /// Where it ran from (`function at file:line`; the run that crossed the threshold, in a
+    /// loop the loop's call site), when a backtrace can say: debug builds name the file and
+    /// line, release builds at most the function.
     pub location: Option<String>,
 }
 
@@ -151,7 +154,8 @@ pub struct ScopeReport {
 /// The N+1 counts of one scope.
 struct ScopeState {
     profiler: usize,
-    seen: Mutex<HashMap<String, (u64, Option<std::backtrace::Backtrace>)>>,
+    /// Runs per statement, and where the run that crossed the threshold came from.
+    seen: Mutex<HashMap<String, (u64, Option<String>)>>,
     statements: AtomicU64,
 }
 
@@ -218,25 +222,31 @@ impl QueryProfiler {
 
     /// The figures so far.
     pub fn report(&self) -> ProfileReport {
-        let stats = lock(&self.inner.stats);
-        let mut statements: Vec<StatementStats> = stats
+        // Copied under the lock, sorted after it, so statements are not held up meanwhile.
+        let copied: Vec<(String, Acc)> = lock(&self.inner.stats)
             .iter()
+            .map(|(k, a)| (k.clone(), a.clone()))
+            .collect();
+        let mut statements: Vec<StatementStats> = copied
+            .into_iter()
             .map(|(statement, a)| {
-                let mut sorted = a.samples.clone();
+                let mut sorted = a.samples;
                 sorted.sort_unstable();
                 StatementStats {
-                    statement: statement.clone(),
+                    statement,
                     count: a.count,
                     errors: a.errors,
                     rows: a.rows,
                     total: a.total,
                     plugin_time: a.plugin,
                     database_time: a.database,
-                    mean: a.total / (a.count.max(1) as u32),
+                    mean: Duration::from_nanos(
+                        (a.total.as_nanos() / u128::from(a.count.max(1))) as u64,
+                    ),
                     p50: percentile(&sorted, 50),
                     p95: percentile(&sorted, 95),
                     max: a.max,
-                    slowest: a.slowest.clone(),
+                    slowest: a.slowest,
                 }
             })
             .collect();
@@ -247,7 +257,8 @@ impl QueryProfiler {
     /// Runs `work` as one scope (a request, a task): statements it runs, on executors this
     /// profiler is attached to, are counted per normalised statement, and those run more than
     /// the threshold are reported (and logged at `warn`, target `kysera::debug`, as they cross
-    /// it). Statements of tasks `work` spawns are not in the scope.
+    /// it). Statements of tasks `work` spawns are not in the scope, and a scope opened inside
+    /// another (of any profiler) stands in for the outer one until it ends.
     pub async fn scope<F: Future>(&self, work: F) -> (F::Output, ScopeReport) {
         let state = Arc::new(ScopeState {
             profiler: Arc::as_ptr(&self.inner) as usize,
@@ -259,10 +270,10 @@ impl QueryProfiler {
         let mut repeated: Vec<NPlusOne> = lock(&state.seen)
             .iter()
             .filter(|(_, (n, _))| *n > threshold)
-            .map(|(statement, (count, trace))| NPlusOne {
+            .map(|(statement, (count, location))| NPlusOne {
                 statement: statement.clone(),
                 count: *count,
-                location: trace.as_ref().and_then(caller),
+                location: location.clone(),
             })
             .collect();
         repeated.sort_by(|a, b| b.count.cmp(&a.count).then(a.statement.cmp(&b.statement)));
@@ -283,21 +294,30 @@ impl QueryProfiler {
         }
         state.statements.fetch_add(1, Ordering::Relaxed);
         let threshold = self.inner.threshold.load(Ordering::Relaxed);
-        let mut seen = lock(&state.seen);
-        let entry = seen.entry(statement.to_string()).or_insert_with(|| {
-            // Where the first run came from: resolved only if the statement is flagged.
-            (0, Some(std::backtrace::Backtrace::force_capture()))
-        });
-        entry.0 += 1;
-        if entry.0 == threshold + 1 {
-            let location = entry.1.as_ref().and_then(caller);
-            tracing::warn!(target: "kysera::debug", statement, count = entry.0, location = location.as_deref().unwrap_or("unknown"),
+        let count = {
+            let mut seen = lock(&state.seen);
+            let entry = seen.entry(statement.to_string()).or_insert((0, None));
+            entry.0 += 1;
+            entry.0
+        };
+        if count == threshold.saturating_add(1) {
+            // The run that crosses the threshold comes from the loop's call site (a
+            // backtrace only then, resolved outside the lock).
+            let location = caller(&std::backtrace::Backtrace::force_capture());
+            if let Some(entry) = lock(&state.seen).get_mut(statement) {
+                entry.1 = location.clone();
+            }
+            tracing::warn!(target: "kysera::debug", statement, count, location = location.as_deref().unwrap_or("unknown"),
                 "N+1: the same statement ran more than {threshold} times in one scope; batch it");
         }
     }
 }
 
 impl QueryObserver for QueryProfiler {
+    fn is_active(&self) -> bool {
+        self.is_enabled()
+    }
+
     fn on_statement(&self, e: &StatementEvent<'_>) {
         if !self.is_enabled() {
             return;
@@ -305,6 +325,7 @@ impl QueryObserver for QueryProfiler {
         let statement = normalize_sql(e.sql);
         let took = e.plugin_time + e.database_time;
         self.count_in_scope(&statement);
+        let draw = cheap_random();
         let mut stats = lock(&self.inner.stats);
         let a = stats.entry(statement).or_default();
         a.count += 1;
@@ -318,7 +339,7 @@ impl QueryObserver for QueryProfiler {
             a.samples.push(took);
         } else {
             // Reservoir sampling: every run so far equally likely to be kept.
-            let r = (uuid::Uuid::new_v4().as_u128() % a.count as u128) as usize;
+            let r = (draw % a.count) as usize;
             if r < SAMPLES {
                 a.samples[r] = took;
             }
@@ -333,6 +354,29 @@ impl QueryObserver for QueryProfiler {
             a.slowest.truncate(EXAMPLES);
         }
     }
+}
+
+/// A random number, cheaply (xorshift per thread, seeded from the clock): for sampling, not
+/// for secrets.
+fn cheap_random() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+                | 1)
+                ^ 0x9E37_79B9_7F4A_7C15,
+        );
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
 }
 
 /// The nearest-rank percentile of sorted samples.
@@ -373,25 +417,28 @@ fn caller(trace: &std::backtrace::Backtrace) -> Option<String> {
         "<core",
     ];
     let text = trace.to_string();
-    let mut lines = text.lines().peekable();
+    // Frames are `N: symbol` lines; inlined ones are symbol lines without the number; each may
+    // be followed by an `at file:line:column` line.
+    let mut lines = text.lines().map(str::trim_start).peekable();
     while let Some(line) = lines.next() {
-        let Some((_, symbol)) = line.trim_start().split_once(": ") else {
-            continue;
-        };
-        if !line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+        if line.starts_with("at ") {
             continue;
         }
+        let symbol = match line.split_once(": ") {
+            Some((n, sym)) if n.chars().all(|c| c.is_ascii_digit()) => sym,
+            _ => line,
+        };
         let at = lines
             .peek()
-            .map(|l| l.trim_start())
             .filter(|l| l.starts_with("at "))
             .map(|l| l.trim_start_matches("at ").to_string());
-        if SKIP.iter().any(|s| symbol.starts_with(s)) {
+        if symbol.is_empty() || SKIP.iter().any(|s| symbol.starts_with(s)) {
             continue;
         }
+        let symbol = symbol.trim_end_matches("::{{closure}}");
         return Some(match at {
-            Some(at) => format!("{} at {at}", symbol.trim_end_matches("::{{closure}}")),
-            None => symbol.trim_end_matches("::{{closure}}").to_string(),
+            Some(at) => format!("{symbol} at {at}"),
+            None => symbol.to_string(),
         });
     }
     None

@@ -138,6 +138,7 @@ enum Phase {
         until: Instant,
     },
     HalfOpen {
+        /// When the last trial was let through.
         since: Instant,
         running: u32,
         succeeded: u32,
@@ -241,9 +242,12 @@ impl CircuitBreaker {
                     succeeded: 0,
                 });
             }
-            Phase::HalfOpen { running, .. } if *running < o.trial_calls => *running += 1,
-            // Trials that have run for a whole cool-down without an answer (a hung
-            // connection) no longer hold the circuit: new trials go.
+            Phase::HalfOpen { running, since, .. } if *running < o.trial_calls => {
+                *running += 1;
+                *since = now;
+            }
+            // No trial let through for a whole cool-down has answered (a hung connection):
+            // they no longer hold the circuit, new trials go.
             Phase::HalfOpen { since, running, .. } if now.duration_since(*since) >= o.cool_down => {
                 *since = now;
                 *running = 1;

@@ -281,6 +281,7 @@ impl Executor {
                 observe::Notes {
                     plugin_time: started.elapsed(),
                     rewritten_by,
+                    table: query.table().to_string(),
                 }
                 .leave();
             } else {
@@ -376,7 +377,9 @@ impl Executor {
     ///
     /// On MySQL, RETURNING is not part of the SQL (it is emulated with extra statements).
     pub fn to_sql(&self, query: impl Into<Query>) -> Result<(String, Vec<Value>)> {
-        let l = lower(&self.intercept(query)?, self.dialect())?;
+        let intercepted = self.intercept(query);
+        observe::Notes::discard();
+        let l = lower(&intercepted?, self.dialect())?;
         let values = l
             .values
             .0

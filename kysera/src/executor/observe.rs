@@ -2,8 +2,9 @@
 //! expect, a warning when it was slow, and an event for each [`QueryObserver`] the executor
 //! has (the profiler and the debug log of [`kysera::debug`](crate::debug) are observers).
 //!
-//! Parameter values never reach the span or the logs; an observer that asks for them
-//! ([`QueryObserver::wants_values`]) gets them.
+//! Bound values never reach the span or the logs; an observer that asks for them
+//! ([`QueryObserver::wants_values`]) gets them. (The SQL text can hold literals: raw SQL
+//! written with them, IN lists longer than 1,000 values, which are inlined.)
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -57,7 +58,13 @@ pub trait QueryObserver: Send + Sync + 'static {
     fn wants_values(&self) -> bool {
         false
     }
-    /// One statement, after it ran.
+    /// Whether it wants events now (a disabled profiler answers `false`: its executor then
+    /// skips the work of preparing them).
+    fn is_active(&self) -> bool {
+        true
+    }
+    /// One statement, after it ran. A panic here is caught and logged, not passed to the
+    /// statement's caller.
     fn on_statement(&self, event: &StatementEvent<'_>);
 }
 
@@ -66,6 +73,9 @@ pub trait QueryObserver: Send + Sync + 'static {
 pub(super) struct Notes {
     pub(super) plugin_time: Duration,
     pub(super) rewritten_by: Vec<String>,
+    /// The intercepted query's table: only a statement on it takes the notes (not a raw or
+    /// library statement that happens to run next).
+    pub(super) table: String,
 }
 
 thread_local! {
@@ -80,15 +90,22 @@ impl Notes {
         NOTES.with(|n| *n.borrow_mut() = Some((task, self)));
     }
 
-    fn take() -> Option<Notes> {
+    /// The notes left by this task's last interception, for a statement on `table`; any
+    /// other notes on the thread are dropped (they were not this statement's).
+    fn take(table: Option<&str>) -> Option<Notes> {
         let task = tokio::task::try_id();
         NOTES.with(|n| {
             let mut n = n.borrow_mut();
             match n.take() {
-                Some((t, notes)) if t == task => Some(notes),
+                Some((t, notes)) if t == task && Some(notes.table.as_str()) == table => Some(notes),
                 _ => None,
             }
         })
+    }
+
+    /// Drops the notes of an interception whose statement will not run (`to_sql`).
+    pub(super) fn discard() {
+        NOTES.with(|n| n.borrow_mut().take());
     }
 }
 
@@ -111,8 +128,14 @@ impl Default for Observers {
 /// Whether anything wants to know what the interceptors did: an observer, or a subscriber
 /// that takes the statement spans.
 pub(super) fn noting(exec: &Executor) -> bool {
-    !exec.observers.list.is_empty()
-        || tracing::enabled!(target: "kysera::query", tracing::Level::INFO)
+    exec.observers.active() || tracing::enabled!(target: "kysera::query", tracing::Level::INFO)
+}
+
+impl Observers {
+    /// Whether an observer wants events now.
+    fn active(&self) -> bool {
+        self.list.iter().any(|o| o.is_active())
+    }
 }
 
 /// A statement being watched: its span, when it started, and what its observers need.
@@ -130,7 +153,7 @@ struct Observed {
     dialect: Dialect,
     params: usize,
     values: Option<Vec<Value>>,
-    operation: String,
+    operation: &'static str,
     table: Option<String>,
     notes: Option<Notes>,
     in_transaction: bool,
@@ -161,6 +184,11 @@ impl RowCount for Option<Row> {
         Some(self.is_some() as u64)
     }
 }
+impl RowCount for Option<(Vec<Row>, u64)> {
+    fn row_count(&self) -> Option<u64> {
+        self.as_ref().map(|(_, affected)| *affected)
+    }
+}
 impl RowCount for bool {
     fn row_count(&self) -> Option<u64> {
         None
@@ -175,13 +203,48 @@ fn system(d: Dialect) -> &'static str {
     }
 }
 
-/// The SQL's first word, upper-cased (`WITH … UPDATE` stays `WITH`).
-fn first_word(sql: &str) -> String {
-    sql.split_whitespace()
+/// The statement's kind from its first word (`WITH … UPDATE` stays `WITH`); `OTHER` for a
+/// word not listed. Static: nothing is allocated per statement.
+fn operation_of(sql: &str) -> &'static str {
+    const KINDS: &[&str] = &[
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "WITH",
+        "REPLACE",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRUNCATE",
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "SET",
+        "SHOW",
+        "EXPLAIN",
+        "PRAGMA",
+        "CALL",
+        "LOCK",
+        "VALUES",
+        "ANALYZE",
+        "GRANT",
+        "REVOKE",
+        "COPY",
+    ];
+    let word = sql
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .split(|c: char| !c.is_ascii_alphabetic())
         .next()
-        .unwrap_or("")
-        .trim_start_matches('(')
-        .to_ascii_uppercase()
+        .unwrap_or("");
+    KINDS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(word))
+        .copied()
+        .unwrap_or("OTHER")
 }
 
 impl Executor {
@@ -202,7 +265,8 @@ impl Executor {
 
     /// A new executor that logs statements slower than `threshold` at `warn` (target
     /// `kysera::query`, with the SQL but never the values); `None` turns it off. One second
-    /// unless set.
+    /// unless set. Timed from asking for a connection, so a wait for the pool (or for the
+    /// transaction's connection) counts.
     pub fn with_slow_statement_threshold(&self, threshold: Option<Duration>) -> Executor {
         Executor {
             observers: Observers {
@@ -223,14 +287,18 @@ impl Executor {
         table: Option<&str>,
     ) -> Probe {
         let dialect = self.dialect();
-        let operation = first_word(sql);
+        let operation = operation_of(sql);
         let span = tracing::info_span!(
             target: "kysera::query",
             "db.query",
-            otel.name = %format_args!("{operation}{}", table.map(|t| format!(" {t}")).unwrap_or_default()),
+            otel.name = %format_args!(
+                "{operation}{}{}",
+                if table.is_some() { " " } else { "" },
+                table.unwrap_or("")
+            ),
             otel.kind = "client",
             db.system = system(dialect),
-            db.operation = %operation,
+            db.operation = operation,
             db.sql.table = table,
             db.statement = %sql,
             db.params = params,
@@ -240,20 +308,21 @@ impl Executor {
             error.kind = Empty,
             otel.status_code = Empty,
         );
-        let notes = if self.observers.list.is_empty() && span.is_disabled() {
+        let active = self.observers.active();
+        let notes = if !active && span.is_disabled() {
             None
         } else {
-            Notes::take()
+            Notes::take(table)
         };
         if let Some(n) = &notes
             && !n.rewritten_by.is_empty()
         {
             span.record("kysera.plugins", n.rewritten_by.join(",").as_str());
         }
-        let keep_sql = !self.observers.list.is_empty()
+        let keep_sql = active
             || (self.observers.slow.is_some()
                 && tracing::enabled!(target: "kysera::query", tracing::Level::WARN));
-        let observed = (!self.observers.list.is_empty()).then(|| {
+        let observed = active.then(|| {
             let wants = self.observers.list.iter().any(|o| o.wants_values());
             Box::new(Observed {
                 list: self.observers.list.clone(),
@@ -264,7 +333,8 @@ impl Executor {
                         .0
                         .iter()
                         .cloned()
-                        .filter_map(Value::from_sea)
+                        // One for one, so the list lines up with the placeholders.
+                        .map(|v| Value::from_sea(v).unwrap_or(Value::String(Some("<?>".into()))))
                         .collect()
                 }),
                 operation,
@@ -320,7 +390,7 @@ impl Probe {
                 sql: self.sql.as_deref().unwrap_or_default(),
                 params: o.params,
                 values: o.values.as_deref(),
-                operation: &o.operation,
+                operation: o.operation,
                 table: o.table.as_deref(),
                 rows,
                 database_time: took,
@@ -329,8 +399,13 @@ impl Probe {
                 error,
                 in_transaction: o.in_transaction,
             };
-            for observer in o.list.iter() {
-                observer.on_statement(&event);
+            for observer in o.list.iter().filter(|o| o.is_active()) {
+                let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    observer.on_statement(&event)
+                }));
+                if told.is_err() {
+                    tracing::error!(target: "kysera::query", "a query observer panicked");
+                }
             }
         }
     }

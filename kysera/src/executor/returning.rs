@@ -45,20 +45,30 @@ impl Executor {
         if matches!(query, Query::Select(_)) {
             return Ok(None);
         }
-        let Target { to, permit, .. } = self.target().await?;
-        // The statements run in a task of their own (with the caller's auth context, for the
-        // read-backs' policies), to completion even if this future is dropped: no command is
-        // left half-done on the connection.
-        let (exec, query) = (self.clone(), query.clone());
-        let result = detached(
-            Behaviours::carry(async move { exec.mysql_emulated_on(to, &query).await }),
-            drop,
-        )
-        .await
-        .and_then(|r| r);
-        if let Some(p) = permit {
-            p.record(&result);
-        }
+        // Watched as one statement, the write (its read-backs run inside the same span).
+        let probe = self.probe_lowered(&lower(query, Dialect::MySql)?, Some(query.table()));
+        let result = match self.target().await {
+            Ok(Target { to, permit, .. }) => {
+                // In a task of their own (with the caller's auth context, for the read-backs'
+                // policies), to completion even if this future is dropped.
+                let (exec, query) = (self.clone(), query.clone());
+                let result = detached(
+                    tracing::Instrument::instrument(
+                        Behaviours::carry(async move { exec.mysql_emulated_on(to, &query).await }),
+                        probe.span(),
+                    ),
+                    drop,
+                )
+                .await
+                .and_then(|r| r);
+                if let Some(p) = permit {
+                    p.record(&result);
+                }
+                result
+            }
+            Err(e) => Err(e),
+        };
+        probe.finish(&result);
         result
     }
 
