@@ -202,10 +202,12 @@ pub(crate) fn generate(m: &Model) -> TokenStream {
             .extend(quote!(#[automatically_derived] impl #krate::__private::v0_1::UpdatedAtSeal for #name {} #[automatically_derived] impl #krate::HasUpdatedAt for #name {}));
     }
     let tenant_info = match tenant {
-        Some((t, kind)) => {
-            let kind = format_ident!("{}", kind.value_kind());
-            quote!(::core::option::Option::Some((#t, #krate::ValueKind::#kind)))
-        }
+        // The kind from the type itself, so an own type (a newtype over a string or an
+        // integer) is checked as what it is stored as.
+        Some((t, ty)) => quote!(::core::option::Option::Some((
+            #t,
+            #krate::ValueKind::of_family(<#ty as #krate::ColumnType>::__FAMILY)
+        ))),
         None => quote!(::core::option::Option::None),
     };
     let audit_info = match audit {

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::model::Errors;
+use crate::model::{Errors, read_kysera_attrs};
 
 /// `#[kysera(...)]` on the struct.
 #[derive(Debug, Default, FromMeta)]
@@ -38,7 +38,7 @@ const FIELD_HELP: &str =
 pub fn derive(input: syn::DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let name = &input.ident;
-    let attrs = read_struct_attrs(&input.attrs, &mut errors);
+    let attrs: RowStructAttrs = read_kysera_attrs(&input.attrs, &mut errors, STRUCT_HELP);
     let krate = attrs.krate.unwrap_or_else(|| syn::parse_quote!(::kysera));
     let mut inits = Vec::new();
     match &input.data {
@@ -97,25 +97,6 @@ pub fn derive(input: syn::DeriveInput) -> TokenStream {
     };
     let errors = errors.into_compile_errors();
     quote!(#errors #impl_block)
-}
-
-fn read_struct_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> RowStructAttrs {
-    let mut metas = Vec::new();
-    for a in attrs.iter().filter(|a| a.path().is_ident("kysera")) {
-        match a.parse_args_with(
-            syn::punctuated::Punctuated::<darling::ast::NestedMeta, syn::Token![,]>::parse_terminated,
-        ) {
-            Ok(list) => metas.extend(list),
-            Err(e) => errors.darling(e.into(), STRUCT_HELP),
-        }
-    }
-    match RowStructAttrs::from_list(&metas) {
-        Ok(a) => a,
-        Err(e) => {
-            errors.darling(e, STRUCT_HELP);
-            RowStructAttrs::default()
-        }
-    }
 }
 
 /// `field: row.get::<Type>("column")?,` (or the default for a skipped field).

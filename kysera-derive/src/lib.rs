@@ -17,6 +17,7 @@ mod naming;
 #[cfg(test)]
 mod snapshots;
 mod test_attr;
+mod type_derive;
 
 use proc_macro::TokenStream;
 
@@ -48,6 +49,26 @@ use proc_macro::TokenStream;
 pub fn derive_repository(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     emit::derive(input).into()
+}
+
+/// Derives `kysera::Type`: a column type of the application's own, stored as a built-in one.
+///
+/// - A struct of one field (`struct UserId(i64)`, `struct Email { value: String }`) is stored as
+///   that field (which may itself be a derived `Type`).
+/// - An enum of unit variants is stored as text: each variant's name as written, or in the
+///   style of `#[kysera(rename_all = "snake_case")]` (`lowercase`, `UPPERCASE`, `snake_case`,
+///   `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`, `camelCase`, `PascalCase`,
+///   by serde's rules), or
+///   `#[kysera(rename = "…")]` on a variant. With `#[kysera(repr = "i16" | "i32" | "i64")]` it
+///   is stored as its discriminant instead (one that does not fit that type is a compile
+///   error). A stored value that is none of the variants is a decode error naming the column.
+///
+/// Column types are also `Serialize` and `Deserialize` (derive them; `#[serde(transparent)]`
+/// for a newtype, the same `rename_all` for an enum).
+#[proc_macro_derive(Type, attributes(kysera))]
+pub fn derive_type(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    type_derive::derive(input).into()
 }
 
 /// Derives `kysera::FromRow`: reads a struct from a whole row, each field from the column of its

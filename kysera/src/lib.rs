@@ -76,11 +76,11 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use executor::{Executor, IsolationLevel, Pool, QueryObserver, Raw, StatementEvent, connect};
 #[cfg(feature = "testing")]
 pub use kysera_derive::test;
-pub use kysera_derive::{FromRow, Repository, migrations};
+pub use kysera_derive::{FromRow, Repository, Type, migrations};
 pub use model::{
     AuditedModel, Column, ColumnInfo, ColumnType, Columns, FilterOn, HasCreatedAt, HasUpdatedAt,
     MaybeFilterOn, Model, ModelInfo, NonNullColumnType, SoftDeleteModel, TextColumn,
-    TimestampColumn, TimestampKind, ValueKind, Where,
+    TimestampColumn, TimestampKind, Type, ValueKind, Where,
 };
 pub use pagination::{CursorPage, Page, PageRequest};
 pub use plugin::{Plugin, QueryContext};
@@ -95,7 +95,10 @@ pub mod __private {
     /// names another module, so a mismatched pair fails to compile instead of misbehaving.
     pub mod v0_1 {
         pub use crate::behaviour::ModelRegistration;
+        pub use crate::model::decode_type;
         pub use crate::model::generated::*;
+        pub use crate::row::Index;
+        pub use crate::row::sealed::Sealed as DecodableSeal;
         pub use crate::validation::{check_custom, check_email, check_length, check_range};
         pub use inventory;
         /// A JSON object.

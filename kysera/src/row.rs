@@ -7,10 +7,12 @@ use crate::core::error::{Error, Result};
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("kysera needs at least one database feature: `sqlite`, `postgres` or `mysql`");
 
-mod sealed {
-    /// Only Kysera implements [`Decodable`](super::Decodable) and
-    /// [`RowIndex`](super::RowIndex): the same set of types whichever database features are
-    /// enabled, so enabling one never breaks code that compiled without it.
+pub(crate) mod sealed {
+    /// Only Kysera implements [`Decodable`](super::Decodable) (for the built-in types, and
+    /// through `kysera::column_type!` for the application's own `kysera::Type`s, which read as
+    /// a built-in type) and [`RowIndex`](super::RowIndex): the same set of types whichever
+    /// database features are enabled, so enabling one never breaks code that compiled without
+    /// it.
     pub trait Sealed {}
     /// The seal of [`RowIndex`](super::RowIndex).
     pub trait SealedIndex {}

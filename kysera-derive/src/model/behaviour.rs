@@ -5,7 +5,7 @@
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
-use super::{AuditModel, Errors, Field, Managed, RLS_HELP, TenantKind, TimeKind};
+use super::{AuditModel, Errors, Field, Managed, RLS_HELP, TimeKind};
 use crate::input::{self, AuditAttrs, RlsAttrs, SoftDeleteAttrs, TimestampsAttrs};
 
 /// A timestamp column a behaviour sets.
@@ -209,7 +209,7 @@ pub(super) fn tenant(
     attr: Option<input::Behaviour<RlsAttrs>>,
     cx: &mut Fields<'_>,
     errors: &mut Errors,
-) -> Option<(String, TenantKind)> {
+) -> Option<(String, syn::Type)> {
     let b = attr?;
     let Some(t) = &b.attrs.tenant else {
         errors.add(b.span, "`#[rls]` needs the tenant column", RLS_HELP);
@@ -246,7 +246,7 @@ pub(super) fn tenant(
             f.tenant = true;
             // Optional in the insert struct: the context's tenant fills it in.
             f.has_default = true;
-            Some((t.as_str().to_string(), TenantKind::of(&f.ty)))
+            Some((t.as_str().to_string(), f.ty.clone()))
         }
     }
 }

@@ -46,8 +46,14 @@ fn unsupported_type(ty: &syn::Type) -> Option<String> {
                 ),
                 "char" => describe("`char`"),
                 "str" => describe("`str`"),
+                // The std containers (with their type arguments: an own column type may be
+                // called `Cell` or `Box`).
                 "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" | "VecDeque" | "Box" | "Rc"
-                | "Arc" | "Cell" | "RefCell" => Some(format!("`{name}`")),
+                | "Arc" | "Cell" | "RefCell"
+                    if !matches!(last.arguments, syn::PathArguments::None) =>
+                {
+                    Some(format!("`{name}`"))
+                }
                 "Vec" => {
                     let syn::PathArguments::AngleBracketed(a) = &last.arguments else {
                         return None;
@@ -113,7 +119,7 @@ fn is_number(e: &syn::Expr) -> bool {
     }
 }
 
-const TYPE_HELP: &str = "a column is an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; mark fields that are not columns `#[kysera(skip)]`";
+const TYPE_HELP: &str = "a column is an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or a type of your own with `#[derive(kysera::Type)]`, or an Option of one; mark fields that are not columns `#[kysera(skip)]`";
 
 pub(super) fn check_field(
     f: FieldAttrs,

@@ -53,6 +53,31 @@ impl Errors {
     }
 }
 
+/// The `#[kysera(...)]` attributes among `attrs`, read into `T` (its default, with the errors
+/// recorded, when they do not parse).
+pub fn read_kysera_attrs<T: darling::FromMeta + Default>(
+    attrs: &[syn::Attribute],
+    errors: &mut Errors,
+    help: &str,
+) -> T {
+    let mut metas = Vec::new();
+    for a in attrs.iter().filter(|a| a.path().is_ident("kysera")) {
+        match a.parse_args_with(
+            syn::punctuated::Punctuated::<darling::ast::NestedMeta, syn::Token![,]>::parse_terminated,
+        ) {
+            Ok(list) => metas.extend(list),
+            Err(e) => errors.darling(e.into(), help),
+        }
+    }
+    match T::from_list(&metas) {
+        Ok(a) => a,
+        Err(e) => {
+            errors.darling(e, help);
+            T::default()
+        }
+    }
+}
+
 pub const AUDIT_HELP: &str = "write `#[audit]` or `#[audit(operations(create, update, delete), old_values = true, new_values = true, exclude(field, …))]`";
 pub const RLS_HELP: &str =
     "write `#[rls(tenant = \"tenant_id\")]`, naming the column that holds each row's tenant";
@@ -123,46 +148,6 @@ pub enum TimeKind {
     Naive,
 }
 
-/// What a tenant column holds, as the runtime's `ValueKind` names it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum TenantKind {
-    Text,
-    Integer,
-    Uuid,
-    Other,
-}
-
-impl TenantKind {
-    /// The kind of a field type, by its last path segment.
-    pub fn of(ty: &syn::Type) -> TenantKind {
-        let syn::Type::Path(p) = ty else {
-            return TenantKind::Other;
-        };
-        match p
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .as_deref()
-        {
-            Some("String") => TenantKind::Text,
-            Some("i16" | "i32" | "i64") => TenantKind::Integer,
-            Some("Uuid") => TenantKind::Uuid,
-            _ => TenantKind::Other,
-        }
-    }
-
-    /// The `kysera::ValueKind` variant.
-    pub fn value_kind(self) -> &'static str {
-        match self {
-            TenantKind::Text => "Text",
-            TenantKind::Integer => "Integer",
-            TenantKind::Uuid => "Uuid",
-            TenantKind::Other => "Other",
-        }
-    }
-}
-
 /// A column a behaviour manages.
 pub struct Managed {
     pub column: String,
@@ -182,7 +167,8 @@ pub struct Model {
     pub created_at: Option<Managed>,
     pub updated_at: Option<Managed>,
     /// `#[rls(tenant = "…")]`: the tenant column and what it holds.
-    pub tenant: Option<(String, TenantKind)>,
+    /// The tenant column and its field type (its kind is read from the type at compile time).
+    pub tenant: Option<(String, syn::Type)>,
     pub audit: Option<AuditModel>,
 }
 

@@ -15,11 +15,12 @@ use super::condition::Where;
 ///
 /// Implemented for `i16`, `i32`, `i64`, `f32`, `f64`, `bool`, `String`, `Vec<u8>`,
 /// `chrono::{NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`,
-/// `serde_json::Value`, and `Option` of each.
+/// `serde_json::Value`, the application's own types (`#[derive(kysera::Type)]`, see
+/// [`Type`](crate::Type)), and `Option` of each.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported column type",
     label = "unsupported column type",
-    note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; mark fields that are not columns #[kysera(skip)]"
+    note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; `#[derive(kysera::Type)]` for a newtype or an enum of your own; mark fields that are not columns #[kysera(skip)]"
 )]
 pub trait ColumnType:
     Decodable

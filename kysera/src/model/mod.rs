@@ -4,10 +4,12 @@
 
 mod column;
 mod condition;
+mod custom;
 pub(crate) mod generated;
 
 pub use column::{Column, ColumnType, Columns, NonNullColumnType, TextColumn};
 pub use condition::{FilterOn, MaybeFilterOn, Where};
+pub use custom::{Type, decode_type};
 
 use crate::core::error::{Error, Result};
 use crate::core::input::ValidationErrors;
@@ -78,6 +80,17 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// The kind of the values a column type stores (an `Option` or an own type: what it is
+    /// stored as).
+    pub const fn of_family(family: TypeFamily) -> ValueKind {
+        match family {
+            TypeFamily::Text => ValueKind::Text,
+            TypeFamily::I16 | TypeFamily::I32 | TypeFamily::I64 => ValueKind::Integer,
+            TypeFamily::Uuid => ValueKind::Uuid,
+            _ => ValueKind::Other,
+        }
+    }
+
     /// The kind of a value.
     pub fn of(v: &Value) -> ValueKind {
         match v {
