@@ -38,116 +38,124 @@ macro_rules! on_target {
     ($probe:expr, $target:expr, |$c:ident, $wrap:ident| $body:expr) => {{
         let probe: $crate::executor::observe::Probe = $probe;
         let result = match $target {
-            Ok($crate::executor::Target { to: target, permit, tx }) => {
-        let span = probe.span();
-        let run = |gone: $crate::executor::finish::CallerGone| tracing::Instrument::instrument(async move {
-            // Read by the one-statement transactions of PostgreSQL's native RLS.
-            let _ = &gone;
-            match target {
-                #[cfg(feature = "sqlite")]
-                $crate::executor::To::Pool($crate::executor::Pool::Sqlite(pool)) => {
-                    // Acquired here, so that failing to get a connection (nothing sent) is
-                    // told apart from losing one while the statement runs.
-                    let mut conn = match pool.acquire().await {
-                        Ok(conn) => conn,
-                        Err(e) => return Err($crate::core::classify::not_sent(e)),
-                    };
-                    // The caller gave up while it waited for the connection: nobody wants
-                    // the statement any more, so it is not sent.
-                    if gone.is_gone() {
-                        return Err(Error::TransactionClosed);
-                    }
-                    let $c = &mut *conn;
-                    let $wrap = Row::Sqlite;
-                    $body
-                }
-                #[cfg(feature = "postgres")]
-                $crate::executor::To::Pool($crate::executor::Pool::Postgres(pool)) => {
-                    // Acquired here, so that failing to get a connection (nothing sent) is
-                    // told apart from losing one while the statement runs.
-                    let mut conn = match pool.acquire().await {
-                        Ok(conn) => conn,
-                        Err(e) => return Err($crate::core::classify::not_sent(e)),
-                    };
-                    // The caller gave up while it waited for the connection: nobody wants
-                    // the statement any more, so it is not sent.
-                    if gone.is_gone() {
-                        return Err(Error::TransactionClosed);
-                    }
-                    let $c = &mut *conn;
-                    let $wrap = Row::Postgres;
-                    $body
-                }
-                #[cfg(feature = "mysql")]
-                $crate::executor::To::Pool($crate::executor::Pool::MySql(pool)) => {
-                    // Acquired here, so that failing to get a connection (nothing sent) is
-                    // told apart from losing one while the statement runs.
-                    let mut conn = match pool.acquire().await {
-                        Ok(conn) => conn,
-                        Err(e) => return Err($crate::core::classify::not_sent(e)),
-                    };
-                    // The caller gave up while it waited for the connection: nobody wants
-                    // the statement any more, so it is not sent.
-                    if gone.is_gone() {
-                        return Err(Error::TransactionClosed);
-                    }
-                    let $c = &mut *conn;
-                    let $wrap = Row::MySql;
-                    $body
-                }
-                #[cfg(feature = "postgres")]
-                $crate::executor::To::PgLocal(mut owned) => {
-                    let result = match owned.conn() {
-                        Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
-                            let $c = &mut **tx;
-                            let $wrap = Row::Postgres;
-                            $body
+            Ok($crate::executor::Target {
+                to: target,
+                permit,
+                tx,
+            }) => {
+                let span = probe.span();
+                let run = |gone: $crate::executor::finish::CallerGone| {
+                    let statement = async move {
+                        // Read by the one-statement transactions of PostgreSQL's native RLS.
+                        let _ = &gone;
+                        match target {
+                            #[cfg(feature = "sqlite")]
+                            $crate::executor::To::Pool($crate::executor::Pool::Sqlite(pool)) => {
+                                // Acquired here, so that failing to get a connection (nothing
+                                // sent) is told apart from losing one while the statement runs.
+                                let mut conn = match pool.acquire().await {
+                                    Ok(conn) => conn,
+                                    Err(e) => return Err($crate::core::classify::not_sent(e)),
+                                };
+                                // The caller gave up while it waited for the connection:
+                                // nobody wants the statement any more, so it is not sent.
+                                if gone.is_gone() {
+                                    return Err(Error::TransactionClosed);
+                                }
+                                let $c = &mut *conn;
+                                let $wrap = Row::Sqlite;
+                                $body
+                            }
+                            #[cfg(feature = "postgres")]
+                            $crate::executor::To::Pool($crate::executor::Pool::Postgres(pool)) => {
+                                // Acquired here, so that failing to get a connection (nothing
+                                // sent) is told apart from losing one while the statement runs.
+                                let mut conn = match pool.acquire().await {
+                                    Ok(conn) => conn,
+                                    Err(e) => return Err($crate::core::classify::not_sent(e)),
+                                };
+                                // The caller gave up while it waited for the connection:
+                                // nobody wants the statement any more, so it is not sent.
+                                if gone.is_gone() {
+                                    return Err(Error::TransactionClosed);
+                                }
+                                let $c = &mut *conn;
+                                let $wrap = Row::Postgres;
+                                $body
+                            }
+                            #[cfg(feature = "mysql")]
+                            $crate::executor::To::Pool($crate::executor::Pool::MySql(pool)) => {
+                                // Acquired here, so that failing to get a connection (nothing
+                                // sent) is told apart from losing one while the statement runs.
+                                let mut conn = match pool.acquire().await {
+                                    Ok(conn) => conn,
+                                    Err(e) => return Err($crate::core::classify::not_sent(e)),
+                                };
+                                // The caller gave up while it waited for the connection:
+                                // nobody wants the statement any more, so it is not sent.
+                                if gone.is_gone() {
+                                    return Err(Error::TransactionClosed);
+                                }
+                                let $c = &mut *conn;
+                                let $wrap = Row::MySql;
+                                $body
+                            }
+                            #[cfg(feature = "postgres")]
+                            $crate::executor::To::PgLocal(mut owned) => {
+                                let result = match owned.conn() {
+                                    Ok($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                                        let $c = &mut **tx;
+                                        let $wrap = Row::Postgres;
+                                        $body
+                                    }
+                                    #[allow(unreachable_patterns)]
+                                    _ => Err(Error::TransactionClosed),
+                                };
+                                match result {
+                                    // The caller is gone: its statement is undone with the
+                                    // transaction.
+                                    Ok(_) if gone.is_gone() => Err(Error::TransactionClosed),
+                                    Ok(v) => owned.commit().await.map(|()| v),
+                                    Err(e) => Err(e),
+                                }
+                            }
+                            $crate::executor::To::Tx(mut guard) => match guard.as_mut() {
+                                #[cfg(feature = "sqlite")]
+                                Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
+                                    let $c = &mut **tx;
+                                    let $wrap = Row::Sqlite;
+                                    $body
+                                }
+                                #[cfg(feature = "postgres")]
+                                Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
+                                    let $c = &mut **tx;
+                                    let $wrap = Row::Postgres;
+                                    $body
+                                }
+                                #[cfg(feature = "mysql")]
+                                Some($crate::executor::transaction::TxConn::MySql(tx)) => {
+                                    let $c = &mut **tx;
+                                    let $wrap = Row::MySql;
+                                    $body
+                                }
+                                None => Err(Error::TransactionClosed),
+                            },
                         }
-                        #[allow(unreachable_patterns)]
-                        _ => Err(Error::TransactionClosed),
                     };
-                    match result {
-                        // The caller is gone: its statement is undone with the transaction.
-                        Ok(_) if gone.is_gone() => Err(Error::TransactionClosed),
-                        Ok(v) => owned.commit().await.map(|()| v),
-                        Err(e) => Err(e),
-                    }
+                    tracing::Instrument::instrument(statement, span)
+                };
+                // The statement's result when its caller is gone: dropped (a one-statement
+                // transaction rolls back as it drops).
+                let result = $crate::executor::finish::Finish::new(run, drop)
+                    .await
+                    .and_then(|result| result);
+                if let Some(permit) = permit {
+                    permit.record(&result);
                 }
-                $crate::executor::To::Tx(mut guard) => match guard.as_mut() {
-                    #[cfg(feature = "sqlite")]
-                    Some($crate::executor::transaction::TxConn::Sqlite(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::Sqlite;
-                        $body
-                    }
-                    #[cfg(feature = "postgres")]
-                    Some($crate::executor::transaction::TxConn::Postgres(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::Postgres;
-                        $body
-                    }
-                    #[cfg(feature = "mysql")]
-                    Some($crate::executor::transaction::TxConn::MySql(tx)) => {
-                        let $c = &mut **tx;
-                        let $wrap = Row::MySql;
-                        $body
-                    }
-                    None => Err(Error::TransactionClosed),
-                },
-            }
-        }, span);
-        // The statement's result when its caller is gone: dropped (a one-statement
-        // transaction rolls back as it drops).
-        let result = $crate::executor::finish::Finish::new(run, drop)
-            .await
-            .and_then(|result| result);
-        if let Some(permit) = permit {
-            permit.record(&result);
-        }
-        if let (Some(tx), Err(e)) = (&tx, &result) {
-            tx.poison_if_undone(e);
-        }
-        result
+                if let (Some(tx), Err(e)) = (&tx, &result) {
+                    tx.poison_if_undone(e);
+                }
+                result
             }
             Err(e) => Err(e),
         };
