@@ -134,6 +134,12 @@ async fn own_types_round_trip_through_every_operation(db: Executor) {
         [AccountId(2), AccountId(4)],
         "{d}"
     );
+    // An enum stored as text takes `like`.
+    assert_eq!(
+        repo.count(Account::STATUS.like("on%")).await.unwrap(),
+        2,
+        "{d}"
+    );
     let children = repo
         .find_many(Account::PARENT.eq(AccountId(1)))
         .await

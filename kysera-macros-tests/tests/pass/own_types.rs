@@ -35,6 +35,7 @@ fn main() {
     let _ = Member::INVITED_BY.eq(UserId(2));
     let _ = Member::INVITED_BY.is_null();
     let _ = Member::ROLE.eq(Role::ReadOnly);
+    let _ = Member::ROLE.like("READ%");
     let _ = Member::LEVEL.eq(Level::High);
     let _ = NewMember {
         id: UserId(1),

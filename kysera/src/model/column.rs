@@ -284,7 +284,8 @@ impl<M, T> Column<M, Option<T>> {
     }
 }
 
-/// Text columns: `String` and `Option<String>`.
+/// Text columns: `String`, own types stored as `String` ([`Type`](crate::Type)), and `Option`s
+/// of them.
 pub trait TextColumn {}
 impl TextColumn for String {}
 impl TextColumn for Option<String> {}

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::column::{ColumnType, NonNullColumnType};
+use super::column::{ColumnType, NonNullColumnType, TextColumn};
 use crate::query::{Nullable, Value};
 use crate::row::{Decodable, Index, Row, TypeFamily, sealed};
 
@@ -162,3 +162,7 @@ impl<T: Type> From<T> for Value {
         v.to_repr().to_value()
     }
 }
+
+/// An own type stored as text takes `like` as `String` does (`Order::STATUS.like("pa%")`).
+impl<T: Type<Repr = String>> TextColumn for T {}
+impl<T: Type<Repr = String>> TextColumn for Option<T> {}
