@@ -430,8 +430,13 @@ impl Executor {
     /// The rows of a statement already lowered (no plugins: the library's own statements, such
     /// as [`lower_locked`](crate::query::lower_locked)'s reads).
     pub(crate) async fn fetch_lowered(&self, l: Lowered) -> Result<Vec<Row>> {
+        self.fetch_lowered_of(l, None).await
+    }
+
+    /// The rows of a lowered statement on `table` (for its span), run as it is.
+    async fn fetch_lowered_of(&self, l: Lowered, table: Option<&str>) -> Result<Vec<Row>> {
         on_target!(
-            self.probe_lowered(&l, None),
+            self.probe_lowered(&l, table),
             self.target().await,
             |c, wrap| sqlx_query(l)
                 .fetch_all(c)
@@ -499,15 +504,7 @@ impl Executor {
         if self.dialect() == Dialect::MySql && self.mariadb_returning {
             returning::append_mariadb_returning(&mut l, query)?;
         }
-        on_target!(
-            self.probe_lowered(&l, Some(query.table())),
-            self.target().await,
-            |c, wrap| sqlx_query(l)
-                .fetch_all(c)
-                .await
-                .map(|rows| rows.into_iter().map(wrap).collect())
-                .map_err(Error::from)
-        )
+        self.fetch_lowered_of(l, Some(query.table())).await
     }
 
     async fn fetch_optional_unchecked(&self, query: Query) -> Result<Option<Row>> {

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use super::Pool;
 use super::breaker::Permit;
+use super::finish::CallerGone;
 use super::shared::TxShared;
 use super::transaction;
+use crate::core::classify::not_sent;
+use crate::core::error::{Error, Result};
 
 /// Where a query goes, and the circuit breaker's permit for it (counted when it ends).
 pub(super) struct Target {
@@ -25,6 +28,21 @@ pub(super) enum To {
     /// with the auth context's settings and committed after it.
     #[cfg(feature = "postgres")]
     PgLocal(transaction::OwnedTx),
+}
+
+/// A connection of `pool` for one statement, acquired apart from running it, so that failing
+/// to get one ([`Error::Unavailable`]: nothing sent) is told apart from losing one while the
+/// statement runs. If the caller gave up while it waited, nobody wants the statement any more:
+/// it is not sent.
+pub(super) async fn acquire<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    gone: &CallerGone,
+) -> Result<sqlx::pool::PoolConnection<DB>> {
+    let conn = pool.acquire().await.map_err(not_sent)?;
+    if gone.is_gone() {
+        return Err(Error::TransactionClosed);
+    }
+    Ok(conn)
 }
 
 /// Runs `$body` inside the statement's span (`$probe`, see `observe`), with `$c` bound to a
@@ -51,51 +69,33 @@ macro_rules! on_target {
                         match target {
                             #[cfg(feature = "sqlite")]
                             $crate::executor::To::Pool($crate::executor::Pool::Sqlite(pool)) => {
-                                // Acquired here, so that failing to get a connection (nothing
-                                // sent) is told apart from losing one while the statement runs.
-                                let mut conn = match pool.acquire().await {
-                                    Ok(conn) => conn,
-                                    Err(e) => return Err($crate::core::classify::not_sent(e)),
-                                };
-                                // The caller gave up while it waited for the connection:
-                                // nobody wants the statement any more, so it is not sent.
-                                if gone.is_gone() {
-                                    return Err(Error::TransactionClosed);
-                                }
+                                let mut conn =
+                                    match $crate::executor::target::acquire(&pool, &gone).await {
+                                        Ok(conn) => conn,
+                                        Err(e) => return Err(e),
+                                    };
                                 let $c = &mut *conn;
                                 let $wrap = Row::Sqlite;
                                 $body
                             }
                             #[cfg(feature = "postgres")]
                             $crate::executor::To::Pool($crate::executor::Pool::Postgres(pool)) => {
-                                // Acquired here, so that failing to get a connection (nothing
-                                // sent) is told apart from losing one while the statement runs.
-                                let mut conn = match pool.acquire().await {
-                                    Ok(conn) => conn,
-                                    Err(e) => return Err($crate::core::classify::not_sent(e)),
-                                };
-                                // The caller gave up while it waited for the connection:
-                                // nobody wants the statement any more, so it is not sent.
-                                if gone.is_gone() {
-                                    return Err(Error::TransactionClosed);
-                                }
+                                let mut conn =
+                                    match $crate::executor::target::acquire(&pool, &gone).await {
+                                        Ok(conn) => conn,
+                                        Err(e) => return Err(e),
+                                    };
                                 let $c = &mut *conn;
                                 let $wrap = Row::Postgres;
                                 $body
                             }
                             #[cfg(feature = "mysql")]
                             $crate::executor::To::Pool($crate::executor::Pool::MySql(pool)) => {
-                                // Acquired here, so that failing to get a connection (nothing
-                                // sent) is told apart from losing one while the statement runs.
-                                let mut conn = match pool.acquire().await {
-                                    Ok(conn) => conn,
-                                    Err(e) => return Err($crate::core::classify::not_sent(e)),
-                                };
-                                // The caller gave up while it waited for the connection:
-                                // nobody wants the statement any more, so it is not sent.
-                                if gone.is_gone() {
-                                    return Err(Error::TransactionClosed);
-                                }
+                                let mut conn =
+                                    match $crate::executor::target::acquire(&pool, &gone).await {
+                                        Ok(conn) => conn,
+                                        Err(e) => return Err(e),
+                                    };
                                 let $c = &mut *conn;
                                 let $wrap = Row::MySql;
                                 $body
