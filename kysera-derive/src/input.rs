@@ -11,6 +11,43 @@ pub struct StructAttrs {
     /// `crate = "path"`
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
+    /// `new(derive(…), attr(…))`: derives and attributes for the generated insert struct.
+    pub new: Option<GeneratedAttrs>,
+    /// `patch(derive(…), attr(…))`: derives and attributes for the generated patch struct.
+    pub patch: Option<GeneratedAttrs>,
+}
+
+/// `new(…)` / `patch(…)`: what the user adds to a generated struct.
+#[derive(Debug, Default, FromMeta)]
+pub struct GeneratedAttrs {
+    /// `derive(Deserialize, …)`
+    #[darling(default)]
+    pub derive: darling::util::PathList,
+    /// `attr(serde(rename_all = "camelCase"), …)`: each written as `#[…]` on the struct.
+    #[darling(default)]
+    pub attr: AttrList,
+}
+
+/// The attributes of `attr(…)`, each a meta (`serde(…)`, `doc = "…"`), and the spans of items
+/// that are not (reported by the model's checks, so that the struct's other attributes are still
+/// read and checked in the same build).
+#[derive(Debug, Default)]
+pub struct AttrList {
+    pub metas: Vec<syn::Meta>,
+    pub invalid: Vec<proc_macro2::Span>,
+}
+
+impl FromMeta for AttrList {
+    fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
+        let mut list = AttrList::default();
+        for item in items {
+            match item {
+                darling::ast::NestedMeta::Meta(m) => list.metas.push(m.clone()),
+                other => list.invalid.push(syn::spanned::Spanned::span(other)),
+            }
+        }
+        Ok(list)
+    }
 }
 
 /// `#[kysera(...)]` on a field.

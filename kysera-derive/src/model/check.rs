@@ -7,8 +7,8 @@ use syn::spanned::Spanned;
 use super::behaviour::{self, Fields};
 use super::field::check_field;
 use super::{
-    AUDIT_HELP, Checked, Errors, FIELD_HELP, Field, Model, RLS_HELP, SOFT_DELETE_HELP, STRUCT_HELP,
-    TIMESTAMPS_HELP,
+    AUDIT_HELP, Checked, Errors, Extras, FIELD_HELP, Field, Model, RLS_HELP, SOFT_DELETE_HELP,
+    STRUCT_HELP, TIMESTAMPS_HELP,
 };
 use crate::input::{self, FieldAttrs};
 use crate::naming;
@@ -78,6 +78,20 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
     let tenant = behaviour::tenant(rls, &mut cx, &mut errors);
     let audit = behaviour::read(&input.attrs, "audit", AUDIT_HELP, &mut errors);
     let audit = behaviour::audit(audit, &cx, &mut errors);
+    let new_extra = extras(
+        attrs.new,
+        &format!("New{ident}"),
+        "new",
+        &["Clone", "PartialEq", "Debug"],
+        &mut errors,
+    );
+    let patch_extra = extras(
+        attrs.patch,
+        &format!("{ident}Patch"),
+        "patch",
+        &["Clone", "PartialEq", "Debug", "Default"],
+        &mut errors,
+    );
 
     if !errors.is_empty() {
         return Checked {
@@ -103,9 +117,63 @@ pub fn check(input: &syn::DeriveInput) -> Checked {
             updated_at,
             tenant,
             audit,
+            new_extra,
+            patch_extra,
         }),
         errors,
         partial_fields: Vec::new(),
+    }
+}
+
+/// `new(…)` / `patch(…)` checked: a derive of a trait the generated struct already implements
+/// is reported on its path.
+fn extras(
+    attrs: Option<input::GeneratedAttrs>,
+    name: &str,
+    key: &str,
+    written: &[&str],
+    errors: &mut Errors,
+) -> Extras {
+    let Some(attrs) = attrs else {
+        return Extras::default();
+    };
+    let mut derives = Vec::new();
+    let mut serde = false;
+    for path in attrs.derive.iter() {
+        let last = path.segments.last().map(|s| s.ident.to_string());
+        let last = last.as_deref().unwrap_or_default();
+        if written.contains(&last) {
+            let span = path.segments.last().map_or(path.span(), |s| s.ident.span());
+            errors.add(
+                span,
+                format_args!("`{name}` already implements `{last}`"),
+                format_args!(
+                    "remove `{last}` from `{key}(derive(…))`: `#[derive(Repository)]` writes {} for `{name}`",
+                    written
+                        .iter()
+                        .map(|w| format!("`{w}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            continue;
+        }
+        serde |= last == "Serialize" || last == "Deserialize";
+        derives.push(path.clone());
+    }
+    for span in attrs.attr.invalid {
+        errors.add(
+            span,
+            format_args!("`{key}(attr(…))` takes attributes"),
+            format_args!(
+                "write each attribute as it would go inside `#[…]` on `{name}`: `attr(serde(rename_all = \"camelCase\"))`"
+            ),
+        );
+    }
+    Extras {
+        derives,
+        attrs: attrs.attr.metas,
+        serde,
     }
 }
 

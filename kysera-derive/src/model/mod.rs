@@ -85,8 +85,7 @@ pub const SOFT_DELETE_HELP: &str =
     "write `#[soft_delete]` (column `deleted_at`) or `#[soft_delete(column = \"name\")]`";
 pub const TIMESTAMPS_HELP: &str = "write `#[timestamps]` (columns `created_at` / `updated_at`) or `#[timestamps(created_at = \"…\", updated_at = \"…\")]`";
 
-pub const STRUCT_HELP: &str =
-    "struct attributes are `#[kysera(table = \"name\")]` and `#[kysera(crate = \"path\")]`";
+pub const STRUCT_HELP: &str = "struct attributes are `#[kysera(table = \"name\")]`, `#[kysera(crate = \"path\")]` and, for the generated structs, `#[kysera(new(derive(…), attr(…)), patch(derive(…), attr(…)))]`";
 pub const FIELD_HELP: &str = "field attributes are `primary_key`, `generated`, `assigned`, `default`, `rename = \"column\"`, `skip` and `validate(email, length(min = …, max = …), range(min = …, max = …), custom = \"path\")`";
 
 /// One validation rule on a field.
@@ -170,6 +169,19 @@ pub struct Model {
     /// The tenant column and its field type (its kind is read from the type at compile time).
     pub tenant: Option<(String, syn::Type)>,
     pub audit: Option<AuditModel>,
+    /// What the user adds to the insert struct.
+    pub new_extra: Extras,
+    /// What the user adds to the patch struct.
+    pub patch_extra: Extras,
+}
+
+/// Derives and attributes the user adds to a generated struct, checked.
+#[derive(Default)]
+pub struct Extras {
+    pub derives: Vec<syn::Path>,
+    pub attrs: Vec<syn::Meta>,
+    /// A `Serialize` or `Deserialize` derive among them: the fields get serde attributes.
+    pub serde: bool,
 }
 
 /// `#[audit(…)]`, checked.

@@ -99,3 +99,24 @@ pub trait UpdatedAtSeal {}
     note = "help: add `#[audit]` to the model; `AuditedModel` comes with it and is not implemented by hand"
 )]
 pub trait AuditSeal {}
+
+/// A patch field of a nullable column, deserialised: `null` is `Some(None)` (set the column to
+/// NULL); with `#[serde(default)]`, an absent field is `None` (leave it unchanged).
+pub fn patch_nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// A patch field of a NOT NULL column, deserialised: a value is `Some(value)`, and `null` is an
+/// error (the column cannot be set to NULL) instead of being read as "unchanged"; with
+/// `#[serde(default)]`, an absent field is `None`.
+pub fn patch_required<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
