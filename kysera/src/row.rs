@@ -63,7 +63,7 @@ impl RowIndex for usize {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type Kysera reads from a column",
     label = "not readable on every supported database",
-    note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or sqlx::types::Json<T>, or an Option of one"
+    note = "help: use an integer (i8, i16, i32, i64, u8, u16, u32), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or sqlx::types::Json<T>, or an Option of one"
 )]
 pub trait Decodable: Sized + sealed::Sealed {
     /// The kind of SQL value the type reads (the same for `T` and `Option<T>`).
@@ -80,6 +80,14 @@ pub trait Decodable: Sized + sealed::Sealed {
 pub enum TypeFamily {
     /// `bool`
     Bool,
+    /// `i8`, read from any integer column and range-checked.
+    I8,
+    /// `u8`, read from any integer column and range-checked.
+    U8,
+    /// `u16`, read from any integer column and range-checked.
+    U16,
+    /// `u32`, read from any integer column and range-checked.
+    U32,
     /// `i16`
     I16,
     /// `i32`
@@ -162,6 +170,80 @@ decodable!(
     uuid::Uuid => Uuid,
     serde_json::Value => Json,
 );
+
+/// The narrow and unsigned integers (`i8`, `u8`, `u16`, `u32`), which not every database has:
+/// read as the widest integer the column gives (PostgreSQL's `SMALLINT` / `INTEGER` / `BIGINT`,
+/// MySQL's signed or `UNSIGNED` types, SQLite's `INTEGER`) and converted, so a stored value the
+/// type cannot hold is a decode error naming the column, never a wrapped number.
+macro_rules! decodable_narrow {
+    ($($t:ty => $family:ident),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl Decodable for $t {
+            const FAMILY: TypeFamily = TypeFamily::$family;
+            fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+                match narrow::<$t>(row, index)? {
+                    Some(v) => Ok(v),
+                    None => Err(sqlx::Error::ColumnDecode {
+                        index: format!("{index:?}"),
+                        source: "unexpected NULL; use an Option field for a nullable column".into(),
+                    }),
+                }
+            }
+        }
+        impl sealed::Sealed for Option<$t> {}
+        impl Decodable for Option<$t> {
+            const FAMILY: TypeFamily = TypeFamily::$family;
+            fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+                narrow::<$t>(row, index)
+            }
+        }
+    )*};
+}
+decodable_narrow!(i8 => I8, u8 => U8, u16 => U16, u32 => U32);
+
+/// Column `index` read as the widest integer its database type allows, converted to `T`.
+fn narrow<T>(row: &Row, index: Index<'_>) -> std::result::Result<Option<T>, sqlx::Error>
+where
+    T: TryFrom<i128>,
+{
+    /// `$t` at `index` of one driver's row.
+    macro_rules! get_in {
+        ($r:expr, $t:ty) => {
+            match index {
+                Index::Name(n) => $r.try_get::<Option<$t>, _>(n),
+                Index::Position(i) => $r.try_get::<Option<$t>, _>(i),
+            }
+            .map(|v| v.map(i128::from))
+        };
+    }
+    let wide: Option<i128> = match row {
+        #[cfg(feature = "sqlite")]
+        Row::Sqlite(r) => get_in!(r, i64)?,
+        #[cfg(feature = "postgres")]
+        Row::Postgres(r) => match get_in!(r, i64) {
+            Ok(v) => v,
+            Err(first) => get_in!(r, i32)
+                .or_else(|_| get_in!(r, i16))
+                .map_err(|_| first)?,
+        },
+        #[cfg(feature = "mysql")]
+        Row::MySql(r) => match get_in!(r, i64) {
+            Ok(v) => v,
+            Err(first) => get_in!(r, u64).map_err(|_| first)?,
+        },
+    };
+    wide.map(|v| {
+        T::try_from(v).map_err(|_| sqlx::Error::ColumnDecode {
+            index: format!("{index:?}"),
+            source: format!(
+                "the value {v} is out of range for {}",
+                std::any::type_name::<T>()
+            )
+            .into(),
+        })
+    })
+    .transpose()
+}
 
 impl<T> sealed::Sealed for sqlx::types::Json<T> {}
 impl<T> Decodable for sqlx::types::Json<T>

@@ -105,7 +105,7 @@ macro_rules! ranged {
         }
     )*};
 }
-ranged!(i16, i32, i64);
+ranged!(i8, i16, i32, i64, u8, u16, u32);
 impl Ranged<f32> for f32 {
     fn number(&self) -> &f32 {
         self

@@ -113,7 +113,8 @@ fn rust_types_of_sql_types() {
     );
     assert_eq!(t(Dialect::Postgres, "numeric(10,2)"), None);
     assert_eq!(t(Dialect::MySql, "tinyint(1)"), Some("bool"));
-    assert_eq!(t(Dialect::MySql, "int(10) unsigned"), None);
+    assert_eq!(t(Dialect::MySql, "int(10) unsigned"), Some("u32"));
+    assert_eq!(t(Dialect::MySql, "smallint(5) unsigned"), Some("u16"));
     assert_eq!(t(Dialect::Postgres, "character varying(10)[]"), None);
     assert_eq!(t(Dialect::MySql, "bigint(20) unsigned"), None);
     assert_eq!(t(Dialect::Sqlite, "VARCHAR(10)"), Some("String"));

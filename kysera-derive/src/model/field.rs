@@ -41,9 +41,9 @@ fn unsupported_type(ty: &syn::Type) -> Option<String> {
             let last = p.path.segments.last()?;
             let name = last.ident.to_string();
             match name.as_str() {
-                "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i128" | "isize" => Some(
-                    format!("`{name}` (PostgreSQL has no unsigned or 8/128-bit integers)"),
-                ),
+                "u64" | "u128" | "usize" | "i128" | "isize" => Some(format!(
+                    "`{name}` (PostgreSQL and SQLite have no integer type that holds every `{name}`)"
+                )),
                 "char" => describe("`char`"),
                 "str" => describe("`str`"),
                 // The std containers (with their type arguments: an own column type may be
@@ -119,7 +119,7 @@ fn is_number(e: &syn::Expr) -> bool {
     }
 }
 
-const TYPE_HELP: &str = "a column is an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or a type of your own with `#[derive(kysera::Type)]`, or an Option of one; mark fields that are not columns `#[kysera(skip)]`";
+const TYPE_HELP: &str = "a column is an integer (i8, i16, i32, i64, u8, u16, u32), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid, serde_json::Value or a type of your own with `#[derive(kysera::Type)]`, or an Option of one; mark fields that are not columns `#[kysera(skip)]`";
 
 pub(super) fn check_field(
     f: FieldAttrs,

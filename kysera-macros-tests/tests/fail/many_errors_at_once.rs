@@ -6,7 +6,7 @@ struct Person {
     person_id: i64,
     #[kysera(rename = "")]
     name: String,
-    age: u32,
+    age: u64,
 }
 
 fn main() {

@@ -382,6 +382,10 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
             let base = t.split('(').next().unwrap_or(t).trim();
             match family {
                 F::Bool => base == "boolean",
+                // Read from any integer column, range-checked on each read.
+                F::I8 | F::U8 | F::U16 | F::U32 => {
+                    matches!(base, "smallint" | "integer" | "bigint")
+                }
                 F::I16 => base == "smallint",
                 F::I32 => base == "integer",
                 F::I64 => base == "bigint",
@@ -411,6 +415,11 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
             let int = |widest: &[&str]| widest.contains(&base) && !unsigned;
             match family {
                 F::Bool => matches!(base, "tinyint" | "bool" | "boolean" | "bit"),
+                // Read from signed and unsigned integer columns alike, range-checked on each read.
+                F::I8 | F::U8 | F::U16 | F::U32 => matches!(
+                    base,
+                    "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+                ),
                 F::I16 => int(&["tinyint", "smallint"]),
                 F::I32 => int(&["tinyint", "smallint", "mediumint", "int", "integer"]),
                 F::I64 => int(&[
@@ -466,7 +475,9 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
                 return true;
             }
             match family {
-                F::Bool | F::I16 | F::I32 | F::I64 => matches!(affinity, "integer" | "numeric"),
+                F::Bool | F::I8 | F::U8 | F::U16 | F::U32 | F::I16 | F::I32 | F::I64 => {
+                    matches!(affinity, "integer" | "numeric")
+                }
                 // A whole number written to an INTEGER or NUMERIC column is stored as an
                 // integer, which the driver will not read as a float.
                 F::F32 | F::F64 => affinity == "real",

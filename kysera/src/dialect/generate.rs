@@ -39,9 +39,15 @@ pub fn rust_type_for(d: Dialect, sql_type: &str) -> Option<&'static str> {
             _ => return None,
         },
         Dialect::MySql => {
-            // The driver reads signed integers only from signed columns.
+            // An unsigned column gets the unsigned type that holds it (none holds BIGINT
+            // UNSIGNED: no field type).
             if t.contains("unsigned") {
-                return None;
+                return Some(match base.as_str() {
+                    "tinyint" => "u8",
+                    "smallint" => "u16",
+                    "mediumint" | "int" | "integer" => "u32",
+                    _ => return None,
+                });
             }
             match base.as_str() {
                 "tinyint" if t.starts_with("tinyint(1)") => "bool",
@@ -416,6 +422,9 @@ mod tests {
             "i16" => F::I16,
             "i32" => F::I32,
             "i64" => F::I64,
+            "u8" => F::U8,
+            "u16" => F::U16,
+            "u32" => F::U32,
             "f32" => F::F32,
             "f64" => F::F64,
             "String" => F::Text,
@@ -460,6 +469,10 @@ mod tests {
                     "tinyint(1)",
                     "boolean",
                     "tinyint",
+                    "tinyint unsigned",
+                    "smallint(5) unsigned",
+                    "mediumint unsigned",
+                    "int(10) unsigned",
                     "smallint",
                     "mediumint",
                     "int(11)",

@@ -13,14 +13,15 @@ use super::condition::Where;
 /// A Rust type that can be a model field: it can be bound as a parameter and decoded from every
 /// database.
 ///
-/// Implemented for `i16`, `i32`, `i64`, `f32`, `f64`, `bool`, `String`, `Vec<u8>`,
+/// Implemented for `i8`, `i16`, `i32`, `i64`, `u8`, `u16`, `u32` (not `u64`: PostgreSQL and
+/// SQLite have no integer that holds it), `f32`, `f64`, `bool`, `String`, `Vec<u8>`,
 /// `chrono::{NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`,
 /// `serde_json::Value`, the application's own types (`#[derive(kysera::Type)]`, see
 /// [`Type`](crate::Type)), and `Option` of each.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported column type",
     label = "unsupported column type",
-    note = "help: use an integer (i16, i32, i64), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; `#[derive(kysera::Type)]` for a newtype or an enum of your own; mark fields that are not columns #[kysera(skip)]"
+    note = "help: use an integer (i8, i16, i32, i64, u8, u16, u32), f32, f64, bool, String, Vec<u8>, a chrono date/time, uuid::Uuid or serde_json::Value, or an Option of one; `#[derive(kysera::Type)]` for a newtype or an enum of your own; mark fields that are not columns #[kysera(skip)]"
 )]
 pub trait ColumnType:
     Decodable
@@ -104,6 +105,10 @@ macro_rules! column_types {
     )*};
 }
 column_types!(
+    i8,
+    u8,
+    u16,
+    u32,
     i16,
     i32,
     i64,

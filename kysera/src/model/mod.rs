@@ -85,7 +85,13 @@ impl ValueKind {
     pub const fn of_family(family: TypeFamily) -> ValueKind {
         match family {
             TypeFamily::Text => ValueKind::Text,
-            TypeFamily::I16 | TypeFamily::I32 | TypeFamily::I64 => ValueKind::Integer,
+            TypeFamily::I8
+            | TypeFamily::U8
+            | TypeFamily::U16
+            | TypeFamily::U32
+            | TypeFamily::I16
+            | TypeFamily::I32
+            | TypeFamily::I64 => ValueKind::Integer,
             TypeFamily::Uuid => ValueKind::Uuid,
             _ => ValueKind::Other,
         }

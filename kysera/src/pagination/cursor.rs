@@ -60,6 +60,9 @@ fn value_to_json(v: &Value) -> Result<serde_json::Value> {
         Value::SmallInt(Some(i)) => json!({ "i": i }),
         Value::Int(Some(i)) => json!({ "i": i }),
         Value::BigInt(Some(i)) => json!({ "i": i }),
+        Value::TinyUnsigned(Some(i)) => json!({ "i": i }),
+        Value::SmallUnsigned(Some(i)) => json!({ "i": i }),
+        Value::Unsigned(Some(i)) => json!({ "i": i }),
         // By their bits: exact, and JSON has no NaN or infinity (they came back as null).
         Value::Float(Some(f)) => json!({ "f32b": f.to_bits() }),
         Value::Double(Some(f)) => json!({ "fb": f.to_bits() }),
