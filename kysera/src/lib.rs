@@ -234,6 +234,9 @@ pub use sqlx::{AssertSqlSafe, SqlSafeStr};
 /// the code they generate names the crate `::sqlx`, which no re-export can provide.
 pub mod types {
     pub use chrono;
+    /// Exact decimals (feature `rust_decimal`).
+    #[cfg(feature = "rust_decimal")]
+    pub use rust_decimal;
     pub use serde_json;
     /// A column holding JSON, decoded into any `serde` type (`Json<Settings>`).
     pub use sqlx::types::Json;

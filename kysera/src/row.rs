@@ -51,14 +51,15 @@ impl RowIndex for usize {
     }
 }
 
-/// A Rust type Kysera reads from a column, on every database it supports: `i16`, `i32`, `i64`,
-/// `f32`, `f64`, `bool`, `String`, `Vec<u8>`, `chrono::{NaiveDate, NaiveTime, NaiveDateTime,
-/// DateTime<Utc>}`, `uuid::Uuid`, `serde_json::Value`, `sqlx::types::Json<T>`, and `Option` of
-/// each.
+/// A Rust type Kysera reads from a column, on every database it supports: `i8`, `i16`, `i32`,
+/// `i64`, `u8`, `u16`, `u32`, `f32`, `f64`, `bool`, `String`, `Vec<u8>`, `chrono::{NaiveDate,
+/// NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`, `serde_json::Value`,
+/// `sqlx::types::Json<T>`, `rust_decimal::Decimal` (feature `rust_decimal`), the application's
+/// own [`Type`](crate::Type)s, and `Option` of each.
 ///
 /// The set is the same whichever database features are enabled (a type one database cannot
 /// decode, such as `u64` on PostgreSQL, is not in it), so enabling a feature never breaks code
-/// that compiled without it. For another type, read the driver's row: [`Row`] is an enum of
+/// that compiled without it; the type features (`rust_decimal`) only add to it. For another type, read the driver's row: [`Row`] is an enum of
 /// sqlx rows.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type Kysera reads from a column",
@@ -114,6 +115,8 @@ pub enum TypeFamily {
     Uuid,
     /// `serde_json::Value`, `sqlx::types::Json<T>`
     Json,
+    /// `rust_decimal::Decimal` (feature `rust_decimal`).
+    Decimal,
 }
 
 /// Reads `$t` at `$index` from whichever row `$row` is.
@@ -243,6 +246,74 @@ where
         })
     })
     .transpose()
+}
+
+/// `rust_decimal::Decimal`: the driver's own on PostgreSQL (`NUMERIC`) and MySQL (`DECIMAL`);
+/// SQLite has no decimal type, so it is stored as text (every digit kept) and read from text,
+/// or from the integer or real a `NUMERIC` column turned it into.
+#[cfg(feature = "rust_decimal")]
+mod decimal {
+    use super::{Decodable, Index, Row, TypeFamily, sealed};
+    use rust_decimal::Decimal;
+    #[allow(unused_imports)]
+    use sqlx::Row as _;
+
+    fn get(row: &Row, index: Index<'_>) -> std::result::Result<Option<Decimal>, sqlx::Error> {
+        match (row, index) {
+            #[cfg(feature = "sqlite")]
+            (Row::Sqlite(_), _) => sqlite(row, index),
+            #[cfg(feature = "postgres")]
+            (Row::Postgres(r), Index::Name(n)) => r.try_get(n),
+            #[cfg(feature = "postgres")]
+            (Row::Postgres(r), Index::Position(i)) => r.try_get(i),
+            #[cfg(feature = "mysql")]
+            (Row::MySql(r), Index::Name(n)) => r.try_get(n),
+            #[cfg(feature = "mysql")]
+            (Row::MySql(r), Index::Position(i)) => r.try_get(i),
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    fn sqlite(row: &Row, index: Index<'_>) -> std::result::Result<Option<Decimal>, sqlx::Error> {
+        let bad = |what: String| sqlx::Error::ColumnDecode {
+            index: format!("{index:?}"),
+            source: what.into(),
+        };
+        if let Ok(text) = get_from!(row, index, Option<String>) {
+            return text
+                .map(|t| {
+                    t.trim()
+                        .parse::<Decimal>()
+                        .or_else(|_| Decimal::from_scientific(t.trim()))
+                        .map_err(|e| bad(format!("`{t}` is not a decimal: {e}")))
+                })
+                .transpose();
+        }
+        if let Ok(int) = get_from!(row, index, Option<i64>) {
+            return Ok(int.map(Decimal::from));
+        }
+        let real = get_from!(row, index, Option<f64>)?;
+        real.map(|f| Decimal::try_from(f).map_err(|e| bad(format!("{f} is not a decimal: {e}"))))
+            .transpose()
+    }
+
+    impl sealed::Sealed for Decimal {}
+    impl Decodable for Decimal {
+        const FAMILY: TypeFamily = TypeFamily::Decimal;
+        fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+            get(row, index)?.ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: format!("{index:?}"),
+                source: "unexpected NULL; use an Option field for a nullable column".into(),
+            })
+        }
+    }
+    impl sealed::Sealed for Option<Decimal> {}
+    impl Decodable for Option<Decimal> {
+        const FAMILY: TypeFamily = TypeFamily::Decimal;
+        fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+            get(row, index)
+        }
+    }
 }
 
 impl<T> sealed::Sealed for sqlx::types::Json<T> {}

@@ -406,6 +406,7 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
                 F::DateTime => t.starts_with("timestamp") && !t.contains("with time zone"),
                 F::DateTimeUtc => t.starts_with("timestamp") && t.contains("with time zone"),
                 F::Json => matches!(base, "json" | "jsonb"),
+                F::Decimal => base == "numeric",
             }
         }
         Dialect::MySql => {
@@ -453,6 +454,7 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
                 F::Time => base == "time",
                 F::DateTime | F::DateTimeUtc => matches!(base, "datetime" | "timestamp"),
                 F::Json => matches!(base, "json" | "longtext" | "mediumtext" | "text"),
+                F::Decimal => matches!(base, "decimal" | "numeric"),
             }
         }
         _ => {
@@ -483,6 +485,8 @@ pub fn holds(d: Dialect, family: TypeFamily, sql_type: &str) -> bool {
                 F::F32 | F::F64 => affinity == "real",
                 F::Text => matches!(affinity, "text" | "blob"),
                 F::Json => matches!(affinity, "text" | "blob") || u.starts_with("JSON"),
+                // Text keeps every digit; NUMERIC keeps 15 significant ones.
+                F::Decimal => matches!(affinity, "text" | "numeric"),
                 F::Bytes => affinity == "blob",
                 F::Uuid => matches!(affinity, "text" | "blob") || u == "UUID",
                 F::Date | F::Time | F::DateTime | F::DateTimeUtc => affinity != "blob",

@@ -125,6 +125,9 @@ column_types!(
     serde_json::Value,
 );
 
+#[cfg(feature = "rust_decimal")]
+column_types!(rust_decimal::Decimal);
+
 impl<T> ColumnType for Option<T>
 where
     T: NonNullColumnType + Nullable + Into<Value>,

@@ -72,6 +72,8 @@ fn value_to_json(v: &Value) -> Result<serde_json::Value> {
         Value::ChronoDateTime(Some(t)) => json!({ "dt": t }),
         Value::ChronoDateTimeUtc(Some(t)) => json!({ "dtu": t }),
         Value::Uuid(Some(u)) => json!({ "u": u }),
+        #[cfg(feature = "rust_decimal")]
+        Value::Decimal(Some(d)) => json!({ "dec": d.to_string() }),
         other => {
             return Err(Error::InvalidQuery(format!(
                 "cursor pagination cannot order by a NULL or {other:?} value; order by non-null scalar columns"
@@ -99,6 +101,8 @@ fn json_to_value(j: &serde_json::Value) -> Option<Value> {
         "dt" => Value::ChronoDateTime(Some(parse(v)?)),
         "dtu" => Value::ChronoDateTimeUtc(Some(parse(v)?)),
         "u" => Value::Uuid(Some(parse(v)?)),
+        #[cfg(feature = "rust_decimal")]
+        "dec" => Value::Decimal(Some(v.as_str()?.parse().ok()?)),
         _ => return None,
     })
 }

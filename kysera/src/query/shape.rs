@@ -245,6 +245,8 @@ impl Writer {
             Value::ChronoDateTime(_) => 18,
             Value::ChronoDateTimeUtc(_) => 19,
             Value::Uuid(_) => 20,
+            #[cfg(feature = "rust_decimal")]
+            Value::Decimal(_) => 21,
         };
         self.tag(b'v');
         self.tag(kind);

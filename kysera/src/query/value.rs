@@ -60,6 +60,9 @@ pub enum Value {
     ChronoDateTimeUtc(Option<DateTime<Utc>>),
     /// A UUID.
     Uuid(Option<uuid::Uuid>),
+    /// An exact decimal (feature `rust_decimal`): `NUMERIC` / `DECIMAL`; text on SQLite.
+    #[cfg(feature = "rust_decimal")]
+    Decimal(Option<rust_decimal::Decimal>),
 }
 
 impl std::fmt::Display for Value {
@@ -108,6 +111,8 @@ impl std::fmt::Display for Value {
             Value::ChronoDateTime(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
             Value::ChronoDateTimeUtc(v) => or_null(f, v, |f, v| quoted(f, &v.to_rfc3339())),
             Value::Uuid(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            #[cfg(feature = "rust_decimal")]
+            Value::Decimal(v) => or_null(f, v, |f, v| write!(f, "{v}")),
         }
     }
 }
@@ -142,6 +147,8 @@ impl Value {
             Value::ChronoDateTime(v) => S::ChronoDateTime(v),
             Value::ChronoDateTimeUtc(v) => S::ChronoDateTimeUtc(v),
             Value::Uuid(v) => S::Uuid(v),
+            #[cfg(feature = "rust_decimal")]
+            Value::Decimal(v) => S::Decimal(v),
         }
     }
 
@@ -172,6 +179,8 @@ impl Value {
             S::ChronoDateTime(v) => Value::ChronoDateTime(v),
             S::ChronoDateTimeUtc(v) => Value::ChronoDateTimeUtc(v),
             S::Uuid(v) => Value::Uuid(v),
+            #[cfg(feature = "rust_decimal")]
+            S::Decimal(v) => Value::Decimal(v),
             _ => return None,
         })
     }
@@ -305,7 +314,38 @@ pub(crate) fn is_null(v: &Value) -> bool {
             | Value::ChronoDateTime(None)
             | Value::ChronoDateTimeUtc(None)
             | Value::Uuid(None)
-    )
+    ) || is_null_decimal(v)
+}
+
+#[cfg(feature = "rust_decimal")]
+fn is_null_decimal(v: &Value) -> bool {
+    matches!(v, Value::Decimal(None))
+}
+
+#[cfg(not(feature = "rust_decimal"))]
+fn is_null_decimal(_: &Value) -> bool {
+    false
+}
+
+#[cfg(feature = "rust_decimal")]
+impl From<rust_decimal::Decimal> for Value {
+    fn from(v: rust_decimal::Decimal) -> Self {
+        Value::Decimal(Some(v))
+    }
+}
+
+#[cfg(feature = "rust_decimal")]
+impl From<&rust_decimal::Decimal> for Value {
+    fn from(v: &rust_decimal::Decimal) -> Self {
+        Value::Decimal(Some(*v))
+    }
+}
+
+#[cfg(feature = "rust_decimal")]
+impl Nullable for rust_decimal::Decimal {
+    fn null() -> Value {
+        Value::Decimal(None)
+    }
 }
 
 /// Which rows of a soft-delete table a query sees.

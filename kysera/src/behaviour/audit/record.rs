@@ -67,6 +67,13 @@ fn value_json(v: &Value) -> serde_json::Value {
         Value::SmallInt(Some(i)) => json!(i),
         Value::Int(Some(i)) => json!(i),
         Value::BigInt(Some(i)) => json!(i),
+        Value::TinyUnsigned(Some(i)) => json!(i),
+        Value::SmallUnsigned(Some(i)) => json!(i),
+        Value::Unsigned(Some(i)) => json!(i),
+        Value::BigUnsigned(Some(i)) => json!(i),
+        // As text, every digit kept (what `Decimal`'s serde form is too).
+        #[cfg(feature = "rust_decimal")]
+        Value::Decimal(Some(d)) => json!(d.to_string()),
         Value::String(Some(s)) => json!(s),
         Value::Uuid(Some(u)) => json!(u.to_string()),
         Value::ChronoDateTimeUtc(Some(t)) => json!(t),
