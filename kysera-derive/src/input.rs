@@ -33,7 +33,9 @@ pub struct GeneratedAttrs {
 /// read and checked in the same build).
 #[derive(Debug, Default)]
 pub struct AttrList {
+    /// The attributes, in order.
     pub metas: Vec<syn::Meta>,
+    /// The spans of items that are not attributes (literals).
     pub invalid: Vec<proc_macro2::Span>,
 }
 

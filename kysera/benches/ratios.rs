@@ -34,6 +34,7 @@ struct Workload<'a> {
 
 fn workloads<'a>(
     db: &'a Executor,
+    mariadb: bool,
     audited: &'a Executor,
     observed: &'a Executor,
 ) -> Vec<Workload<'a>> {
@@ -56,7 +57,7 @@ fn workloads<'a>(
     // Leaked, like the statements: the closures borrow it for the whole run.
     let observed_users: &'a kysera::Repository<Member> =
         Box::leak(Box::new(Member::repo(observed)));
-    let mut sqlx = sqlx_ops(db).into_iter();
+    let mut sqlx = sqlx_ops(db, mariadb).into_iter();
     let mut kysera = kysera_ops(db, audited).into_iter();
     let mut next = |extra: Vec<(&'static str, Op<'a>)>, compare: Vec<(usize, usize, f64)>| {
         let mut variants = vec![
@@ -168,6 +169,7 @@ fn micros(d: Duration) -> String {
 
 async fn run(db: Executor, rounds: usize) -> Vec<String> {
     setup(&db).await;
+    let mariadb = is_mariadb(&db).await;
     let audited = db
         .with_plugins(vec![Arc::new(Audit::new().table("kr_audit"))])
         .unwrap();
@@ -177,7 +179,7 @@ async fn run(db: Executor, rounds: usize) -> Vec<String> {
         let profiler = kysera::debug::QueryProfiler::new();
         profiler.set_enabled(false);
         let observed = profiler.attach(&db);
-        let list = workloads(&db, &audited, &observed);
+        let list = workloads(&db, mariadb, &audited, &observed);
         let mut samples: Vec<Vec<Vec<Duration>>> = list
             .iter()
             .map(|w| vec![Vec::with_capacity(rounds); w.variants.len()])

@@ -252,67 +252,71 @@ where
 /// SQLite has no decimal type, so it is stored as text (every digit kept) and read from text,
 /// or from the integer or real a `NUMERIC` column turned it into.
 #[cfg(feature = "rust_decimal")]
-mod decimal {
-    use super::{Decodable, Index, Row, TypeFamily, sealed};
+fn decimal(
+    row: &Row,
+    index: Index<'_>,
+) -> std::result::Result<Option<rust_decimal::Decimal>, sqlx::Error> {
+    match (row, index) {
+        #[cfg(feature = "sqlite")]
+        (Row::Sqlite(_), _) => decimal_sqlite(row, index),
+        #[cfg(feature = "postgres")]
+        (Row::Postgres(r), Index::Name(n)) => r.try_get(n),
+        #[cfg(feature = "postgres")]
+        (Row::Postgres(r), Index::Position(i)) => r.try_get(i),
+        #[cfg(feature = "mysql")]
+        (Row::MySql(r), Index::Name(n)) => r.try_get(n),
+        #[cfg(feature = "mysql")]
+        (Row::MySql(r), Index::Position(i)) => r.try_get(i),
+    }
+}
+
+/// SQLite: the text Kysera stores, or the integer or real a `NUMERIC` column made of it.
+#[cfg(all(feature = "rust_decimal", feature = "sqlite"))]
+fn decimal_sqlite(
+    row: &Row,
+    index: Index<'_>,
+) -> std::result::Result<Option<rust_decimal::Decimal>, sqlx::Error> {
     use rust_decimal::Decimal;
-    #[allow(unused_imports)]
-    use sqlx::Row as _;
-
-    fn get(row: &Row, index: Index<'_>) -> std::result::Result<Option<Decimal>, sqlx::Error> {
-        match (row, index) {
-            #[cfg(feature = "sqlite")]
-            (Row::Sqlite(_), _) => sqlite(row, index),
-            #[cfg(feature = "postgres")]
-            (Row::Postgres(r), Index::Name(n)) => r.try_get(n),
-            #[cfg(feature = "postgres")]
-            (Row::Postgres(r), Index::Position(i)) => r.try_get(i),
-            #[cfg(feature = "mysql")]
-            (Row::MySql(r), Index::Name(n)) => r.try_get(n),
-            #[cfg(feature = "mysql")]
-            (Row::MySql(r), Index::Position(i)) => r.try_get(i),
-        }
-    }
-
-    #[cfg(feature = "sqlite")]
-    fn sqlite(row: &Row, index: Index<'_>) -> std::result::Result<Option<Decimal>, sqlx::Error> {
-        let bad = |what: String| sqlx::Error::ColumnDecode {
-            index: format!("{index:?}"),
-            source: what.into(),
-        };
-        if let Ok(text) = get_from!(row, index, Option<String>) {
-            return text
-                .map(|t| {
-                    t.trim()
-                        .parse::<Decimal>()
-                        .or_else(|_| Decimal::from_scientific(t.trim()))
-                        .map_err(|e| bad(format!("`{t}` is not a decimal: {e}")))
-                })
-                .transpose();
-        }
-        if let Ok(int) = get_from!(row, index, Option<i64>) {
-            return Ok(int.map(Decimal::from));
-        }
-        let real = get_from!(row, index, Option<f64>)?;
-        real.map(|f| Decimal::try_from(f).map_err(|e| bad(format!("{f} is not a decimal: {e}"))))
-            .transpose()
-    }
-
-    impl sealed::Sealed for Decimal {}
-    impl Decodable for Decimal {
-        const FAMILY: TypeFamily = TypeFamily::Decimal;
-        fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
-            get(row, index)?.ok_or_else(|| sqlx::Error::ColumnDecode {
-                index: format!("{index:?}"),
-                source: "unexpected NULL; use an Option field for a nullable column".into(),
+    let bad = |what: String| sqlx::Error::ColumnDecode {
+        index: format!("{index:?}"),
+        source: what.into(),
+    };
+    if let Ok(text) = get_from!(row, index, Option<String>) {
+        return text
+            .map(|t| {
+                t.trim()
+                    .parse::<Decimal>()
+                    .map_err(|e| bad(format!("`{t}` is not a decimal: {e}")))
             })
-        }
+            .transpose();
     }
-    impl sealed::Sealed for Option<Decimal> {}
-    impl Decodable for Option<Decimal> {
-        const FAMILY: TypeFamily = TypeFamily::Decimal;
-        fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
-            get(row, index)
-        }
+    if let Ok(int) = get_from!(row, index, Option<i64>) {
+        return Ok(int.map(Decimal::from));
+    }
+    let real = get_from!(row, index, Option<f64>)?;
+    real.map(|f| Decimal::try_from(f).map_err(|e| bad(format!("{f} is not a decimal: {e}"))))
+        .transpose()
+}
+
+#[cfg(feature = "rust_decimal")]
+impl sealed::Sealed for rust_decimal::Decimal {}
+#[cfg(feature = "rust_decimal")]
+impl Decodable for rust_decimal::Decimal {
+    const FAMILY: TypeFamily = TypeFamily::Decimal;
+    fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+        decimal(row, index)?.ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: format!("{index:?}"),
+            source: "unexpected NULL; use an Option field for a nullable column".into(),
+        })
+    }
+}
+#[cfg(feature = "rust_decimal")]
+impl sealed::Sealed for Option<rust_decimal::Decimal> {}
+#[cfg(feature = "rust_decimal")]
+impl Decodable for Option<rust_decimal::Decimal> {
+    const FAMILY: TypeFamily = TypeFamily::Decimal;
+    fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
+        decimal(row, index)
     }
 }
 

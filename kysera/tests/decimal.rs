@@ -79,6 +79,17 @@ async fn decimals_round_trip_exactly(db: Executor) {
 
     let found = ledger.find_many(Entry::AMOUNT.eq(big)).await.unwrap();
     assert_eq!(found.len(), 1, "an exact filter finds the row");
+    // Equal decimals of other scales are equal in a filter too (0.10 = 0.1, 7 = 7.000).
+    let tenth = ledger
+        .find_many(Entry::FEE.eq(dec("0.1000")))
+        .await
+        .unwrap();
+    assert_eq!(tenth.len(), 1);
+    let seven = ledger
+        .find_many(Entry::AMOUNT.eq(dec("7.000")))
+        .await
+        .unwrap();
+    assert_eq!(seven.len(), 1);
 
     let updated = ledger
         .update(

@@ -40,6 +40,7 @@ use shared::{WORKLOADS, analyze, kysera_ops, median, run_on_each_database, setup
 
 async fn run(db: Executor, url: &str, rounds: usize) -> Vec<String> {
     setup(&db).await;
+    let mariadb = is_mariadb(&db).await;
     let audited = db
         .with_plugins(vec![Arc::new(Audit::new().table("kr_audit"))])
         .unwrap();
@@ -49,7 +50,7 @@ async fn run(db: Executor, url: &str, rounds: usize) -> Vec<String> {
     let acme = AuthContext::user("bench").with_tenant("acme");
     rls::with_context(acme, async {
         let libraries: Vec<(&str, Vec<Op<'_>>)> = vec![
-            ("sqlx", sqlx_ops(&db)),
+            ("sqlx", sqlx_ops(&db, mariadb)),
             ("Kysera", kysera_ops(&db, &audited)),
             ("SeaORM", sea_side::ops(&sea)),
             ("Diesel", diesel_side::ops(&diesel)),

@@ -158,8 +158,22 @@ fn extras(
             );
             continue;
         }
-        serde |= last == "Serialize" || last == "Deserialize";
+        // serde's derives: by their own name or under `serde::` (`rkyv::Serialize` is not).
+        let first = path.segments.first().map(|s| s.ident.to_string());
+        let from_serde = path.segments.len() == 1 || first.as_deref() == Some("serde");
+        serde |= from_serde && (last == "Serialize" || last == "Deserialize");
         derives.push(path.clone());
+    }
+    for meta in &attrs.attr.metas {
+        if meta.path().is_ident("derive") {
+            errors.add(
+                meta.path().span(),
+                format_args!("put derives in `{key}(derive(…))`, not in `{key}(attr(…))`"),
+                format_args!(
+                    "`{key}(derive(…))` is checked against what the derive writes for `{name}` and gives serde's derives their field attributes"
+                ),
+            );
+        }
     }
     for span in attrs.attr.invalid {
         errors.add(

@@ -178,7 +178,9 @@ pub struct Model {
 /// Derives and attributes the user adds to a generated struct, checked.
 #[derive(Default)]
 pub struct Extras {
+    /// The derives, as written (less those the derive already writes).
     pub derives: Vec<syn::Path>,
+    /// The attributes, each written as `#[…]` on the struct.
     pub attrs: Vec<syn::Meta>,
     /// A `Serialize` or `Deserialize` derive among them: the fields get serde attributes.
     pub serde: bool,

@@ -17,4 +17,12 @@ struct Team {
     id: i64,
 }
 
+#[derive(Repository)]
+#[kysera(patch(attr(derive(serde::Deserialize))))]
+struct Tag {
+    #[kysera(primary_key, generated)]
+    id: i64,
+    name: String,
+}
+
 fn main() {}

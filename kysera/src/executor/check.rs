@@ -121,15 +121,17 @@ fn key_value(row: &Row, column: &str) -> Result<Value> {
     match row {
         #[cfg(feature = "sqlite")]
         Row::Sqlite(r) => first_of!(r, i64, String, uuid::Uuid, Vec<u8>),
-        #[cfg(feature = "postgres")]
+        #[cfg(all(feature = "postgres", not(feature = "rust_decimal")))]
         Row::Postgres(r) => first_of!(r, i64, i32, i16, String, uuid::Uuid),
+        #[cfg(all(feature = "postgres", feature = "rust_decimal"))]
+        Row::Postgres(r) => first_of!(r, i64, i32, i16, String, uuid::Uuid, rust_decimal::Decimal),
         #[cfg(feature = "mysql")]
         Row::MySql(r) => {
             if let Some(i) = sqlx::Row::columns(r)
                 .iter()
                 .position(|c| sqlx::Column::name(c) == column)
             {
-                return super::returning::mysql_value(r, i);
+                return super::decode::mysql_value(r, i);
             }
         }
     }

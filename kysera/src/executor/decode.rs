@@ -1,9 +1,12 @@
 //! Typed fetches: rows decoded into Rust types, and a write's returned rows decoded before the
-//! write commits, so a row that cannot be read undoes the write.
+//! write commits, so a row that cannot be read undoes the write; and a MySQL column read back
+//! as a `Value` (the keys of emulated RETURNING and of checked writes).
 
 use super::Executor;
 use crate::core::error::{Error, Result};
 use crate::query::Query;
+#[cfg(feature = "mysql")]
+use crate::query::Value;
 use crate::row::{FromRow, Row};
 
 impl Executor {
@@ -86,4 +89,53 @@ impl Executor {
         };
         row.ok_or_else(|| Error::NotFound(Some(format!("no matching row in `{table}`"))))
     }
+}
+
+#[cfg(feature = "mysql")]
+/// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
+pub(super) fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
+    use sqlx::{Column as _, Row as _, TypeInfo as _};
+    let ty = row.column(i).type_info().name().to_ascii_uppercase();
+    let err = |e: sqlx::Error| Error::Decode {
+        column: row.column(i).name().to_string(),
+        sql_type: Some(row.column(i).type_info().name().to_string()),
+        rust_type: None,
+        source: e,
+    };
+    Ok(if ty.contains("UNSIGNED") {
+        Value::BigUnsigned(row.try_get::<Option<u64>, _>(i).map_err(err)?)
+    } else if ty.contains("INT") || ty == "YEAR" {
+        Value::BigInt(row.try_get::<Option<i64>, _>(i).map_err(err)?)
+    } else if ty.contains("BINARY") || ty.contains("BLOB") {
+        Value::Bytes(row.try_get::<Option<Vec<u8>>, _>(i).map_err(err)?)
+    } else if ty == "DATETIME" || ty == "TIMESTAMP" {
+        Value::ChronoDateTime(
+            row.try_get::<Option<chrono::NaiveDateTime>, _>(i)
+                .map_err(err)?,
+        )
+    } else if ty == "DATE" {
+        Value::ChronoDate(
+            row.try_get::<Option<chrono::NaiveDate>, _>(i)
+                .map_err(err)?,
+        )
+    } else if cfg!(feature = "rust_decimal") && (ty == "DECIMAL" || ty == "NEWDECIMAL") {
+        decimal_value(row, i).map_err(err)?
+    } else {
+        Value::String(row.try_get::<Option<String>, _>(i).map_err(err)?)
+    })
+}
+
+/// A `DECIMAL` column's value (feature `rust_decimal`).
+#[cfg(all(feature = "mysql", feature = "rust_decimal"))]
+fn decimal_value(row: &sqlx::mysql::MySqlRow, i: usize) -> std::result::Result<Value, sqlx::Error> {
+    use sqlx::Row as _;
+    Ok(Value::Decimal(
+        row.try_get::<Option<rust_decimal::Decimal>, _>(i)?,
+    ))
+}
+
+#[cfg(all(feature = "mysql", not(feature = "rust_decimal")))]
+fn decimal_value(row: &sqlx::mysql::MySqlRow, i: usize) -> std::result::Result<Value, sqlx::Error> {
+    use sqlx::Row as _;
+    Ok(Value::String(row.try_get::<Option<String>, _>(i)?))
 }

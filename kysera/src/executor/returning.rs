@@ -3,10 +3,11 @@
 //! `ON CONFLICT DO NOTHING` counts (the conflict key is checked first).
 #![cfg(feature = "mysql")]
 
+use sqlx::Row as _;
 use sqlx::mysql::MySqlConnection;
-use sqlx::{Column, Row as _, TypeInfo};
 
 use super::connect::Pool;
+use super::decode::mysql_value;
 use super::hook::{Behaviours, Enforce};
 use super::transaction::{OwnedTx, PendingSavepoint, TxConn, detached};
 use super::{Executor, Target, To, sqlx_query};
@@ -165,37 +166,6 @@ pub(super) fn append_mariadb_returning(l: &mut crate::query::Lowered, query: &Qu
     l.sql.push_str(" RETURNING ");
     l.sql.push_str(&list);
     Ok(())
-}
-
-#[cfg(feature = "mysql")]
-/// Reads a MySQL column back as a [`Value`], for the key columns of emulated RETURNING.
-pub(super) fn mysql_value(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Value> {
-    let ty = row.column(i).type_info().name().to_ascii_uppercase();
-    let err = |e: sqlx::Error| Error::Decode {
-        column: row.column(i).name().to_string(),
-        sql_type: Some(row.column(i).type_info().name().to_string()),
-        rust_type: None,
-        source: e,
-    };
-    Ok(if ty.contains("UNSIGNED") {
-        Value::BigUnsigned(row.try_get::<Option<u64>, _>(i).map_err(err)?)
-    } else if ty.contains("INT") || ty == "YEAR" {
-        Value::BigInt(row.try_get::<Option<i64>, _>(i).map_err(err)?)
-    } else if ty.contains("BINARY") || ty.contains("BLOB") {
-        Value::Bytes(row.try_get::<Option<Vec<u8>>, _>(i).map_err(err)?)
-    } else if ty == "DATETIME" || ty == "TIMESTAMP" {
-        Value::ChronoDateTime(
-            row.try_get::<Option<chrono::NaiveDateTime>, _>(i)
-                .map_err(err)?,
-        )
-    } else if ty == "DATE" {
-        Value::ChronoDate(
-            row.try_get::<Option<chrono::NaiveDate>, _>(i)
-                .map_err(err)?,
-        )
-    } else {
-        Value::String(row.try_get::<Option<String>, _>(i).map_err(err)?)
-    })
 }
 
 #[cfg(feature = "mysql")]

@@ -125,8 +125,30 @@ column_types!(
     serde_json::Value,
 );
 
+/// By hand: its JSON (audit entries) is its text whatever serde features `rust_decimal` was
+/// built with (`serde-float` would write a lossy number).
 #[cfg(feature = "rust_decimal")]
-column_types!(rust_decimal::Decimal);
+impl ColumnType for rust_decimal::Decimal {
+    type Compare = rust_decimal::Decimal;
+    fn to_value(&self) -> Value {
+        (*self).into()
+    }
+    fn __to_json(&self) -> serde_json::Value {
+        serde_json::Value::String(self.to_string())
+    }
+    fn __value_from_json(column: &str, v: &serde_json::Value) -> Result<Value> {
+        let parsed = match v {
+            serde_json::Value::String(s) => s.parse().ok(),
+            serde_json::Value::Number(n) => n.to_string().parse().ok(),
+            _ => None,
+        };
+        parsed
+            .map(|d: rust_decimal::Decimal| d.into())
+            .ok_or_else(|| Error::InvalidQuery(format!("column `{column}`: {v} is not a decimal")))
+    }
+}
+#[cfg(feature = "rust_decimal")]
+impl NonNullColumnType for rust_decimal::Decimal {}
 
 impl<T> ColumnType for Option<T>
 where

@@ -12,7 +12,8 @@ use crate::core::sql::Dialect;
 ///   text: the same query with an `i32` and then an `i16` failed), and an `i8` compares as a
 ///   number rather than PostgreSQL's one-byte `"char"`. The server converts them to the
 ///   column's type (out of range is its error). An unsigned value past `i64::MAX` is refused.
-/// - SQLite stores NaN as NULL: refused; an unsigned value past `i64::MAX` is refused.
+/// - SQLite stores NaN as NULL: refused; an unsigned value past `i64::MAX` is refused; a
+///   decimal goes as its normalised text.
 /// - MySQL / MariaDB store neither NaN nor the infinities: refused; see [`for_mysql`] for dates.
 pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_query::Value> {
     use sea_query::Value as V;
@@ -53,6 +54,10 @@ pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_qu
             V::BigInt(i.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
         }
         (Dialect::Postgres, V::Float(f)) => V::Double(f.map(f64::from)),
+        // SQLite has no decimal type: text, normalised (`0.10` as `0.1`), so that values equal
+        // as decimals are equal as stored text too.
+        #[cfg(feature = "rust_decimal")]
+        (Dialect::Sqlite, V::Decimal(d)) => V::String(d.map(|d| d.normalize().to_string())),
         (_, v) => v,
     })
 }
