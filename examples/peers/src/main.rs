@@ -36,7 +36,9 @@ use kysera::rls::{self, AuthContext};
 mod shared;
 
 pub use shared::{Op, USERS, audit_values, doc_id, op};
-use shared::{WORKLOADS, analyze, kysera_ops, median, run_on_each_database, setup, sqlx_ops};
+use shared::{
+    WORKLOADS, analyze, is_mariadb, kysera_ops, median, run_on_each_database, setup, sqlx_ops,
+};
 
 async fn run(db: Executor, url: &str, rounds: usize) -> Vec<String> {
     setup(&db).await;
