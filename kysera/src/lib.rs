@@ -249,8 +249,8 @@ pub mod prelude {
 }
 
 /// The README's examples, each run as a program of its own against in-memory SQLite, so the
-/// README cannot drift from the code. (With the `testing` feature, which its examples use: the
-/// test command enables every feature.)
-#[cfg(all(doctest, feature = "testing"))]
+/// README cannot drift from the code. (With the `testing` and `rust_decimal` features, which its
+/// examples use: the test command enables every feature.)
+#[cfg(all(doctest, feature = "testing", feature = "rust_decimal"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -16,7 +16,8 @@ use super::condition::Where;
 /// Implemented for `i8`, `i16`, `i32`, `i64`, `u8`, `u16`, `u32` (not `u64`: PostgreSQL and
 /// SQLite have no integer that holds it), `f32`, `f64`, `bool`, `String`, `Vec<u8>`,
 /// `chrono::{NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`,
-/// `serde_json::Value`, the application's own types (`#[derive(kysera::Type)]`, see
+/// `serde_json::Value`, typed JSON (`sqlx::types::Json<T>`), `rust_decimal::Decimal` (feature
+/// `rust_decimal`), the application's own types (`#[derive(kysera::Type)]`, see
 /// [`Type`](crate::Type)), and `Option` of each.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported column type",
@@ -149,6 +150,37 @@ impl ColumnType for rust_decimal::Decimal {
 }
 #[cfg(feature = "rust_decimal")]
 impl NonNullColumnType for rust_decimal::Decimal {}
+
+/// Typed JSON (`Json<Settings>`): stored as JSON (`JSONB` / `JSON` on PostgreSQL, `JSON` on
+/// MySQL, text on SQLite), read back into `T`; a stored document that is not a `T` is
+/// [`Error::Decode`] naming the column.
+impl<T> ColumnType for sqlx::types::Json<T>
+where
+    T: serde::Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + PartialEq
+        + fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    type Compare = sqlx::types::Json<T>;
+    fn to_value(&self) -> Value {
+        Value::from(self)
+    }
+}
+impl<T> NonNullColumnType for sqlx::types::Json<T> where
+    T: serde::Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + PartialEq
+        + fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 impl<T> ColumnType for Option<T>
 where

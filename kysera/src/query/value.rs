@@ -239,6 +239,28 @@ macro_rules! copied_values {
 }
 copied_values!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, char);
 
+/// Typed JSON: the document `T` serialises to. A `T` whose `Serialize` fails (a map with keys
+/// that are not strings) has no JSON document: it binds as JSON `null`.
+impl<T: serde::Serialize> From<&sqlx::types::Json<T>> for Value {
+    fn from(v: &sqlx::types::Json<T>) -> Self {
+        Value::Json(Some(Box::new(
+            serde_json::to_value(&v.0).unwrap_or(serde_json::Value::Null),
+        )))
+    }
+}
+
+impl<T: serde::Serialize> From<sqlx::types::Json<T>> for Value {
+    fn from(v: sqlx::types::Json<T>) -> Self {
+        Value::from(&v)
+    }
+}
+
+impl<T> Nullable for sqlx::types::Json<T> {
+    fn null() -> Value {
+        Value::Json(None)
+    }
+}
+
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Value {
         Value::Json(Some(Box::new(v)))
