@@ -240,6 +240,9 @@ pub mod types {
     pub use serde_json;
     /// A column holding JSON, decoded into any `serde` type (`Json<Settings>`).
     pub use sqlx::types::Json;
+    /// Dates and times (feature `time`).
+    #[cfg(feature = "time")]
+    pub use time;
     pub use uuid;
 }
 

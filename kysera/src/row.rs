@@ -54,12 +54,13 @@ impl RowIndex for usize {
 /// A Rust type Kysera reads from a column, on every database it supports: `i8`, `i16`, `i32`,
 /// `i64`, `u8`, `u16`, `u32`, `f32`, `f64`, `bool`, `String`, `Vec<u8>`, `chrono::{NaiveDate,
 /// NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`, `serde_json::Value`,
-/// `sqlx::types::Json<T>`, `rust_decimal::Decimal` (feature `rust_decimal`), the application's
+/// `sqlx::types::Json<T>`, `rust_decimal::Decimal` (feature `rust_decimal`), `time::{Date, Time,
+/// PrimitiveDateTime, OffsetDateTime}` (feature `time`), the application's
 /// own [`Type`](crate::Type)s, and `Option` of each.
 ///
 /// The set is the same whichever database features are enabled (a type one database cannot
 /// decode, such as `u64` on PostgreSQL, is not in it), so enabling a feature never breaks code
-/// that compiled without it; the type features (`rust_decimal`) only add to it. For another type, read the driver's row: [`Row`] is an enum of
+/// that compiled without it; the type features (`rust_decimal`, `time`) only add to it. For another type, read the driver's row: [`Row`] is an enum of
 /// sqlx rows.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type Kysera reads from a column",
@@ -103,13 +104,13 @@ pub enum TypeFamily {
     Text,
     /// `Vec<u8>`
     Bytes,
-    /// `chrono::NaiveDate`
+    /// `chrono::NaiveDate`, `time::Date`
     Date,
-    /// `chrono::NaiveTime`
+    /// `chrono::NaiveTime`, `time::Time`
     Time,
-    /// `chrono::NaiveDateTime`
+    /// `chrono::NaiveDateTime`, `time::PrimitiveDateTime`
     DateTime,
-    /// `chrono::DateTime<Utc>`
+    /// `chrono::DateTime<Utc>`, `time::OffsetDateTime`
     DateTimeUtc,
     /// `uuid::Uuid`
     Uuid,
@@ -319,6 +320,14 @@ impl Decodable for Option<rust_decimal::Decimal> {
         decimal(row, index)
     }
 }
+
+#[cfg(feature = "time")]
+decodable!(
+    time::Date => Date,
+    time::Time => Time,
+    time::PrimitiveDateTime => DateTime,
+    time::OffsetDateTime => DateTimeUtc,
+);
 
 impl<T> sealed::Sealed for sqlx::types::Json<T> {}
 impl<T> Decodable for sqlx::types::Json<T>

@@ -17,7 +17,8 @@ use super::condition::Where;
 /// SQLite have no integer that holds it), `f32`, `f64`, `bool`, `String`, `Vec<u8>`,
 /// `chrono::{NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>}`, `uuid::Uuid`,
 /// `serde_json::Value`, typed JSON (`sqlx::types::Json<T>`), `rust_decimal::Decimal` (feature
-/// `rust_decimal`), the application's own types (`#[derive(kysera::Type)]`, see
+/// `rust_decimal`), `time::{Date, Time, PrimitiveDateTime, OffsetDateTime}` (feature `time`),
+/// the application's own types (`#[derive(kysera::Type)]`, see
 /// [`Type`](crate::Type)), and `Option` of each.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a supported column type",
@@ -124,6 +125,14 @@ column_types!(
     chrono::DateTime<chrono::Utc>,
     uuid::Uuid,
     serde_json::Value,
+);
+
+#[cfg(feature = "time")]
+column_types!(
+    time::Date,
+    time::Time,
+    time::PrimitiveDateTime,
+    time::OffsetDateTime
 );
 
 /// By hand: its JSON (audit entries) is its text whatever serde features `rust_decimal` was

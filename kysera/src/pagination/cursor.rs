@@ -74,6 +74,14 @@ fn value_to_json(v: &Value) -> Result<serde_json::Value> {
         Value::Uuid(Some(u)) => json!({ "u": u }),
         #[cfg(feature = "rust_decimal")]
         Value::Decimal(Some(d)) => json!({ "dec": d.to_string() }),
+        #[cfg(feature = "time")]
+        Value::TimeDate(Some(t)) => json!({ "td": t }),
+        #[cfg(feature = "time")]
+        Value::TimeTime(Some(t)) => json!({ "tt": t }),
+        #[cfg(feature = "time")]
+        Value::TimeDateTime(Some(t)) => json!({ "tdt": t }),
+        #[cfg(feature = "time")]
+        Value::TimeDateTimeWithTimeZone(Some(t)) => json!({ "tdtu": t }),
         other => {
             return Err(Error::InvalidQuery(format!(
                 "cursor pagination cannot order by a NULL or {other:?} value; order by non-null scalar columns"
@@ -103,6 +111,14 @@ fn json_to_value(j: &serde_json::Value) -> Option<Value> {
         "u" => Value::Uuid(Some(parse(v)?)),
         #[cfg(feature = "rust_decimal")]
         "dec" => Value::Decimal(Some(v.as_str()?.parse().ok()?)),
+        #[cfg(feature = "time")]
+        "td" => Value::TimeDate(Some(parse(v)?)),
+        #[cfg(feature = "time")]
+        "tt" => Value::TimeTime(Some(parse(v)?)),
+        #[cfg(feature = "time")]
+        "tdt" => Value::TimeDateTime(Some(parse(v)?)),
+        #[cfg(feature = "time")]
+        "tdtu" => Value::TimeDateTimeWithTimeZone(Some(parse(v)?)),
         _ => return None,
     })
 }

@@ -13,7 +13,7 @@ use crate::core::sql::Dialect;
 ///   number rather than PostgreSQL's one-byte `"char"`. The server converts them to the
 ///   column's type (out of range is its error). An unsigned value past `i64::MAX` is refused.
 /// - SQLite stores NaN as NULL: refused; an unsigned value past `i64::MAX` is refused; a
-///   decimal goes as its normalised text.
+///   decimal goes as its normalised text, an `OffsetDateTime` in UTC.
 /// - MySQL / MariaDB store neither NaN nor the infinities: refused; see [`for_mysql`] for dates.
 pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_query::Value> {
     use sea_query::Value as V;
@@ -58,6 +58,12 @@ pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_qu
         // as decimals are equal as stored text too.
         #[cfg(feature = "rust_decimal")]
         (Dialect::Sqlite, V::Decimal(d)) => V::String(d.map(|d| d.normalize().to_string())),
+        // SQLite keeps an instant as text with its offset: in UTC, so that text order is time
+        // order and every instant reads back the same way.
+        #[cfg(feature = "time")]
+        (Dialect::Sqlite, V::TimeDateTimeWithTimeZone(t)) => {
+            V::TimeDateTimeWithTimeZone(t.map(|t| t.to_offset(time::UtcOffset::UTC)))
+        }
         (_, v) => v,
     })
 }
@@ -69,6 +75,13 @@ pub(crate) fn for_mysql(v: sea_query::Value) -> sea_query::Value {
     match v {
         sea_query::Value::ChronoDateTimeUtc(t) => {
             sea_query::Value::ChronoDateTime(t.map(|t| t.naive_utc()))
+        }
+        #[cfg(feature = "time")]
+        sea_query::Value::TimeDateTimeWithTimeZone(t) => {
+            sea_query::Value::TimeDateTime(t.map(|t| {
+                let utc = t.to_offset(time::UtcOffset::UTC);
+                time::PrimitiveDateTime::new(utc.date(), utc.time())
+            }))
         }
         other => other,
     }

@@ -247,6 +247,14 @@ impl Writer {
             Value::Uuid(_) => 20,
             #[cfg(feature = "rust_decimal")]
             Value::Decimal(_) => 21,
+            #[cfg(feature = "time")]
+            Value::TimeDate(_) => 22,
+            #[cfg(feature = "time")]
+            Value::TimeTime(_) => 23,
+            #[cfg(feature = "time")]
+            Value::TimeDateTime(_) => 24,
+            #[cfg(feature = "time")]
+            Value::TimeDateTimeWithTimeZone(_) => 25,
         };
         self.tag(b'v');
         self.tag(kind);

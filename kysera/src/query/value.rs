@@ -63,6 +63,18 @@ pub enum Value {
     /// An exact decimal (feature `rust_decimal`): `NUMERIC` / `DECIMAL`; text on SQLite.
     #[cfg(feature = "rust_decimal")]
     Decimal(Option<rust_decimal::Decimal>),
+    /// A date (feature `time`).
+    #[cfg(feature = "time")]
+    TimeDate(Option<time::Date>),
+    /// A time of day (feature `time`).
+    #[cfg(feature = "time")]
+    TimeTime(Option<time::Time>),
+    /// A date and time without an offset (feature `time`).
+    #[cfg(feature = "time")]
+    TimeDateTime(Option<time::PrimitiveDateTime>),
+    /// A date and time with an offset (feature `time`): an instant, stored in UTC.
+    #[cfg(feature = "time")]
+    TimeDateTimeWithTimeZone(Option<time::OffsetDateTime>),
 }
 
 impl std::fmt::Display for Value {
@@ -113,6 +125,14 @@ impl std::fmt::Display for Value {
             Value::Uuid(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
             #[cfg(feature = "rust_decimal")]
             Value::Decimal(v) => or_null(f, v, |f, v| write!(f, "{v}")),
+            #[cfg(feature = "time")]
+            Value::TimeDate(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            #[cfg(feature = "time")]
+            Value::TimeTime(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            #[cfg(feature = "time")]
+            Value::TimeDateTime(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
+            #[cfg(feature = "time")]
+            Value::TimeDateTimeWithTimeZone(v) => or_null(f, v, |f, v| quoted(f, &v.to_string())),
         }
     }
 }
@@ -149,6 +169,14 @@ impl Value {
             Value::Uuid(v) => S::Uuid(v),
             #[cfg(feature = "rust_decimal")]
             Value::Decimal(v) => S::Decimal(v),
+            #[cfg(feature = "time")]
+            Value::TimeDate(v) => S::TimeDate(v),
+            #[cfg(feature = "time")]
+            Value::TimeTime(v) => S::TimeTime(v),
+            #[cfg(feature = "time")]
+            Value::TimeDateTime(v) => S::TimeDateTime(v),
+            #[cfg(feature = "time")]
+            Value::TimeDateTimeWithTimeZone(v) => S::TimeDateTimeWithTimeZone(v),
         }
     }
 
@@ -181,6 +209,14 @@ impl Value {
             S::Uuid(v) => Value::Uuid(v),
             #[cfg(feature = "rust_decimal")]
             S::Decimal(v) => Value::Decimal(v),
+            #[cfg(feature = "time")]
+            S::TimeDate(v) => Value::TimeDate(v),
+            #[cfg(feature = "time")]
+            S::TimeTime(v) => Value::TimeTime(v),
+            #[cfg(feature = "time")]
+            S::TimeDateTime(v) => Value::TimeDateTime(v),
+            #[cfg(feature = "time")]
+            S::TimeDateTimeWithTimeZone(v) => Value::TimeDateTimeWithTimeZone(v),
             _ => return None,
         })
     }
@@ -337,6 +373,7 @@ pub(crate) fn is_null(v: &Value) -> bool {
             | Value::ChronoDateTimeUtc(None)
             | Value::Uuid(None)
     ) || is_null_decimal(v)
+        || is_null_time(v)
 }
 
 #[cfg(feature = "rust_decimal")]
@@ -348,6 +385,51 @@ fn is_null_decimal(v: &Value) -> bool {
 fn is_null_decimal(_: &Value) -> bool {
     false
 }
+
+#[cfg(feature = "time")]
+fn is_null_time(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::TimeDate(None)
+            | Value::TimeTime(None)
+            | Value::TimeDateTime(None)
+            | Value::TimeDateTimeWithTimeZone(None)
+    )
+}
+
+#[cfg(not(feature = "time"))]
+fn is_null_time(_: &Value) -> bool {
+    false
+}
+
+/// The `time` crate's types as values (feature `time`).
+#[cfg(feature = "time")]
+macro_rules! time_values {
+    ($($t:ty => $variant:ident),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::$variant(Some(v))
+            }
+        }
+        impl From<&$t> for Value {
+            fn from(v: &$t) -> Self {
+                Value::$variant(Some(*v))
+            }
+        }
+        impl Nullable for $t {
+            fn null() -> Value {
+                Value::$variant(None)
+            }
+        }
+    )*};
+}
+#[cfg(feature = "time")]
+time_values!(
+    time::Date => TimeDate,
+    time::Time => TimeTime,
+    time::PrimitiveDateTime => TimeDateTime,
+    time::OffsetDateTime => TimeDateTimeWithTimeZone
+);
 
 #[cfg(feature = "rust_decimal")]
 impl From<rust_decimal::Decimal> for Value {

@@ -74,6 +74,14 @@ fn value_json(v: &Value) -> serde_json::Value {
         // As text, every digit kept (what `Decimal`'s serde form is too).
         #[cfg(feature = "rust_decimal")]
         Value::Decimal(Some(d)) => json!(d.to_string()),
+        #[cfg(feature = "time")]
+        Value::TimeDate(Some(t)) => serde_json::to_value(t).unwrap_or_default(),
+        #[cfg(feature = "time")]
+        Value::TimeTime(Some(t)) => serde_json::to_value(t).unwrap_or_default(),
+        #[cfg(feature = "time")]
+        Value::TimeDateTime(Some(t)) => serde_json::to_value(t).unwrap_or_default(),
+        #[cfg(feature = "time")]
+        Value::TimeDateTimeWithTimeZone(Some(t)) => serde_json::to_value(t).unwrap_or_default(),
         Value::String(Some(s)) => json!(s),
         Value::Uuid(Some(u)) => json!(u.to_string()),
         Value::ChronoDateTimeUtc(Some(t)) => json!(t),
