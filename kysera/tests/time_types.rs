@@ -118,6 +118,42 @@ async fn time_types_round_trip(db: Executor) {
         updated
     );
 
+    // Two instants in the same second, one on the second and one half a second past it:
+    // ordered and compared as times on every database (on SQLite's text too).
+    let whole = PrimitiveDateTime::new(date(2030, Month::June, 1), time(8, 0, 0, 0));
+    let half = PrimitiveDateTime::new(date(2030, Month::June, 1), time(8, 0, 0, 500_000));
+    let pair = events
+        .create_many(
+            [whole, half]
+                .iter()
+                .map(|&e| NewEvent {
+                    day: e.date(),
+                    at: e.time(),
+                    local: e,
+                    instant: e.assume_offset(ist),
+                    ended: None,
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let later = events
+        .find_many(
+            Event::INSTANT
+                .gt(whole.assume_offset(ist))
+                .and(Event::INSTANT.lt(whole.assume_utc())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [pair[1].id]);
+    let exact = events
+        .find_many(Event::LOCAL.eq(whole).and(Event::AT.eq(whole.time())))
+        .await
+        .unwrap();
+    assert_eq!(exact.len(), 1);
+    events.delete(pair[0].id).await.unwrap();
+    events.delete(pair[1].id).await.unwrap();
+
     // Typed filters compare as times, not text.
     let after_epoch = events
         .find_many(Event::INSTANT.gt(edges[1].assume_utc()))

@@ -13,7 +13,7 @@ use crate::core::sql::Dialect;
 ///   number rather than PostgreSQL's one-byte `"char"`. The server converts them to the
 ///   column's type (out of range is its error). An unsigned value past `i64::MAX` is refused.
 /// - SQLite stores NaN as NULL: refused; an unsigned value past `i64::MAX` is refused; a
-///   decimal goes as its normalised text, an `OffsetDateTime` in UTC.
+///   decimal goes as its normalised text, a `time` value as the chrono value it equals.
 /// - MySQL / MariaDB store neither NaN nor the infinities: refused; see [`for_mysql`] for dates.
 pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_query::Value> {
     use sea_query::Value as V;
@@ -58,14 +58,51 @@ pub(crate) fn bind_value(v: sea_query::Value, dialect: Dialect) -> Result<sea_qu
         // as decimals are equal as stored text too.
         #[cfg(feature = "rust_decimal")]
         (Dialect::Sqlite, V::Decimal(d)) => V::String(d.map(|d| d.normalize().to_string())),
-        // SQLite keeps an instant as text with its offset: in UTC, so that text order is time
-        // order and every instant reads back the same way.
+        // SQLite keeps dates and times as text: the `time` crate's values go as the chrono
+        // values they equal, so that they are written as chrono's are (an instant in UTC with
+        // `+00:00` and 0/3/6/9 fraction digits): one text per value, text order is time order,
+        // and rows written through either crate compare equal.
         #[cfg(feature = "time")]
-        (Dialect::Sqlite, V::TimeDateTimeWithTimeZone(t)) => {
-            V::TimeDateTimeWithTimeZone(t.map(|t| t.to_offset(time::UtcOffset::UTC)))
+        (Dialect::Sqlite, v @ (V::TimeDate(_) | V::TimeTime(_) | V::TimeDateTime(_))) => {
+            time_as_chrono(v)
         }
+        #[cfg(feature = "time")]
+        (Dialect::Sqlite, v @ V::TimeDateTimeWithTimeZone(_)) => time_as_chrono(v),
         (_, v) => v,
     })
+}
+
+/// A `time` value as the chrono value it equals (every `time` value in its default range,
+/// years -9999 to 9999, has one).
+#[cfg(feature = "time")]
+fn time_as_chrono(v: sea_query::Value) -> sea_query::Value {
+    use sea_query::Value as V;
+    let date = |d: time::Date| {
+        chrono::NaiveDate::from_ymd_opt(
+            d.year(),
+            u32::from(u8::from(d.month())),
+            u32::from(d.day()),
+        )
+    };
+    let clock = |t: time::Time| {
+        chrono::NaiveTime::from_hms_nano_opt(
+            u32::from(t.hour()),
+            u32::from(t.minute()),
+            u32::from(t.second()),
+            t.nanosecond(),
+        )
+    };
+    let naive = |dt: time::PrimitiveDateTime| Some(date(dt.date())?.and_time(clock(dt.time())?));
+    match v {
+        V::TimeDate(d) => V::ChronoDate(d.and_then(date)),
+        V::TimeTime(t) => V::ChronoTime(t.and_then(clock)),
+        V::TimeDateTime(dt) => V::ChronoDateTime(dt.and_then(naive)),
+        V::TimeDateTimeWithTimeZone(t) => V::ChronoDateTimeUtc(t.and_then(|t| {
+            let utc = t.to_offset(time::UtcOffset::UTC);
+            Some(naive(time::PrimitiveDateTime::new(utc.date(), utc.time()))?.and_utc())
+        })),
+        other => other,
+    }
 }
 
 /// MySQL and MariaDB receive a UTC date-time as a `TIMESTAMP` parameter, which they store as
