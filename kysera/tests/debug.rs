@@ -166,19 +166,31 @@ async fn every_statement_has_a_span_with_its_fields(db: Executor) {
         .await;
     assert!(matches!(dup, Err(Error::UniqueViolation(_))), "{dup:?}");
 
-    // This database's statements on this test's table.
-    let spans: Vec<Fields> = captured
-        .spans
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|s| {
-            s["name"] == "db.query"
-                && s.get("db.system").is_some_and(|v| v == system)
-                && s.get("db.sql.table").is_some_and(|t| t == "k_span")
-        })
-        .cloned()
-        .collect();
+    // This database's statements on this test's table. A span is captured when it closes,
+    // and the failed statement's can close a moment after the error is returned (the
+    // connection it ran on goes back to the pool in a task that still holds it): wait for it.
+    let collect = || -> Vec<Fields> {
+        captured
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["name"] == "db.query"
+                    && s.get("db.system").is_some_and(|v| v == system)
+                    && s.get("db.sql.table").is_some_and(|t| t == "k_span")
+            })
+            .cloned()
+            .collect()
+    };
+    let mut spans = collect();
+    for _ in 0..100 {
+        if spans.iter().any(|s| s.contains_key("error.kind")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        spans = collect();
+    }
     let reads: Vec<&Fields> = spans
         .iter()
         .filter(|s| s["db.operation"] == "SELECT")
