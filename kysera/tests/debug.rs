@@ -167,8 +167,8 @@ async fn every_statement_has_a_span_with_its_fields(db: Executor) {
     assert!(matches!(dup, Err(Error::UniqueViolation(_))), "{dup:?}");
 
     // This database's statements on this test's table. A span is captured when it closes,
-    // and the failed statement's can close a moment after the error is returned (the
-    // connection it ran on goes back to the pool in a task that still holds it): wait for it.
+    // and the failed statement's can close a moment after the error is returned (seen about
+    // one run in six on SQLite; why it outlives the statement is not yet known): wait for it.
     let collect = || -> Vec<Fields> {
         captured
             .spans
