@@ -187,10 +187,7 @@ macro_rules! decodable_narrow {
             fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
                 match narrow::<$t>(row, index)? {
                     Some(v) => Ok(v),
-                    None => Err(sqlx::Error::ColumnDecode {
-                        index: format!("{index:?}"),
-                        source: "unexpected NULL; use an Option field for a nullable column".into(),
-                    }),
+                    None => Err(unexpected_null(index)),
                 }
             }
         }
@@ -204,6 +201,14 @@ macro_rules! decodable_narrow {
     )*};
 }
 decodable_narrow!(i8 => I8, u8 => U8, u16 => U16, u32 => U32);
+
+/// The error of a NULL in a column read as a non-`Option` type that Kysera decodes itself.
+fn unexpected_null(index: Index<'_>) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: format!("{index:?}"),
+        source: "unexpected NULL; use an Option field for a nullable column".into(),
+    }
+}
 
 /// Column `index` read as the widest integer its database type allows, converted to `T`.
 fn narrow<T>(row: &Row, index: Index<'_>) -> std::result::Result<Option<T>, sqlx::Error>
@@ -305,10 +310,7 @@ impl sealed::Sealed for rust_decimal::Decimal {}
 impl Decodable for rust_decimal::Decimal {
     const FAMILY: TypeFamily = TypeFamily::Decimal;
     fn __get(row: &Row, index: Index<'_>) -> std::result::Result<Self, sqlx::Error> {
-        decimal(row, index)?.ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: format!("{index:?}"),
-            source: "unexpected NULL; use an Option field for a nullable column".into(),
-        })
+        decimal(row, index)?.ok_or_else(|| unexpected_null(index))
     }
 }
 #[cfg(feature = "rust_decimal")]
